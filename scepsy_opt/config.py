@@ -1,0 +1,296 @@
+"""Hydra structured configs, and their one-time conversion into frozen run settings.
+
+The dataclasses below are registered in Hydra's ConfigStore as ``base_config`` (the first entry of
+``conf/config.yaml``'s defaults), so every composed config is type-checked by OmegaConf: an unknown
+key or a value of the wrong type fails composition with the key's full name. :func:`to_settings`
+then validates ranges and cross references (GPU ids, llm ids) and builds the frozen
+:class:`RunSettings` the stages receive. Stages never see a ``DictConfig``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from scepsy_opt.catalog import expand_cluster
+from scepsy_opt.errors import ConfigError
+from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
+from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
+from scepsy_opt.workflow.work import WorkEstimateSettings
+
+# ------------------------------------------------------------------ structured (Hydra) configs
+
+
+@dataclass
+class WorkflowConf:
+    """``conf/workflow/<name>.yaml``: see :mod:`scepsy_opt.workflow.spec`."""
+
+    name: str = MISSING
+    description: str = ""
+    program: Any = None
+    traces: Any = None
+    members: Any = None
+    weight: float = 1.0
+
+
+@dataclass
+class NodeGroupConf:
+    """``count`` identical nodes. NVLink domains: ``nvlink_domains`` (explicit lists of GPU
+    indices) or ``nvlink_domain_size`` (consecutive blocks; 1 = no NVLink, PCIe only)."""
+
+    name: str = MISSING
+    count: int = 1
+    gpu: str = MISSING
+    gpus_per_node: int = 8
+    nvlink_domain_size: int | None = None
+    nvlink_domains: list[list[int]] | None = None
+    nodes_per_rack: int = 4
+    network_gb_s: float = 400.0
+
+
+@dataclass
+class ClusterConf:
+    name: str = MISSING
+    description: str = ""
+    node_groups: list[NodeGroupConf] = field(default_factory=list)
+
+
+@dataclass
+class TargetConf:
+    rate_rps: float = 1.0
+    utilization_cap: float = 0.8
+
+
+@dataclass
+class WorkEstimateConf:
+    reference_gpu: str = "H100-SXM-80GB"
+    mfu: float = 0.5
+    mbu: float = 0.7
+    overhead_s: float = 0.005
+    weight_fit_fraction: float = 0.9
+
+
+@dataclass
+class AnalyzeConf:
+    num_requests: int = 2000
+    write_traces: bool = False
+    work_estimate: WorkEstimateConf = field(default_factory=WorkEstimateConf)
+
+
+@dataclass
+class ProfileConf:
+    """Profile stage settings: the backend and the (TP degree x GPU fraction) grid it covers."""
+
+    backend: str = "roofline"
+    tp_degrees: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    gpu_fraction_denominator: int = 8
+
+
+@dataclass
+class SearchConf:
+    method: str = "gradient_guided"
+    max_steps: int = 500
+
+
+@dataclass
+class PlacementConf:
+    solver_preset: str = "default"
+    time_limit_s: float = 60.0
+    rel_gap: float = 0.01
+    memory_headroom: float = 0.05
+    anti_affinity: bool = True
+
+
+@dataclass
+class EmitConf:
+    formats: list[str] = field(default_factory=lambda: ["vllm", "kubernetes", "ray_serve", "plan"])
+    fraction_mechanism: str = "mps"
+
+
+@dataclass
+class RunConf:
+    workflow: WorkflowConf | None = None
+    cluster: ClusterConf = MISSING
+    target: TargetConf = MISSING
+    profile: ProfileConf = MISSING
+    search: SearchConf = MISSING
+    placement: PlacementConf = MISSING
+    emit: EmitConf = MISSING
+    analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
+    seed: int = 0
+
+
+def register_configs() -> None:
+    """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults."""
+    ConfigStore.instance().store(name="base_config", node=RunConf)
+
+
+# ------------------------------------------------------------------ frozen settings for stages
+
+
+@dataclass(frozen=True)
+class AnalyzeSettings:
+    num_requests: int
+    seed: int
+    write_traces: bool
+    work_estimate: WorkEstimateSettings
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    backend: str
+    tp_degrees: tuple[int, ...]
+    gpu_fraction_denominator: int
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    method: str
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class PlacementSettings:
+    solver_preset: str
+    time_limit_s: float
+    rel_gap: float
+    memory_headroom: float
+    anti_affinity: bool
+
+
+@dataclass(frozen=True)
+class EmitSettings:
+    formats: tuple[str, ...]
+    fraction_mechanism: str
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    workflow: WorkflowSpec
+    cluster: ClusterSpec
+    target: Target
+    analyze: AnalyzeSettings
+    profile: ProfileSettings
+    search: SearchSettings
+    placement: PlacementSettings
+    emit: EmitSettings
+    seed: int
+
+
+PROFILE_BACKENDS = ("roofline", "vllm", "import")
+SEARCH_METHODS = ("gradient_guided", "exact")
+EMIT_FORMATS = ("vllm", "kubernetes", "ray_serve", "plan")
+FRACTION_MECHANISMS = ("mps", "mig")
+
+
+def _positive(value: float, key: str, fix: str, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not (math.isfinite(value) and ok):
+        raise ConfigError(f"must be {'>= 0' if allow_zero else '> 0'}", source="config",
+                          field=key, value=value, fix=fix)
+
+
+def _fraction(value: float, key: str, fix: str) -> None:
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise ConfigError("must be in (0, 1]", source="config", field=key, value=value, fix=fix)
+
+
+def _one_of(value: str, allowed: tuple[str, ...], key: str) -> None:
+    if value not in allowed:
+        raise ConfigError("unknown option", source="config", field=key, value=value,
+                          fix=f"use one of {', '.join(allowed)}")
+
+
+def to_settings(
+    cfg: DictConfig,
+    catalog: Catalog,
+    *,
+    workflow_source: Callable[[str], str],
+    workflow_option: str,
+    cluster_source: str,
+) -> RunSettings:
+    """Validate a composed config and freeze it. ``cfg.workflow`` must be set."""
+    raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    if raw.get("workflow") is None:
+        raise ConfigError("no workflow selected", source="config", field="workflow",
+                          fix="add +workflow=<name> to the command line")
+    workflow = parse_workflow(raw["workflow"], source_of=workflow_source,
+                              llm_ids=frozenset(catalog.llms), option=workflow_option)
+    cluster = expand_cluster(raw["cluster"], catalog, source=cluster_source)
+
+    target = raw["target"]
+    _positive(target["rate_rps"], "target.rate_rps",
+              "set target.rate_rps to the requests/s to sustain")
+    _fraction(target["utilization_cap"], "target.utilization_cap",
+              "set the highest planned utilisation of an instance, e.g. 0.8")
+
+    analyze = raw["analyze"]
+    if analyze["num_requests"] <= 0:
+        raise ConfigError("must be > 0", source="config", field="analyze.num_requests",
+                          value=analyze["num_requests"], fix="sample at least 1 request, e.g. 2000")
+    work = analyze["work_estimate"]
+    if work["reference_gpu"] not in catalog.gpus:
+        raise ConfigError("unknown GPU", source="config",
+                          field="analyze.work_estimate.reference_gpu",
+                          value=work["reference_gpu"],
+                          fix=f"use one of {', '.join(sorted(catalog.gpus))}")
+    for key in ("mfu", "mbu", "weight_fit_fraction"):
+        _fraction(work[key], f"analyze.work_estimate.{key}", "use a fraction such as 0.5")
+    _positive(work["overhead_s"], "analyze.work_estimate.overhead_s", "use seconds >= 0",
+              allow_zero=True)
+
+    profile = raw["profile"]
+    _one_of(profile["backend"], PROFILE_BACKENDS, "profile.backend")
+    bad_tp = [tp for tp in profile["tp_degrees"] if tp not in TP_DEGREES]
+    if bad_tp or not profile["tp_degrees"]:
+        raise ConfigError("unsupported tensor-parallel degree", source="config",
+                          field="profile.tp_degrees", value=profile["tp_degrees"],
+                          fix=f"choose among {list(TP_DEGREES)}")
+    if profile["gpu_fraction_denominator"] not in (1, 2, 4, 7, 8, 16):
+        raise ConfigError("unsupported GPU fraction grid", source="config",
+                          field="profile.gpu_fraction_denominator",
+                          value=profile["gpu_fraction_denominator"],
+                          fix="use 1, 2, 4, 8 or 16 (fractions k/denominator) or 7 (MIG slices)")
+    search = raw["search"]
+    _one_of(search["method"], SEARCH_METHODS, "search.method")
+    if search["max_steps"] <= 0:
+        raise ConfigError("must be > 0", source="config", field="search.max_steps",
+                          value=search["max_steps"], fix="allow the search at least one step")
+    placement = raw["placement"]
+    _positive(placement["time_limit_s"], "placement.time_limit_s", "give the solver seconds > 0")
+    _fraction(placement["rel_gap"], "placement.rel_gap", "use a relative gap such as 0.01")
+    if not 0 <= placement["memory_headroom"] < 1:
+        raise ConfigError("must be in [0, 1)", source="config", field="placement.memory_headroom",
+                          value=placement["memory_headroom"], fix="reserve e.g. 0.05 of GPU memory")
+    emit = raw["emit"]
+    for fmt in emit["formats"]:
+        _one_of(fmt, EMIT_FORMATS, "emit.formats")
+    _one_of(emit["fraction_mechanism"], FRACTION_MECHANISMS, "emit.fraction_mechanism")
+
+    return RunSettings(
+        workflow=workflow,
+        cluster=cluster,
+        target=Target(rate_rps=float(target["rate_rps"]),
+                      utilization_cap=float(target["utilization_cap"])),
+        analyze=AnalyzeSettings(
+            num_requests=int(analyze["num_requests"]),
+            seed=int(raw["seed"]),
+            write_traces=bool(analyze["write_traces"]),
+            work_estimate=WorkEstimateSettings(**{k: work[k] for k in (
+                "reference_gpu", "mfu", "mbu", "overhead_s", "weight_fit_fraction")}),
+        ),
+        profile=ProfileSettings(profile["backend"], tuple(profile["tp_degrees"]),
+                                int(profile["gpu_fraction_denominator"])),
+        search=SearchSettings(search["method"], int(search["max_steps"])),
+        placement=PlacementSettings(
+            placement["solver_preset"], float(placement["time_limit_s"]),
+            float(placement["rel_gap"]), float(placement["memory_headroom"]),
+            bool(placement["anti_affinity"])),
+        emit=EmitSettings(tuple(emit["formats"]), emit["fraction_mechanism"]),
+        seed=int(raw["seed"]),
+    )

@@ -1,0 +1,153 @@
+"""Frozen values that cross stage boundaries: the catalog (llms, GPUs), clusters and targets.
+
+Units are in field names (``memory_gib``, ``hbm_bandwidth_gb_s`` is GB/s, ``rate_rps``). Values are
+keyed by ids, never by positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "fp8": 1, "int8": 1}
+TP_DEGREES = (1, 2, 4, 8)
+LLM_TASKS = ("generate", "score", "reward")
+
+
+@dataclass(frozen=True)
+class LlmSpec:
+    """One served language model of the catalog (``models/<id>/spec.yaml``)."""
+
+    id: str
+    hf_id: str
+    source: str
+    task: str
+    architecture: str
+    parameters: int
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    max_context_tokens: int
+    dtype: str
+    weight_bytes: int
+    tie_word_embeddings: bool
+    license: str = ""
+    test_only: bool = False
+    has_vllm_config: bool = False
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """KV-cache bytes one token occupies over all layers (keys and values)."""
+        return 2 * self.num_layers * self.num_kv_heads * self.head_dim * self.dtype_bytes
+
+    @property
+    def weight_gib(self) -> float:
+        return self.weight_bytes / 2**30
+
+
+@dataclass(frozen=True)
+class MigProfile:
+    """A Multi-Instance GPU profile: ``compute_slices`` of ``total_slices`` and a memory slice."""
+
+    name: str
+    compute_slices: int
+    total_slices: int
+    memory_gib: float
+    max_instances: int
+
+    @property
+    def compute_fraction(self) -> float:
+        return self.compute_slices / self.total_slices
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU type (``models/gpus/<id>.yaml``); every number cites its source in the file."""
+
+    id: str
+    vendor: str
+    memory_gib: float
+    hbm_bandwidth_gb_s: float
+    bf16_dense_tflops: float
+    sm_count: int
+    nvlink_gb_s: float
+    pcie_gb_s: float
+    form_factor: str
+    mig_profiles: tuple[MigProfile, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def has_nvlink(self) -> bool:
+        return self.nvlink_gb_s > 0
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gib * 2**30)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One server: its GPUs (indices 0..num_gpus-1), NVLink domains and rack."""
+
+    id: str
+    gpu: str
+    num_gpus: int
+    rack: str
+    nvlink_domains: tuple[tuple[int, ...], ...]
+    network_gb_s: float
+
+    def domain_of(self, gpu_index: int) -> tuple[int, ...]:
+        for domain in self.nvlink_domains:
+            if gpu_index in domain:
+                return domain
+        raise KeyError(f"GPU {gpu_index} is not in node {self.id}")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A GPU cluster, expanded to explicit nodes."""
+
+    name: str
+    description: str
+    nodes: tuple[NodeSpec, ...]
+
+    @property
+    def num_gpus(self) -> int:
+        return sum(node.num_gpus for node in self.nodes)
+
+    @property
+    def gpu_types(self) -> tuple[str, ...]:
+        return tuple(sorted({node.gpu for node in self.nodes}))
+
+    @property
+    def racks(self) -> tuple[str, ...]:
+        return tuple(sorted({node.rack for node in self.nodes}))
+
+    def node(self, node_id: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the plan must sustain: the workflow's request arrival rate."""
+
+    rate_rps: float
+    utilization_cap: float
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The llm and GPU catalogs, keyed by id."""
+
+    llms: dict[str, LlmSpec] = field(default_factory=dict)
+    gpus: dict[str, GpuSpec] = field(default_factory=dict)
