@@ -19,6 +19,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from scepsy_opt.catalog import expand_cluster
 from scepsy_opt.errors import ConfigError
+from scepsy_opt.resources import data_dir
 from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
@@ -99,9 +100,9 @@ class SearchConf:
 
 @dataclass
 class PlacementConf:
+    """``solver_preset`` names a HiGHS options file ``solvers/<preset>.opt``."""
+
     solver_preset: str = "default"
-    time_limit_s: float = 60.0
-    rel_gap: float = 0.01
     memory_headroom: float = 0.05
     anti_affinity: bool = True
 
@@ -156,9 +157,7 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class PlacementSettings:
-    solver_preset: str
-    time_limit_s: float
-    rel_gap: float
+    solver_options_path: str
     memory_headroom: float
     anti_affinity: bool
 
@@ -262,8 +261,11 @@ def to_settings(
         raise ConfigError("must be > 0", source="config", field="search.max_steps",
                           value=search["max_steps"], fix="allow the search at least one step")
     placement = raw["placement"]
-    _positive(placement["time_limit_s"], "placement.time_limit_s", "give the solver seconds > 0")
-    _fraction(placement["rel_gap"], "placement.rel_gap", "use a relative gap such as 0.01")
+    presets = sorted(p.stem for p in data_dir("solvers").glob("*.opt"))
+    if placement["solver_preset"] not in presets:
+        raise ConfigError("unknown solver preset", source="config",
+                          field="placement.solver_preset", value=placement["solver_preset"],
+                          fix=f"use one of {', '.join(presets)} (HiGHS options files in solvers/)")
     if not 0 <= placement["memory_headroom"] < 1:
         raise ConfigError("must be in [0, 1)", source="config", field="placement.memory_headroom",
                           value=placement["memory_headroom"], fix="reserve e.g. 0.05 of GPU memory")
@@ -288,9 +290,8 @@ def to_settings(
                                 int(profile["gpu_fraction_denominator"])),
         search=SearchSettings(search["method"], int(search["max_steps"])),
         placement=PlacementSettings(
-            placement["solver_preset"], float(placement["time_limit_s"]),
-            float(placement["rel_gap"]), float(placement["memory_headroom"]),
-            bool(placement["anti_affinity"])),
+            str(data_dir("solvers") / f"{placement['solver_preset']}.opt"),
+            float(placement["memory_headroom"]), bool(placement["anti_affinity"])),
         emit=EmitSettings(tuple(emit["formats"]), emit["fraction_mechanism"]),
         seed=int(raw["seed"]),
     )

@@ -1,0 +1,110 @@
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from scepsy_opt.config import RunSettings
+from scepsy_opt.errors import CatalogError, ConfigError, WorkflowError
+from scepsy_opt.resources import data_dir
+
+CONF = data_dir("conf")
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+WORKFLOWS = [w for w in options("workflow") if w != "traces"]
+SHIPPED_WORKFLOWS = {"rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
+                     "multi_agent_coding", "react_tool_agent"}
+
+
+def test_the_required_workflows_and_clusters_ship():
+    assert set(WORKFLOWS) >= SHIPPED_WORKFLOWS
+    assert {"dgx_h100", "dgx_h100_x2", "dgx_h100_x4", "a100_pairwise_x4", "l40s_pcie",
+            "h100_x64"} <= set(options("cluster"))
+    for group in ("target", "profile", "search", "placement", "emit"):
+        assert options(group), group
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+@pytest.mark.parametrize("cluster", options("cluster"))
+def test_every_workflow_and_cluster_composes_and_converts(compose, workflow, cluster):
+    cfg, settings = compose(workflow, f"cluster={cluster}")
+    assert isinstance(settings, RunSettings)
+    assert settings.workflow.name == workflow
+    assert settings.cluster.name == cluster
+    assert settings.workflow.llms
+
+
+@pytest.mark.parametrize("group", ["target", "profile", "search", "placement", "emit"])
+def test_every_option_of_every_group_converts(compose, group):
+    for option in options(group):
+        _, settings = compose("rag_reranker", f"{group}={option}")
+        assert isinstance(settings, RunSettings)
+
+
+def test_every_experiment_composes(compose):
+    for option in options("experiment"):
+        cfg, _ = compose("rag_reranker", f"+experiment={option}")
+        assert cfg.workflow.name == "rag_reranker"
+
+
+def test_settings_are_frozen(compose):
+    _, settings = compose("rag_reranker")
+    with pytest.raises(AttributeError):
+        settings.target.rate_rps = 3.0  # type: ignore[misc]
+
+
+def test_no_workflow_composes_without_a_workflow(compose):
+    cfg, settings = compose(None)
+    assert cfg.workflow is None and settings is None
+
+
+def test_mix_members_and_their_weights(compose):
+    _, settings = compose("rag_beam", "workflow.members.beam_search.weight=0.5")
+    members = {m.name: m.weight for m in settings.workflow.members}
+    assert members == {"rag_reranker": 0.8, "beam_search": 0.5}
+    assert set(settings.workflow.llms) == {
+        "llama-3.2-3b-instruct", "bge-reranker-v2-gemma", "llama-3.1-70b-instruct",
+        "qwen2.5-7b-instruct", "qwen2.5-math-prm-7b"}
+
+
+@pytest.mark.parametrize("overrides, error, needle", [
+    (["target.rate_rps=0"], ConfigError, "target.rate_rps: must be > 0"),
+    (["target.rate_rps=-2"], ConfigError, "target.rate_rps: must be > 0"),
+    (["target.utilization_cap=1.5"], ConfigError, "utilization_cap: must be in (0, 1]"),
+    (["analyze.num_requests=0"], ConfigError, "analyze.num_requests"),
+    (["analyze.work_estimate.reference_gpu=B200"], ConfigError, "unknown GPU"),
+    (["profile.tp_degrees=[1,3]"], ConfigError, "unsupported tensor-parallel degree"),
+    (["profile.backend=magic"], ConfigError, "profile.backend: unknown option"),
+    (["placement.solver_preset=nope"], ConfigError, "unknown solver preset"),
+    (["emit.formats=[helm]"], ConfigError, "emit.formats: unknown option"),
+])
+def test_out_of_range_settings_are_rejected(compose, overrides, error, needle):
+    with pytest.raises(error) as info:
+        compose("rag_reranker", *overrides)
+    assert needle in str(info.value) and "Fix:" in str(info.value)
+
+
+def test_zero_and_negative_member_rates_are_rejected(compose):
+    for weight in ("0", "-1"):
+        with pytest.raises(WorkflowError) as info:
+            compose("rag_beam", f"workflow.members.beam_search.weight={weight}")
+        message = str(info.value)
+        assert "members.beam_search.weight" in message and "> 0" in message
+        assert str(Path("workflow") / "rag_beam.yaml") in message
+
+
+def test_unknown_keys_fail_composition(compose):
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose("rag_reranker", "target.rate=3")
+
+
+def test_unknown_llm_in_a_program_names_the_node(compose):
+    with pytest.raises(CatalogError) as info:
+        compose("rag_reranker", "workflow.program.seq.0.call.llm=llama-3.1-8b-instruc")
+    message = str(info.value)
+    assert "program.seq[0].call.llm: unknown llm" in message
+    assert "did you mean llama-3.1-8b-instruct" in message
