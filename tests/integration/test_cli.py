@@ -1,0 +1,173 @@
+"""End-to-end runs of `python -m scepsy_opt` in subprocesses, as a user runs it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scepsy_opt.workflow.trace import read_jsonl
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+SHIPPED = ["rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
+           "multi_agent_coding", "react_tool_agent"]
+LLM_FIELDS = {"calls_per_request", "parallelism", "critical_path_weight", "n_over_p",
+              "critical_path_time_share", "input_tokens", "output_tokens", "call_duration_s",
+              "busy_s_per_request", "share", "share_cv"}
+SUMMARY_FIELDS = {"mean", "std", "cv", "min", "p1", "p50", "p90", "p99", "max"}
+
+
+def llms_of_workflow(name: str) -> set[str]:
+    text = (REPO / "conf" / "workflow" / f"{name}.yaml").read_text()
+    return {line.split("llm:")[1].strip() for line in text.splitlines() if "llm:" in line}
+
+
+@pytest.mark.parametrize("workflow", SHIPPED)
+def test_every_shipped_workflow_writes_its_statistics(cli, tmp_path, workflow):
+    run_dir = tmp_path / "run"
+    result = cli(f"+workflow={workflow}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((run_dir / "workflow_stats.json").read_text())
+    assert stats["schema_version"] == 1 and stats["workflow"] == workflow
+    expected = set().union(*(llms_of_workflow(m) for m in (
+        ["rag_reranker", "beam_search"] if workflow == "rag_beam" else [workflow])))
+    assert set(stats["llms"]) == expected
+    for llm, record in stats["llms"].items():
+        assert LLM_FIELDS <= set(record), llm
+        for key in ("calls_per_request", "input_tokens", "output_tokens"):
+            assert SUMMARY_FIELDS <= set(record[key])
+        assert record["calls_per_request"]["mean"] > 0
+    assert SUMMARY_FIELDS <= set(stats["e2e_latency_s"])
+    assert stats["num_requests"] >= 2000
+    for member in stats["workflows"].values():
+        assert member["shares_stable"] in (True, False)
+    # The readable summary table is printed.
+    assert "share CV" in result.stdout and "workflow_stats.json" in result.stdout
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+
+def test_rag_beam_reports_each_member_with_its_rate(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=rag_beam", "target.rate_rps=5", f"hydra.run.dir={run_dir}",
+                 "analyze.num_requests=500")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((run_dir / "workflow_stats.json").read_text())
+    fractions = {name: m["rate_fraction"] for name, m in stats["workflows"].items()}
+    assert fractions == pytest.approx({"rag_reranker": 0.8, "beam_search": 0.2})
+    assert set(stats["workflows"]["beam_search"]["llms"]) == {"qwen2.5-7b-instruct",
+                                                               "qwen2.5-math-prm-7b"}
+
+
+def test_without_a_workflow_the_cli_lists_them(cli, tmp_path):
+    result = cli(f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    for name in SHIPPED:
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "workflow_stats.json").exists()
+
+
+def test_multirun_sweeps_workflows(cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = cli("--multirun", "+workflow=rag_reranker,beam_search", f"hydra.sweep.dir={sweep}",
+                 "analyze.num_requests=300")
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.parent.name for p in sweep.glob("*/workflow_stats.json"))
+    assert written == ["0_rag_reranker", "1_beam_search"]
+
+
+def test_capacity_sweep_experiment(cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = cli("--multirun", "+workflow=rag_reranker", "+experiment=capacity_sweep",
+                 f"hydra.sweep.dir={sweep}", "analyze.num_requests=200")
+    assert result.returncode == 0, result.stderr
+    rates = sorted(float(p.read_text().split("rate_rps: ")[1].split()[0])
+                   for p in sweep.glob("*/.hydra/config.yaml"))
+    assert rates == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_recorded_traces_are_analysed(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=traces", f"workflow.traces.path={DATA / 'litellm' / 'tau2_retail'}",
+                 "workflow.traces.format=litellm", "+workflow.traces.options.llm_from=role",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((run_dir / "workflow_stats.json").read_text())
+    assert stats["num_requests"] == 3 and stats["duration_model"] == "recorded"
+    assert set(stats["llms"]) == {"agent", "benchmark"}
+
+
+def test_sampled_traces_can_be_written_and_read_back(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=rag_reranker", "analyze.write_traces=true",
+                 "analyze.num_requests=50", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    table = read_jsonl(run_dir / "traces" / "rag_reranker.jsonl")
+    stats = json.loads((run_dir / "workflow_stats.json").read_text())
+    assert table.num_requests == 50 and table.num_calls == stats["num_calls"] + 50  # + tools
+
+
+# ------------------------------------------------------------------------------ bad inputs
+
+CALL = "{llm: llama-3.1-8b-instruct, input_tokens: 100, output_tokens: 10}"
+
+
+def _user_conf(tmp_path: Path, files: dict[str, str]) -> Path:
+    conf = tmp_path / "user_conf"
+    for name, text in files.items():
+        path = conf / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return conf
+
+
+def _fails_cleanly(result, run_dir: Path, *needles: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+    assert not (run_dir / "workflow_stats.json").exists()
+
+
+@pytest.mark.parametrize("files, args, needles", [
+    ({"workflow/bad.yaml": "name: bad\nprogram: {call: " + CALL + "\n  seq: [\n"},
+     ["+workflow=bad"], ["workflow/bad.yaml", "malformed YAML at line 3, column 3", "Fix:"]),
+    ({"workflow/bad.yaml": "name: bad\nprogram:\n  call: {llm: llama-9b, input_tokens: 1, "
+                           "output_tokens: 1}\n"},
+     ["+workflow=bad"], ["workflow/bad.yaml", "program.call.llm", "unknown llm", "'llama-9b'"]),
+    ({"cluster/mine.yaml": "name: mine\nnode_groups:\n  - {name: n, count: 2, gpu: H100-SXM}\n"},
+     ["+workflow=rag_reranker", "cluster=mine"],
+     ["cluster/mine.yaml", "node_groups[0].gpu", "unknown GPU", "did you mean H100-SXM-80GB"]),
+    ({"workflow/bad.yaml": "name: bad\nprogram:\n  choice:\n    - {p: 0.5, body: {call: "
+                           + CALL + "}}\n    - {p: 0.6, body: {call: " + CALL + "}}\n"},
+     ["+workflow=bad"], ["workflow/bad.yaml", "program.choice", "sum to 1.1"]),
+    ({}, ["+workflow=rag_reranker", "target.rate_rps=0"], ["target.rate_rps", "must be > 0"]),
+    ({}, ["+workflow=rag_beam", "workflow.members.beam_search.weight=-1"],
+     ["rag_beam.yaml", "members.beam_search.weight", "> 0"]),
+    ({"workflow/bad.yaml": "name: bad\nprogram:\n  loop: {continue_p: 0.9, body: {call: "
+                           + CALL + "}}\n"},
+     ["+workflow=bad"], ["workflow/bad.yaml", "program.loop", "has no bound", "max_iterations"]),
+    ({"workflow/bad.yaml": "name: bad\nprogram:\n  fork: [{call: " + CALL + "}]\n"},
+     ["+workflow=bad"], ["workflow/bad.yaml", "unknown node kind", "'fork'"]),
+])
+def test_bad_inputs_fail_with_a_clear_message(cli, tmp_path, files, args, needles):
+    run_dir = tmp_path / "run"
+    extra = [f"hydra.searchpath=[file://{_user_conf(tmp_path, files)}]"] if files else []
+    result = cli(*args, *extra, f"hydra.run.dir={run_dir}")
+    _fails_cleanly(result, run_dir, *needles)
+
+
+@pytest.mark.parametrize("lines, needles", [
+    (['{"request_id": "r", "call_id": "a", "parents": ["b"], "llm": "x", "start_s": 0, '
+      '"end_s": 1}',
+      '{"request_id": "r", "call_id": "b", "parents": ["a"], "llm": "x", "start_s": 1, '
+      '"end_s": 2}'], ["dependency cycle", "Fix:"]),
+    (['{"request_id": "r", "call_id": "a", "llm": "x", "start_s": 0}'],
+     [":1: missing field(s) end_s"]),
+])
+def test_bad_traces_fail_with_a_clear_message(cli, tmp_path, lines, needles):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(lines) + "\n")
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=traces", f"workflow.traces.path={trace}", f"hydra.run.dir={run_dir}")
+    _fails_cleanly(result, run_dir, str(trace), *needles)
