@@ -16,7 +16,7 @@ test: $(VLLM)
 	SCEPSY_REQUIRE_VLLM=1 $(BIN)/python -m pytest $(ARGS)
 
 bench: $(CORE)
-	$(BIN)/python -m pytest benchmarks --benchmark-only $(ARGS)
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only $(ARGS)
 
 lint: $(CORE)
 	$(BIN)/ruff check scepsy_opt tests benchmarks
