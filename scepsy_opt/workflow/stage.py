@@ -9,7 +9,7 @@ to their rate weights, which is the load the shared llms see.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -112,16 +112,15 @@ def _requests(workflow: WorkflowSpec, options: AnalyzeOptions, durations: PerLlm
             durations=durations, source=workflow.source, request_prefix=f"{prefix}r")
         gpu = options.work_estimate.reference_gpu
         return table, f"work-estimate on {gpu}"
-    assert workflow.traces is not None, "parse_workflow guarantees program or traces"
     from scepsy_opt.workflow.importers import load_traces
 
     source = workflow.traces
+    if source is None:
+        raise TypeError(f"workflow {workflow.name!r} has neither a program nor traces")
     table = load_traces(source.path, source.format, **dict(source.options))
     table = rename_llms(table, dict(source.llm_map))
     if prefix:
-        table = concat_tables([table], source=table.source)
-        table = TraceTable(**{**table.__dict__, "request_ids": tuple(
-            f"{prefix}{r}" for r in table.request_ids)})
+        table = replace(table, request_ids=tuple(f"{prefix}{r}" for r in table.request_ids))
     return table, "recorded"
 
 
