@@ -410,6 +410,40 @@ def _as_int(value: Any, field_name: str, where: str) -> int:
     return int(value)
 
 
+def iter_json_lines(path: Path, *, fix: str = "write exactly one JSON object per line"
+                    ) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of every non-blank line of a JSON Lines file.
+
+    Malformed JSON raises :class:`TraceError` naming ``path:line`` with ``fix``.
+    """
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
+                                 source=f"{path}:{line_no}", fix=fix) from None
+
+
+def input_files(path: Path, suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """The files to import: ``path`` itself, or the files of folder ``path`` with ``suffixes``.
+
+    ``what`` describes the expected input in messages (e.g. "an OTLP/JSON export").
+    """
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes)
+        if files:
+            return files
+        raise TraceError(f"the folder holds no {' or '.join(suffixes)} files", source=str(path),
+                         fix=f"point to {what} or a folder of them")
+    raise TraceError("the path does not exist", source=str(path),
+                     fix=f"point to {what} or a folder of them")
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> TraceTable:
     """Read a JSON Lines trace file into a validated :class:`TraceTable`."""
     path = Path(path)
@@ -417,18 +451,8 @@ def read_jsonl(path: str | os.PathLike[str]) -> TraceTable:
     if not path.is_file():
         raise TraceError("the trace file does not exist", source=source,
                          fix="pass the path of a .jsonl trace file")
-    calls = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
-                                 source=f"{source}:{line_no}",
-                                 fix="write exactly one JSON object per line") from None
-            calls.append(call_from_record(record, source, line_no))
+    calls = [call_from_record(record, source, line_no)
+             for line_no, record in iter_json_lines(path)]
     return table_from_calls(calls, source)
 
 

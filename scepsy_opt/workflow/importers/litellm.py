@@ -39,7 +39,6 @@ role's imported calls from 0 in file order.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -51,7 +50,12 @@ from typing import Any
 
 from scepsy_opt.errors import TraceError
 from scepsy_opt.workflow.importers._timing import infer_dependencies
-from scepsy_opt.workflow.trace import Call, TraceTable, table_from_calls
+from scepsy_opt.workflow.trace import (
+    Call,
+    TraceTable,
+    iter_json_lines,
+    table_from_calls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -155,27 +159,17 @@ def _read_session(role_files: list[tuple[str, Path]]) -> list[_Record]:
     counts: dict[str, int] = {}
     for role, file in role_files:
         skipped = 0
-        with file.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{file}:{line_no}"
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
-                                     source=where,
-                                     fix="write exactly one JSON object per line") from None
-                if not isinstance(raw, dict):
-                    raise TraceError("a litellm log line must be a JSON object", source=where,
-                                     value=raw, fix="write one call object per line")
-                status = raw.get("status", "success")
-                if status != "success":
-                    skipped += 1
-                    continue
-                k = counts.get(role, 0)
-                records.append(_parse_record(raw, role, k, where))
-                counts[role] = k + 1
+        for line_no, raw in iter_json_lines(file):
+            where = f"{file}:{line_no}"
+            if not isinstance(raw, dict):
+                raise TraceError("a litellm log line must be a JSON object", source=where,
+                                 value=raw, fix="write one call object per line")
+            if raw.get("status", "success") != "success":
+                skipped += 1
+                continue
+            k = counts.get(role, 0)
+            records.append(_parse_record(raw, role, k, where))
+            counts[role] = k + 1
         if skipped:
             logger.info("%s: skipped %d call(s) whose status is not 'success'", file, skipped)
     return records

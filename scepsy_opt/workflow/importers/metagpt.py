@@ -44,7 +44,6 @@ response's model (``llm_from="model"``) or the role (``llm_from="role"``), token
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -56,7 +55,13 @@ from typing import Any
 import numpy as np
 
 from scepsy_opt.errors import TraceError
-from scepsy_opt.workflow.trace import Call, TraceTable, table_from_calls
+from scepsy_opt.workflow.trace import (
+    Call,
+    TraceTable,
+    input_files,
+    iter_json_lines,
+    table_from_calls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,16 +111,7 @@ def import_metagpt(path: str | os.PathLike[str], *, llm_from: str = "model") -> 
     if llm_from not in LLM_FROM:
         raise TraceError("unknown llm_from", source=source, field="llm_from", value=llm_from,
                          fix=f"use one of {', '.join(LLM_FROM)}")
-    if path.is_dir():
-        files = sorted(p for p in path.glob("*.jsonl") if p.is_file())
-        if not files:
-            raise TraceError("the folder holds no .jsonl round logs", source=source,
-                             fix="point to a MetaGPT .jsonl log or a folder of them")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise TraceError("the MetaGPT log path does not exist", source=source,
-                         fix="point to a MetaGPT .jsonl log or a folder of them")
+    files = input_files(path, (".jsonl",), "a MetaGPT .jsonl log")
     logs = [(f.stem, _read_log(f)) for f in files]
     fit = _fit_durations([e for _, rounds in logs for r in rounds for e in r], source)
     calls: list[Call] = []
@@ -174,17 +170,8 @@ def _schedule(
 
 def _read_log(file: Path) -> list[list[_Entry]]:
     rounds: list[list[_Entry]] = []
-    with file.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{file}:{line_no}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
-                                 source=where, fix="write one round object per line") from None
-            rounds.append(_read_round(raw, len(rounds), where))
+    for line_no, raw in iter_json_lines(file, fix="write one round object per line"):
+        rounds.append(_read_round(raw, len(rounds), f"{file}:{line_no}"))
     if not rounds:
         raise TraceError("the log holds no rounds", source=str(file),
                          fix="point to a MetaGPT log with one round per line")

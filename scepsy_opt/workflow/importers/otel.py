@@ -42,7 +42,13 @@ from typing import Any
 
 from scepsy_opt.errors import TraceError
 from scepsy_opt.workflow.importers._timing import infer_dependencies
-from scepsy_opt.workflow.trace import Call, TraceTable, table_from_calls
+from scepsy_opt.workflow.trace import (
+    Call,
+    TraceTable,
+    input_files,
+    iter_json_lines,
+    table_from_calls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +77,7 @@ def import_otel(path: str | os.PathLike[str]) -> TraceTable:
     """Read OTLP/JSON trace exports into one request per trace."""
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.suffix in (".json", ".jsonl"))
-        if not files:
-            raise TraceError("the folder holds no .json or .jsonl files", source=source,
-                             fix="point to an OTLP/JSON export or a folder of them")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise TraceError("the OTLP/JSON export does not exist", source=source,
-                         fix="point to an OTLP/JSON export or a folder of them")
+    files = input_files(path, (".json", ".jsonl"), "an OTLP/JSON export")
     traces: dict[str, list[_Span]] = {}
     seen: dict[tuple[str, str], str] = {}
     for file in files:
@@ -128,15 +124,8 @@ def _documents(file: Path) -> Iterator[tuple[str, Any]]:
             raise TraceError(f"malformed JSON ({exc.msg})", source=f"{file}:{exc.lineno}",
                              value=f"column {exc.colno}",
                              fix="write one OTLP/JSON document, or one per line") from None
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{file}:{line_no}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
-                             source=f"{file}:{line_no}",
-                             fix="write one OTLP/JSON document per line") from None
+    for line_no, document in iter_json_lines(file, fix="write one OTLP/JSON document per line"):
+        yield f"{file}:{line_no}", document
 
 
 def _spans(document: Any, where: str) -> Iterator[_Span]:
