@@ -25,6 +25,7 @@ from scepsy_opt.artifacts import atomic_write_json
 from scepsy_opt.catalog import load_catalog, load_yaml
 from scepsy_opt.config import register_configs, to_settings
 from scepsy_opt.errors import EXIT_CODE, ConfigError, ScepsyError
+from scepsy_opt.profile.schema import profile_filename, write_csv
 from scepsy_opt.resources import data_dir
 from scepsy_opt.workflow.stage import WorkflowAnalysis, analysis_to_json
 from scepsy_opt.workflow.trace import write_jsonl
@@ -139,6 +140,29 @@ def format_summary(analysis: WorkflowAnalysis) -> str:
     return "\n".join(lines)
 
 
+def format_profiles(profiles: dict) -> str:
+    """Per profile: how many configurations hold the llm, the smallest TP degree that holds it on
+    whole GPUs, and its decode step at batch 1 there."""
+    lines = ["\nprofiles:"]
+    for (llm, gpu), table in sorted(profiles.items()):
+        memory = table.rows("memory")
+        feasible = sorted({(int(t), float(f)) for t, f in zip(
+            memory["tp"], memory["gpu_fraction"], strict=True)})
+        whole = [t for t, f in feasible if f == 1.0]
+        detail = "no configuration holds it"
+        if whole:
+            tp = min(whole)
+            decode = table.rows("decode")
+            mask = (decode["tp"] == tp) & (decode["gpu_fraction"] == 1.0) & (
+                decode["batch_size"] == 1)
+            steps = decode["time_ms"][mask]
+            step = f", decode step at batch 1 {float(steps.min()):.2f} ms" if steps.size else ""
+            detail = f"smallest TP on whole GPUs {tp}{step}"
+        lines.append(f"  {llm} on {gpu} ({table.backend}): {len(feasible)} feasible "
+                     f"TP x fraction configurations; {detail}")
+    return "\n".join(lines)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
@@ -160,6 +184,7 @@ def _hydra_entry(cfg: DictConfig) -> None:
     paths = write_artifacts(result, Path(HydraConfig.get().runtime.output_dir),
                             write_traces=settings.analyze.write_traces)
     print(format_summary(result.analysis))
+    print(format_profiles(result.profiles))
     for path in paths:
         print(f"wrote {path}")
 
@@ -169,6 +194,10 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
     """Write the run's artifacts (each atomically) and return their paths."""
     paths = [run_dir / "workflow_stats.json"]
     atomic_write_json(paths[0], analysis_to_json(result.analysis))
+    for (llm, gpu), table in sorted(result.profiles.items()):
+        path = run_dir / "profiles" / profile_filename(llm, gpu)
+        write_csv(table, path)
+        paths.append(path)
     if write_traces:
         for name, table in result.tables.items():
             path = run_dir / "traces" / f"{name}.jsonl"

@@ -19,6 +19,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from scepsy_opt.catalog import expand_cluster
 from scepsy_opt.errors import ConfigError
+from scepsy_opt.profile.backends import ProfileGrid
+from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.resources import data_dir
 from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
@@ -84,12 +86,39 @@ class AnalyzeConf:
 
 
 @dataclass
+class MemoryConf:
+    """Instance memory model (scepsy_opt/profile/memory.py) and engine limits."""
+
+    memory_utilization: float = 0.9
+    runtime_overhead_gib: float = 1.0
+    max_num_batched_tokens: int = 8192
+    max_num_seqs: int = 256
+    block_size: int = 16
+    min_kv_tokens: int = 2048
+
+
+@dataclass
 class ProfileConf:
-    """Profile stage settings: the backend and the (TP degree x GPU fraction) grid it covers."""
+    """Profile stage settings: the backend and the grid of points it covers.
+
+    Configurations are every TP degree x GPU fraction k / gpu_fraction_denominator.
+    ``path``/``options`` configure the import and vllm backends; ``use_kept`` prefers a kept
+    measured profile (models/<llm>/profiles/<gpu>.csv) over the roofline model.
+    """
 
     backend: str = "roofline"
     tp_degrees: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     gpu_fraction_denominator: int = 8
+    prefill_batch_sizes: list[int] = field(default_factory=lambda: [1, 4, 16])
+    prefill_prompt_tokens: list[int] = field(default_factory=lambda: [128, 512, 2048, 8192])
+    decode_batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32, 128, 256])
+    decode_context_tokens: list[int] = field(default_factory=lambda: [512, 2048, 8192])
+    memory_context_tokens: list[int] = field(default_factory=lambda: [512, 2048, 8192])
+    memory: MemoryConf = field(default_factory=MemoryConf)
+    path: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    use_kept: bool = True
+    call_mix_size: int = 64
 
 
 @dataclass
@@ -145,8 +174,12 @@ class AnalyzeSettings:
 @dataclass(frozen=True)
 class ProfileSettings:
     backend: str
-    tp_degrees: tuple[int, ...]
-    gpu_fraction_denominator: int
+    grid: ProfileGrid
+    memory: MemorySettings
+    path: str | None
+    options: tuple[tuple[str, Any], ...]
+    use_kept: bool
+    call_mix_size: int
 
 
 @dataclass(frozen=True)
@@ -205,6 +238,54 @@ def _one_of(value: str, allowed: tuple[str, ...], key: str) -> None:
                           fix=f"use one of {', '.join(allowed)}")
 
 
+def _positive_ints(values: list[int], key: str) -> tuple[int, ...]:
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError("must be a non-empty list of positive integers", source="config",
+                          field=key, value=values, fix="list e.g. [1, 8, 32]")
+    return tuple(sorted(set(values)))
+
+
+def _profile_settings(profile: dict[str, Any]) -> ProfileSettings:
+    _one_of(profile["backend"], PROFILE_BACKENDS, "profile.backend")
+    bad_tp = [tp for tp in profile["tp_degrees"] if tp not in TP_DEGREES]
+    if bad_tp or not profile["tp_degrees"]:
+        raise ConfigError("unsupported tensor-parallel degree", source="config",
+                          field="profile.tp_degrees", value=profile["tp_degrees"],
+                          fix=f"choose among {list(TP_DEGREES)}")
+    denominator = profile["gpu_fraction_denominator"]
+    if denominator not in (1, 2, 4, 7, 8, 16):
+        raise ConfigError("unsupported GPU fraction grid", source="config",
+                          field="profile.gpu_fraction_denominator", value=denominator,
+                          fix="use 1, 2, 4, 8 or 16 (fractions k/denominator) or 7 (MIG slices)")
+    grid = ProfileGrid(
+        tp_degrees=tuple(sorted(set(profile["tp_degrees"]))),
+        gpu_fractions=tuple(k / denominator for k in range(1, denominator + 1)),
+        **{key: _positive_ints(profile[key], f"profile.{key}") for key in (
+            "prefill_batch_sizes", "prefill_prompt_tokens", "decode_batch_sizes",
+            "decode_context_tokens", "memory_context_tokens")},
+    )
+    memory = profile["memory"]
+    _fraction(memory["memory_utilization"], "profile.memory.memory_utilization",
+              "use vLLM's gpu_memory_utilization, e.g. 0.9")
+    _positive(memory["runtime_overhead_gib"], "profile.memory.runtime_overhead_gib",
+              "reserve GiB for the CUDA context and workspaces", allow_zero=True)
+    for key in ("max_num_batched_tokens", "max_num_seqs", "block_size", "min_kv_tokens"):
+        if memory[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"profile.memory.{key}",
+                              value=memory[key], fix="use vLLM's engine limits")
+    if profile["backend"] == "import" and profile["path"] in (None, "", "???"):
+        raise ConfigError("the import backend needs profile.path", source="config",
+                          field="profile.path", value=profile["path"],
+                          fix="set profile.path=<vllm bench result file or folder>")
+    if profile["call_mix_size"] <= 0:
+        raise ConfigError("must be > 0", source="config", field="profile.call_mix_size",
+                          value=profile["call_mix_size"], fix="replay at least one call")
+    return ProfileSettings(
+        backend=profile["backend"], grid=grid, memory=MemorySettings(**memory),
+        path=profile["path"], options=tuple(sorted((profile["options"] or {}).items())),
+        use_kept=bool(profile["use_kept"]), call_mix_size=int(profile["call_mix_size"]))
+
+
 def to_settings(
     cfg: DictConfig,
     catalog: Catalog,
@@ -243,18 +324,7 @@ def to_settings(
     _positive(work["overhead_s"], "analyze.work_estimate.overhead_s", "use seconds >= 0",
               allow_zero=True)
 
-    profile = raw["profile"]
-    _one_of(profile["backend"], PROFILE_BACKENDS, "profile.backend")
-    bad_tp = [tp for tp in profile["tp_degrees"] if tp not in TP_DEGREES]
-    if bad_tp or not profile["tp_degrees"]:
-        raise ConfigError("unsupported tensor-parallel degree", source="config",
-                          field="profile.tp_degrees", value=profile["tp_degrees"],
-                          fix=f"choose among {list(TP_DEGREES)}")
-    if profile["gpu_fraction_denominator"] not in (1, 2, 4, 7, 8, 16):
-        raise ConfigError("unsupported GPU fraction grid", source="config",
-                          field="profile.gpu_fraction_denominator",
-                          value=profile["gpu_fraction_denominator"],
-                          fix="use 1, 2, 4, 8 or 16 (fractions k/denominator) or 7 (MIG slices)")
+    profile_settings = _profile_settings(raw["profile"])
     search = raw["search"]
     _one_of(search["method"], SEARCH_METHODS, "search.method")
     if search["max_steps"] <= 0:
@@ -286,8 +356,7 @@ def to_settings(
             work_estimate=WorkEstimateSettings(**{k: work[k] for k in (
                 "reference_gpu", "mfu", "mbu", "overhead_s", "weight_fit_fraction")}),
         ),
-        profile=ProfileSettings(profile["backend"], tuple(profile["tp_degrees"]),
-                                int(profile["gpu_fraction_denominator"])),
+        profile=profile_settings,
         search=SearchSettings(search["method"], int(search["max_steps"])),
         placement=PlacementSettings(
             str(data_dir("solvers") / f"{placement['solver_preset']}.opt"),

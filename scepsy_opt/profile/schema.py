@@ -187,6 +187,31 @@ def make_table(llm: str, gpu: str, env: Mapping[str, Any], rows: Iterable[Mappin
     return table
 
 
+def table_from_columns(llm: str, gpu: str, env: Mapping[str, Any],
+                       columns: Mapping[str, Any]) -> ProfileTable:
+    """Build a table from whole columns (missing ones are empty); validates every row."""
+    unknown = set(columns) - set(COLUMN_TYPES)
+    if unknown:
+        raise ValueError(f"unknown profile column(s) {sorted(unknown)}")
+    lengths = {len(np.atleast_1d(v)) for v in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError("profile columns differ in length")
+    (n,) = lengths
+    full = {}
+    for name, kind in COLUMNS:
+        if name in columns:
+            values = np.atleast_1d(np.asarray(columns[name]))
+            full[name] = values.astype(object) if kind is str else values.astype(
+                np.int64 if kind is int else np.float64)
+        else:
+            full[name] = _empty_column(kind, n)
+    full["llm"] = np.full(n, llm, dtype=object)
+    full["gpu"] = np.full(n, gpu, dtype=object)
+    table = ProfileTable(llm, gpu, tuple((str(k), str(v)) for k, v in env.items()), full)
+    validate(table, source=f"profile {llm} on {gpu}")
+    return table
+
+
 def concat(tables: list[ProfileTable]) -> ProfileTable:
     """Rows of several tables of the same llm and GPU (the first table's environment)."""
     if not tables:

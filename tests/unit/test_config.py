@@ -38,11 +38,21 @@ def test_every_workflow_and_cluster_composes_and_converts(compose, workflow, clu
     assert settings.workflow.llms
 
 
+# Options that need a value the user supplies on the command line.
+REQUIRED_OVERRIDES = {("profile", "import"): ["profile.path=tests/data/vllm_bench"]}
+
+
 @pytest.mark.parametrize("group", ["target", "profile", "search", "placement", "emit"])
 def test_every_option_of_every_group_converts(compose, group):
     for option in options(group):
-        _, settings = compose("rag_reranker", f"{group}={option}")
+        extra = REQUIRED_OVERRIDES.get((group, option), [])
+        _, settings = compose("rag_reranker", f"{group}={option}", *extra)
         assert isinstance(settings, RunSettings)
+
+
+def test_import_profile_without_a_path_is_rejected(compose):
+    with pytest.raises(ConfigError, match="the import backend needs profile.path"):
+        compose("rag_reranker", "profile=import")
 
 
 def test_every_experiment_composes(compose):
