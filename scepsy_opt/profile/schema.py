@@ -304,11 +304,12 @@ def read_csv(path: str | os.PathLike[str]) -> ProfileTable:
     if not path.is_file():
         raise ProfileError("the profile file does not exist", source=source,
                            fix="run the profile stage or point to an existing profile CSV")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
     if not lines or not lines[0].startswith(f"# {HEADER_MAGIC} schema "):
         raise ProfileError("not a scepsy_opt profile (missing header line)", source=f"{source}:1",
                            fix=f"the first line must be '# {HEADER_MAGIC} schema {SCHEMA_VERSION}'")
-    version = lines[0].rsplit(" ", 1)[-1]
+    version = lines[0].strip().rsplit(" ", 1)[-1]
     if version != str(SCHEMA_VERSION):
         raise ProfileError("unsupported profile schema version", source=f"{source}:1",
                            value=version, fix=f"regenerate the profile (schema {SCHEMA_VERSION})")
@@ -318,7 +319,8 @@ def read_csv(path: str | os.PathLike[str]) -> ProfileTable:
         key, _, value = lines[body_start][1:].partition(":")
         env[key.strip()] = value.strip()
         body_start += 1
-    reader = csv.reader(lines[body_start:])
+    # The body is parsed as a whole: quoted cells (error messages) may hold line breaks.
+    reader = csv.reader(io.StringIO("".join(lines[body_start:])))
     header = next(reader, None)
     if header is None or tuple(header) != COLUMN_NAMES:
         missing = sorted(set(COLUMN_NAMES) - set(header or []))
@@ -328,17 +330,17 @@ def read_csv(path: str | os.PathLike[str]) -> ProfileTable:
     raw_rows = list(reader)
     columns = {name: _empty_column(kind, len(raw_rows)) for name, kind in COLUMNS}
     for r, row in enumerate(raw_rows):
-        line_no = body_start + 2 + r
+        line_no = f"row {r + 1}"
         if len(row) != len(COLUMNS):
             raise ProfileError(f"expected {len(COLUMNS)} cells, found {len(row)}",
-                               source=f"{source}:{line_no}", fix="write one cell per column")
+                               source=f"{source} {line_no}", fix="write one cell per column")
         for (name, kind), cell in zip(COLUMNS, row, strict=True):
             if cell == "":
                 continue
             try:
                 columns[name][r] = kind(cell)
             except ValueError:
-                raise ProfileError(f"expected {kind.__name__}", source=f"{source}:{line_no}",
+                raise ProfileError(f"expected {kind.__name__}", source=f"{source} {line_no}",
                                    field=name, value=cell, fix="write a number") from None
     llms, gpus = set(columns["llm"]), set(columns["gpu"])
     if len(llms) > 1 or len(gpus) > 1:

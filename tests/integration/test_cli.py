@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from scepsy_opt.profile.schema import read_csv
 from scepsy_opt.workflow.trace import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,12 @@ def test_every_shipped_workflow_writes_its_statistics(cli, tmp_path, workflow):
     # The readable summary table is printed.
     assert "share CV" in result.stdout and "workflow_stats.json" in result.stdout
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+    # A roofline profile of every llm on the cluster's GPU type.
+    profiles = sorted(p.name for p in (run_dir / "profiles").glob("*.csv"))
+    assert profiles == sorted(f"{llm}__H100-SXM-80GB.csv" for llm in expected)
+    for name in profiles:
+        table = read_csv(run_dir / "profiles" / name)
+        assert table.backend == "roofline" and len(table.rows("decode")) > 0
 
 
 def test_rag_beam_reports_each_member_with_its_rate(cli, tmp_path):
@@ -84,6 +91,26 @@ def test_capacity_sweep_experiment(cli, tmp_path):
     rates = sorted(float(p.read_text().split("rate_rps: ")[1].split()[0])
                    for p in sweep.glob("*/.hydra/config.yaml"))
     assert rates == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_profiles_on_another_cluster_and_imported(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=map_reduce_summarization", "cluster=l40s_pcie",
+                 "analyze.num_requests=100", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    table = read_csv(run_dir / "profiles" / "qwen2.5-32b-instruct__L40S-48GB.csv")
+    infeasible = table.rows("memory", status="infeasible")
+    assert (1, 1.0) in infeasible.configurations()  # 65 GB of weights on a 48 GB card
+    assert "L40S-48GB" in " ".join(infeasible["error"])
+    run_dir = tmp_path / "imported"
+    result = cli("+workflow=traces", f"workflow.traces.path={DATA / 'metagpt'}",
+                 "workflow.traces.format=metagpt",
+                 "+workflow.traces.llm_map={gpt-4-32k: llama-3.1-8b-instruct}",
+                 "profile=import", f"profile.path={DATA / 'vllm_bench' / 'serve'}",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    table = read_csv(run_dir / "profiles" / "llama-3.1-8b-instruct__H100-SXM-80GB.csv")
+    assert table.backend == "import" and len(table.rows("load")) >= 3
 
 
 def test_recorded_traces_are_analysed(cli, tmp_path):
