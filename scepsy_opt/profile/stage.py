@@ -82,7 +82,14 @@ def profile_llms(
                 request = ProfileRequest(llm=llm, gpu=gpu, grid=settings.grid,
                                          memory=settings.memory,
                                          call_mix=call_mixes.get(llm.id))
-                table = backend.profile(request)
+                chosen = backend
+                if settings.backend == "vllm" and llm.task != "generate":
+                    log.warning("profile %s on %s: the vllm backend measures generating llms "
+                                "only; this %s llm gets the roofline model", llm.id, gpu.id,
+                                llm.task)
+                    chosen = make_backend(dataclasses.replace(settings, backend="roofline",
+                                                              options=()))
+                table = chosen.profile(request)
             out[(llm.id, gpu.id)] = table
             progress.advance(note=f"{llm.id} on {gpu.id} ({settings.backend})")
     return out

@@ -37,9 +37,13 @@ cpu_kv_cache_gib``; the legacy ``VLLM_CPU_KVCACHE_SPACE`` variable, which would 
 lifted while an engine is built.
 
 A configuration vLLM refuses (too little memory for the weights or the KV cache) gives rows with
-status ``infeasible`` and vLLM's message; a point that raises gives a ``failed`` row with the
-message; the sweep goes on. Rows of ``previous`` with the same point key are kept and not
-measured again. ``vllm`` and ``torch`` are imported only inside functions.
+status ``infeasible`` and vLLM's message; so does a point the engine cannot hold (a batch above
+``max_num_seqs``, a sequence above ``max_model_len``, a batch whose KV blocks exceed the
+capacity), with the numbers. A point that raises gives a ``failed`` row with the message; the
+sweep goes on. Rows of ``previous`` with the same point key are kept and not measured again
+(failed ones too, unless ``retry_failed``); an automatic load curve of ``previous`` is continued
+where it stopped. ``vllm`` and ``torch`` are imported only inside functions; importing vllm sets
+``HF_HUB_OFFLINE=1`` and ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` (the engine runs in this process).
 """
 
 from __future__ import annotations
@@ -227,6 +231,8 @@ class VllmBackend:
     checkpoint: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("batch_output_tokens", "rates_rps"):  # lists from a config become tuples
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         checks = (
             ("repetitions", self.repetitions >= 1, "use 1 or more"),
             ("warmup", self.warmup >= 0, "use 0 or more"),
@@ -266,22 +272,23 @@ class VllmBackend:
         return min(self.requests_per_rate, max(floor, math.ceil(rate_rps * self.max_arrival_s)))
 
     def first_saturated(self, rates_rps: Sequence[float], throughput_rps: Sequence[float],
-                        latency_ms_p50: Sequence[float]) -> int | None:
+                        latency_ms_p50: Sequence[float], latency_ms_p99: Sequence[float]
+                        ) -> int | None:
         """Index of the first saturated point of a load curve (rates ascending), or None.
 
         A point is saturated when its p50 call latency exceeds ``saturation_latency`` times the
         p50 at the lowest rate, or when its throughput falls below ``saturation_throughput``
         times what a server that keeps up achieves over the same calls: ``n / ((n - 1) / rate +
-        L0)`` with ``n`` the calls replayed and ``L0`` the lowest rate's p50 latency (the last
-        call still needs about ``L0`` after its arrival).
+        L0)`` with ``n`` the calls replayed and ``L0`` the lowest rate's p99 latency (the last
+        call arrives ``(n - 1) / rate`` after the first and takes up to ``L0``).
         """
         if not rates_rps:
             return None
-        base_s = latency_ms_p50[0] / 1000
+        drain_s = latency_ms_p99[0] / 1000
         for i, (rate, throughput, latency) in enumerate(
                 zip(rates_rps, throughput_rps, latency_ms_p50, strict=True)):
             n = self.requests_at(rate)
-            keeps_up = n / ((n - 1) / rate + base_s)
+            keeps_up = n / ((n - 1) / rate + drain_s)
             if (throughput < self.saturation_throughput * keeps_up
                     or latency > self.saturation_latency * latency_ms_p50[0]):
                 return i
@@ -446,7 +453,8 @@ class _Sweep:
     def _configuration(self, tp: int, fraction: float) -> None:
         points = self._fixed_points()
         todo = [p for p in points if p.key(tp, fraction) not in self.kept]
-        curve = self._kept_curve(tp, fraction)
+        # without a call mix the table has no load rows (kept ones included)
+        curve = self._kept_curve(tp, fraction) if self.request.call_mix is not None else []
         load_todo = self.request.call_mix is not None and not self._curve_done(curve, tp,
                                                                                 fraction)
         if not todo and not load_todo:
@@ -678,9 +686,8 @@ class _Sweep:
             return math.nan  # needs the calibration run
         if len(curve) >= b.max_rates:
             return None
-        saturated = b.first_saturated([r["rate_rps"] for r in curve],
-                                      [r["throughput_rps"] for r in curve],
-                                      [r["latency_ms_p50"] for r in curve])
+        saturated = b.first_saturated(*([r[name] for r in curve] for name in (
+            "rate_rps", "throughput_rps", "latency_ms_p50", "latency_ms_p99")))
         if saturated is not None and len(curve) >= b.min_rates:
             return None
         return _round_rate(curve[-1]["rate_rps"] * b.rate_factor)
@@ -693,11 +700,11 @@ class _Sweep:
         where = f"TP {tp} x {fraction:g}"
         if b.rates_rps:
             kept = {record_key(r): r for r in curve}
-            for rate in sorted(b.rates_rps):
+            for index, rate in enumerate(sorted(b.rates_rps)):
                 point = _Point("load", rate_rps=rate)
                 row = kept.get(point.key(tp, fraction))
                 if row is None:
-                    row = self._load_point(engine, info, point, tp, fraction, len(kept))
+                    row = self._load_point(engine, info, point, tp, fraction, index)
                 self._emit(row, note=f"{where} {point.describe()}")
             return
         for row in curve:
@@ -820,8 +827,8 @@ class _Sweep:
                       "max_num_seqs = min(max_num_seqs, capacity // context_tokens)",
             "load": self._load_description(),
             "seed": str(b.seed),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         })
+        self.env.setdefault("date", _now())
 
     def _load_description(self) -> str:
         b = self.backend
@@ -830,14 +837,16 @@ class _Sweep:
         rates = (", ".join(f"{r:g}" for r in sorted(b.rates_rps)) + " rps" if b.rates_rps else
                  f"ladder from {b.start_utilization:g} / latency of a call alone, x "
                  f"{b.rate_factor:g}, {b.min_rates}..{b.max_rates} rates, until throughput < "
-                 f"{b.saturation_throughput:g} x what a server keeping up achieves or p50 "
-                 f"latency > {b.saturation_latency:g} x the lowest rate's")
+                 f"{b.saturation_throughput:g} x what a server keeping up achieves (drain: "
+                 f"the lowest rate's p99 latency) or p50 latency > {b.saturation_latency:g} x "
+                 "the lowest rate's")
         return (f"Poisson arrivals (gaps rescaled to mean 1/rate) of min({b.requests_per_rate}, "
                 f"max(16, rate x {b.max_arrival_s:g} s)) calls of the mix, ignore_eos; rates: "
                 f"{rates}; TTFT and latency from the arrival time; throughput = calls / (last "
                 "completion - first arrival)")
 
     def _engine_env(self, info: _EngineInfo) -> None:
+        self.env["date"] = _now()  # of the latest measurement
         self.env["dtype"] = info.dtype
         self.env["kv_cache_dtype"] = info.kv_cache_dtype
         self.env["block_size"] = str(info.block_size)
@@ -857,6 +866,7 @@ def _check_request(request: ProfileRequest, previous: ProfileTable | None) -> No
         raise ProfileError("the llm has no config.json for vLLM",
                            source=str(_model_dir(llm)), fix="add the llm's Hugging Face "
                            "config.json next to its spec.yaml, or use the roofline backend")
+    _check_device(request.gpu.id)
     if previous is None:
         return
     if (previous.llm, previous.gpu) != (llm.id, request.gpu.id) and len(previous):
@@ -867,6 +877,29 @@ def _check_request(request: ProfileRequest, previous: ProfileTable | None) -> No
         raise ProfileError("the previous profile was made by another backend",
                            source="previous", field="backend", value=previous.backend,
                            fix="resume from a vllm profile only (or pass none)")
+
+
+CPU_DEVICE = "cpu"
+
+
+def device_matches(gpu_id: str, device_name: str) -> bool:
+    """Whether this machine's device is the GPU type ``gpu_id`` (its model name, e.g. ``H100``
+    of ``H100-SXM-80GB``, appears in the device name), or ``cpu`` on a CPU."""
+    if gpu_id == CPU_DEVICE:
+        return device_name.startswith("CPU")
+    model = gpu_id.split("-")[0].upper()
+    return model in device_name.upper().replace("-", " ").split()
+
+
+def _check_device(gpu_id: str) -> None:
+    """Measurements are labelled with the GPU type: refuse to label another device's numbers."""
+    name = _device_name(_on_cpu())
+    if not device_matches(gpu_id, name):
+        raise ProfileError("the vllm backend measures this machine's device, which is not "
+                           "the requested GPU type", source="vllm backend", field="gpu",
+                           value={"requested": gpu_id, "device": name},
+                           fix=f"run on a machine with {gpu_id}, or use profile=roofline "
+                               "(CPU measurements of the test llms use the GPU id 'cpu')")
 
 
 def _model_dir(llm: LlmSpec) -> Path:
@@ -894,10 +927,10 @@ def _on_cpu() -> bool:
 
 
 def _device_name(on_cpu: bool) -> str:
-    if not on_cpu:
-        import torch
+    if not on_cpu:  # through the platform (NVML on CUDA): no CUDA context in this process
+        from vllm.platforms import current_platform
 
-        return str(torch.cuda.get_device_name(0))
+        return str(current_platform.get_device_name(0))
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
@@ -960,6 +993,10 @@ def _wait_until(deadline: float) -> None:
         time.sleep(remaining - _SPIN_S)
     while time.monotonic() < deadline:
         pass
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _round_rate(rate: float) -> float:

@@ -56,3 +56,14 @@ def test_import_backend_through_the_stage(catalog):
     out = profile_llms([llm], [gpu], settings("import", path=str(DATA / "vllm_bench" / "serve")))
     table = out[(llm.id, gpu.id)]
     assert table.backend == "import" and len(table.rows("load")) >= 3
+
+
+def test_vllm_device_matching():
+    from scepsy_opt.profile.vllm_backend import device_matches
+
+    assert device_matches("H100-SXM-80GB", "NVIDIA H100 80GB HBM3")
+    assert device_matches("A100-SXM-40GB", "NVIDIA A100-SXM4-40GB")
+    assert device_matches("L40S-48GB", "NVIDIA L40S")
+    assert not device_matches("H100-SXM-80GB", "NVIDIA A100-SXM4-80GB")
+    assert not device_matches("H100-SXM-80GB", "CPU AMD EPYC (2 cores)")
+    assert device_matches("cpu", "CPU AMD EPYC (2 cores)")
