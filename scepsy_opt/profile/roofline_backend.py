@@ -5,8 +5,9 @@ grid), and, when the configuration can hold the llm, prefill rows (batch x promp
 decode rows (batch x context tokens). A configuration that cannot run (attention heads not
 divisible by ``tp``, weights that do not fit, a KV cache below the minimum) gets infeasible
 memory rows whose ``error`` states the numbers; a point beyond the KV capacity, the sequence cap
-or the llm's context length is an infeasible row of its kind. Everything is vectorised: a whole
-configuration is a handful of numpy calls.
+or the llm's context length is an infeasible row of its kind. Scoring and reward llms (prefill
+only) get no decode rows. Everything is vectorised: a whole configuration is a handful of numpy
+calls.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class RooflineBackend:
                 continue
             parts.append(_prefill_rows(model, llm, tp, fraction, plan, grid.prefill_batch_sizes,
                                        grid.prefill_prompt_tokens))
-            parts.append(_decode_rows(model, llm, tp, fraction, plan, grid.decode_batch_sizes,
-                                      grid.decode_context_tokens))
+            if llm.task == "generate":  # scoring and reward llms only prefill
+                parts.append(_decode_rows(model, llm, tp, fraction, plan,
+                                          grid.decode_batch_sizes, grid.decode_context_tokens))
         columns = {key: np.concatenate([p[key] for p in parts if key in p])
                    for key in {k for p in parts for k in p}}
         # Every part fills the same keys, so concatenation keeps rows aligned.

@@ -81,3 +81,8 @@ def test_memory_settings_change_capacity(catalog):
     low = RooflineBackend().profile(request).rows("memory")
     high = profile(catalog, "llama-3.1-8b-instruct", "H100-SXM-80GB").rows("memory")
     assert low["kv_capacity_tokens"].max() < high["kv_capacity_tokens"].max()
+
+
+def test_scoring_llms_have_no_decode_rows(catalog):
+    table = profile(catalog, "bge-reranker-v2-gemma", "H100-SXM-80GB")
+    assert len(table.rows("prefill")) > 0 and len(table.rows("decode")) == 0
