@@ -50,7 +50,9 @@ def test_every_shipped_workflow_writes_its_statistics(cli, tmp_path, workflow):
     assert profiles == sorted(f"{llm}__H100-SXM-80GB.csv" for llm in expected)
     for name in profiles:
         table = read_csv(run_dir / "profiles" / name)
-        assert table.backend == "roofline" and len(table.rows("decode")) > 0
+        assert table.backend == "roofline" and len(table.rows("prefill")) > 0
+        scoring = table.llm in ("bge-reranker-v2-gemma", "qwen2.5-math-prm-7b")
+        assert (len(table.rows("decode")) == 0) == scoring
 
 
 def test_rag_beam_reports_each_member_with_its_rate(cli, tmp_path):
