@@ -15,8 +15,7 @@ from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings, work_model
 
 REQUESTS = 10_000
-WORK = WorkEstimateSettings("H100-SXM-80GB", mfu=0.5, mbu=0.7, overhead_s=0.005,
-                            weight_fit_fraction=0.9)
+WORK = WorkEstimateSettings("H100-SXM-80GB")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def beam_search():
     spec = parse_workflow(load_yaml(path), source_of=lambda _: str(path),
                           llm_ids=frozenset(catalog.llms), option="beam_search")
     gpu = catalog.gpus[WORK.reference_gpu]
-    durations = PerLlmDurations({llm: work_model(catalog.llms[llm], gpu, WORK)
+    durations = PerLlmDurations({llm: work_model(catalog.llms[llm], gpu)
                                  for llm in spec.llms})
     return catalog, spec, durations
 

@@ -233,6 +233,14 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
                        nodes=tuple(nodes))
 
 
+def main_gpu_type(cluster: ClusterSpec) -> str:
+    """The GPU type of most of the cluster's GPUs (ties: the first by name)."""
+    counts: dict[str, int] = {}
+    for node in cluster.nodes:
+        counts[node.gpu] = counts.get(node.gpu, 0) + node.num_gpus
+    return max(sorted(counts), key=counts.__getitem__)
+
+
 def _domains(group: Mapping[str, Any], gpu: GpuSpec, source: str, here: str
              ) -> tuple[tuple[int, ...], ...]:
     count = group["gpus_per_node"]

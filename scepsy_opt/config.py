@@ -17,7 +17,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from scepsy_opt.catalog import expand_cluster
+from scepsy_opt.catalog import expand_cluster, main_gpu_type
 from scepsy_opt.errors import ConfigError
 from scepsy_opt.profile.backends import ProfileGrid
 from scepsy_opt.profile.memory import MemorySettings
@@ -71,11 +71,8 @@ class TargetConf:
 
 @dataclass
 class WorkEstimateConf:
-    reference_gpu: str = "H100-SXM-80GB"
-    mfu: float = 0.5
-    mbu: float = 0.7
-    overhead_s: float = 0.005
-    weight_fit_fraction: float = 0.9
+    # GPU type call durations are estimated on; null: the cluster's (most common) GPU type
+    reference_gpu: str | None = None
 
 
 @dataclass
@@ -314,15 +311,13 @@ def to_settings(
         raise ConfigError("must be > 0", source="config", field="analyze.num_requests",
                           value=analyze["num_requests"], fix="sample at least 1 request, e.g. 2000")
     work = analyze["work_estimate"]
+    if work["reference_gpu"] is None:
+        work["reference_gpu"] = main_gpu_type(cluster)
     if work["reference_gpu"] not in catalog.gpus:
         raise ConfigError("unknown GPU", source="config",
                           field="analyze.work_estimate.reference_gpu",
                           value=work["reference_gpu"],
                           fix=f"use one of {', '.join(sorted(catalog.gpus))}")
-    for key in ("mfu", "mbu", "weight_fit_fraction"):
-        _fraction(work[key], f"analyze.work_estimate.{key}", "use a fraction such as 0.5")
-    _positive(work["overhead_s"], "analyze.work_estimate.overhead_s", "use seconds >= 0",
-              allow_zero=True)
 
     profile_settings = _profile_settings(raw["profile"])
     search = raw["search"]
@@ -353,8 +348,7 @@ def to_settings(
             num_requests=int(analyze["num_requests"]),
             seed=int(raw["seed"]),
             write_traces=bool(analyze["write_traces"]),
-            work_estimate=WorkEstimateSettings(**{k: work[k] for k in (
-                "reference_gpu", "mfu", "mbu", "overhead_s", "weight_fit_fraction")}),
+            work_estimate=WorkEstimateSettings(reference_gpu=work["reference_gpu"]),
         ),
         profile=profile_settings,
         search=SearchSettings(search["method"], int(search["max_steps"])),

@@ -151,3 +151,58 @@ class Catalog:
 
     llms: dict[str, LlmSpec] = field(default_factory=dict)
     gpus: dict[str, GpuSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LlmAllocation:
+    """How one llm is served: ``replicas`` instances of ``tp`` GPUs of type ``gpu``, each
+    instance using ``gpu_fraction`` of each of its GPUs (1.0: whole GPUs)."""
+
+    llm: str
+    gpu: str
+    tp: int
+    replicas: int
+    gpu_fraction: float
+
+    @property
+    def gpus(self) -> float:
+        """GPU capacity the llm takes (fractions count as fractions)."""
+        return self.tp * self.replicas * self.gpu_fraction
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Per llm TP degree, replicas and GPU fraction; ``method`` names the producer."""
+
+    method: str
+    llms: tuple[LlmAllocation, ...]
+    note: str = ""
+
+    def llm(self, llm_id: str) -> LlmAllocation:
+        for entry in self.llms:
+            if entry.llm == llm_id:
+                return entry
+        raise KeyError(llm_id)
+
+    @property
+    def gpus(self) -> float:
+        return sum(entry.gpus for entry in self.llms)
+
+
+@dataclass(frozen=True)
+class InstancePlacement:
+    """One instance (replica ``replica`` of ``llm``) on GPUs ``gpus`` of node ``node``."""
+
+    llm: str
+    replica: int
+    node: str
+    gpus: tuple[int, ...]
+    gpu_fraction: float
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where every instance of an allocation runs; ``method`` names the placer."""
+
+    method: str
+    instances: tuple[InstancePlacement, ...]

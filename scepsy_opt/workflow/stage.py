@@ -100,7 +100,7 @@ def _work_models(spec: WorkflowSpec, settings: WorkEstimateSettings, catalog: Ca
     for llm in spec.llms:
         if llm not in catalog.llms:
             raise unknown("llm", llm, sorted(catalog.llms), source=spec.source, field="program")
-        models.append(work_model(catalog.llms[llm], gpu, settings))
+        models.append(work_model(catalog.llms[llm], gpu))
     return tuple(models)
 
 
@@ -111,7 +111,7 @@ def _requests(workflow: WorkflowSpec, options: AnalyzeOptions, durations: PerLlm
             workflow.program, options.num_requests, seed=[options.seed, index],
             durations=durations, source=workflow.source, request_prefix=f"{prefix}r")
         gpu = options.work_estimate.reference_gpu
-        return table, f"work-estimate on {gpu}"
+        return table, f"unloaded roofline latency on {gpu}"
     from scepsy_opt.workflow.importers import load_traces
 
     source = workflow.traces
@@ -158,6 +158,7 @@ def analysis_to_json(analysis: WorkflowAnalysis) -> dict:
                          **_stats_json(m.stats)}
             for m in analysis.members
         },
-        "work_estimate": {m.llm: {k: v for k, v in to_jsonable(m).items() if k != "llm"}
+        "work_estimate": {m.llm: {"gpu": m.gpu, "tp": m.tp,
+                                  "method": "unloaded latency, calibrated roofline"}
                           for m in analysis.work_models},
     }

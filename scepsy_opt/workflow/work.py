@@ -1,82 +1,89 @@
-"""Token-based work estimate: how long a call of a sampled program runs before profiles exist.
+"""Call durations of sampled programs: the unloaded latency of each call on a reference GPU.
 
 The analyze stage needs call durations to compute shares, parallelism and critical paths of
-sampled programs. Until the profile stage provides measured tables, a call's duration is the
-unloaded (batch 1) latency of the llm on one *reference GPU* type, at the smallest tensor-parallel
-degree whose weights fit in ``weight_fit_fraction`` of the GPUs' memory::
+sampled programs. A call of ``P`` prompt tokens and ``O`` output tokens lasts what it would
+alone on an instance of its llm on the *reference GPU* type (the cluster's GPU type unless
+``analyze.work_estimate.reference_gpu`` names another) at the smallest tensor-parallel degree
+whose memory holds the llm, by the calibrated roofline (:mod:`scepsy_opt.profile.roofline`):
 
-    prefill_s = 2 * parameters * input_tokens / (tp * peak_flops * mfu)
-    decode_s  = output_tokens * (weight_bytes + kv_bytes_per_token * context) / (tp * bw * mbu)
-        with context = input_tokens + output_tokens / 2 (the mean context of the decode steps)
-    duration  = overhead_s + prefill_s + decode_s
+    duration = prefill(P) + sum over the decode steps of step(context = P + 1 .. P + O - 1)
 
-``peak_flops`` (dense BF16) and ``bw`` (HBM bandwidth) come from the GPU spec; ``mfu`` (model
-FLOP utilisation of prefill), ``mbu`` (memory bandwidth utilisation of decode) and the per-call
-``overhead_s`` (scheduling, sampling, network) are settings (``analyze.work_estimate``). The
-defaults (0.5, 0.7, 5 ms) are typical of vLLM on H100/A100 at batch 1. Prefill-only calls
-(``output_tokens == 0``: rerankers, reward models) cost only prefill. Tensor-parallel
-communication is ignored. Recorded traces never use this estimate: they carry measured times.
+(``O <= 1``: the prefill alone; scoring calls have ``O = 0``). For speed the prefill time and the
+cumulative decode-step time are tabulated once per llm on log-spaced token grids and
+interpolated. Recorded traces never use this estimate: they carry measured times.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from scepsy_opt.errors import ConfigError
+from scepsy_opt.profile.memory import MemorySettings, memory_plan
+from scepsy_opt.profile.roofline import Arch, Hardware, RooflineModel, roofline_params
+from scepsy_opt.profile.roofline_backend import tp_problem
 from scepsy_opt.types import TP_DEGREES, GpuSpec, LlmSpec
+
+GRID_POINTS = 64
 
 
 @dataclass(frozen=True)
 class WorkEstimateSettings:
+    """``reference_gpu``: the GPU type call durations are estimated on."""
+
     reference_gpu: str
-    mfu: float
-    mbu: float
-    overhead_s: float
-    weight_fit_fraction: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LlmWorkModel:
-    """Per-llm coefficients of the work estimate on the reference GPU."""
+    """Unloaded call latency of one llm at TP ``tp`` on ``gpu``, tabulated."""
 
     llm: str
     gpu: str
     tp: int
-    overhead_s: float
-    prefill_s_per_token: float
-    decode_s_per_token: float
-    decode_s_per_token_per_context_token: float
+    tokens: np.ndarray = field(repr=False)
+    prefill_ms: np.ndarray = field(repr=False)
+    cumulative_decode_ms: np.ndarray = field(repr=False)
 
     def duration_s(self, input_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
-        inp = np.asarray(input_tokens, dtype=np.float64)
+        inp = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
         out = np.asarray(output_tokens, dtype=np.float64)
-        context = inp + out / 2
-        return (
-            self.overhead_s
-            + self.prefill_s_per_token * inp
-            + out * (self.decode_s_per_token + self.decode_s_per_token_per_context_token * context)
-        )
+        prefill = np.interp(inp, self.tokens, self.prefill_ms)
+        last = inp + np.maximum(out - 1, 0.0)
+        decode = np.interp(last, self.tokens, self.cumulative_decode_ms) - np.interp(
+            inp, self.tokens, self.cumulative_decode_ms)
+        return (prefill + decode) / 1e3
 
 
-def reference_tp(llm: LlmSpec, gpu: GpuSpec, weight_fit_fraction: float) -> int:
-    """Smallest TP degree whose per-GPU weights fit; the largest degree if none does."""
+def reference_tp(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings) -> int:
+    """Smallest TP degree that holds the llm on whole GPUs (the largest when none does)."""
     for tp in TP_DEGREES:
-        if llm.weight_bytes / tp <= weight_fit_fraction * gpu.memory_bytes:
+        if not tp_problem(llm, tp) and memory_plan(llm, gpu, tp, 1.0, memory).feasible:
             return tp
     return TP_DEGREES[-1]
 
 
-def work_model(llm: LlmSpec, gpu: GpuSpec, settings: WorkEstimateSettings) -> LlmWorkModel:
-    tp = reference_tp(llm, gpu, settings.weight_fit_fraction)
-    flops = gpu.bf16_dense_tflops * 1e12 * settings.mfu * tp
-    bandwidth = gpu.hbm_bandwidth_gb_s * 1e9 * settings.mbu * tp
-    return LlmWorkModel(
-        llm=llm.id,
-        gpu=gpu.id,
-        tp=tp,
-        overhead_s=settings.overhead_s,
-        prefill_s_per_token=2.0 * llm.parameters / flops,
-        decode_s_per_token=llm.weight_bytes / bandwidth,
-        decode_s_per_token_per_context_token=llm.kv_bytes_per_token / bandwidth,
-    )
+def work_model(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings | None = None
+               ) -> LlmWorkModel:
+    memory = memory or MemorySettings()
+    if gpu.id not in _calibrated():
+        raise ConfigError("the reference GPU has no roofline calibration", source="config",
+                          field="analyze.work_estimate.reference_gpu", value=gpu.id,
+                          fix=f"use one of {', '.join(sorted(_calibrated()))}")
+    tp = reference_tp(llm, gpu, memory)
+    model = RooflineModel(Arch.of(llm), Hardware.of(gpu), roofline_params(gpu.id),
+                          max_num_batched_tokens=memory.max_num_batched_tokens)
+    tokens = np.unique(np.round(np.geomspace(1, 2 * llm.max_context_tokens, GRID_POINTS)))
+    prefill = model.prefill_ms(tp, 1, tokens)
+    steps = model.decode_step_ms(tp, 1, tokens)
+    # cumulative sum of step(c) for c = 1..x, by the trapezoid rule between grid points
+    cumulative = np.concatenate([[steps[0]], steps[0] + np.cumsum(
+        np.diff(tokens) * (steps[1:] + steps[:-1]) / 2)])
+    return LlmWorkModel(llm.id, gpu.id, tp, tokens, prefill, cumulative)
+
+
+def _calibrated() -> frozenset[str]:
+    from scepsy_opt.profile.roofline import load_roofline_params
+
+    return frozenset(load_roofline_params())

@@ -8,7 +8,7 @@ from scepsy_opt.workflow.stage import AnalyzeOptions, analysis_to_json, analyze_
 from scepsy_opt.workflow.work import WorkEstimateSettings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-WORK = WorkEstimateSettings("H100-SXM-80GB", 0.5, 0.7, 0.005, 0.9)
+WORK = WorkEstimateSettings("H100-SXM-80GB")
 CALL = {"call": {"llm": "llama-3.1-8b-instruct", "input_tokens": 100, "output_tokens": 10}}
 
 

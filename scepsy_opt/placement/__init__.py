@@ -1,0 +1,1 @@
+"""The place stage: instances of an allocation onto nodes and GPUs."""

@@ -1,0 +1,63 @@
+"""First-fit placement: each instance on the first GPUs that can take it.
+
+Instances are placed in the order given (llm by llm, replica by replica). An instance of TP
+degree ``t`` and GPU fraction ``f`` needs ``t`` GPUs of its GPU type in one node, each with at
+least ``f`` of its capacity free (compute share and memory share are the same fraction),
+preferably inside one NVLink domain; a group spans domains (its all-reduce then crosses PCIe,
+as on PCIe servers and NVLink-bridged pairs) only when no single domain can take it. It takes
+the first such node, domain and GPUs in index order. This is the
+simple placer the baselines use; the MILP placement minimises fragmentation instead.
+"""
+
+from __future__ import annotations
+
+from scepsy_opt.errors import ScepsyError
+from scepsy_opt.types import Allocation, ClusterSpec, InstancePlacement, Placement
+
+EPSILON = 1e-9
+
+
+class PlacementError(ScepsyError):
+    """An allocation does not fit the cluster."""
+
+
+def first_fit(allocation: Allocation, cluster: ClusterSpec) -> Placement:
+    free = {(node.id, g): 1.0 for node in cluster.nodes for g in range(node.num_gpus)}
+    placed: list[InstancePlacement] = []
+    for entry in allocation.llms:
+        for replica in range(entry.replicas):
+            spot = _find(cluster, free, entry.gpu, entry.tp, entry.gpu_fraction)
+            if spot is None:
+                used = sum(1.0 - v for v in free.values())
+                raise PlacementError(
+                    f"no node has {entry.tp} {entry.gpu} GPUs with "
+                    f"{entry.gpu_fraction:g} free each for replica {replica} of {entry.llm} "
+                    f"({used:.2f} of {cluster.num_gpus} GPUs already taken)",
+                    source=f"allocation '{allocation.method}'", field=entry.llm,
+                    value={"tp": entry.tp, "replicas": entry.replicas,
+                           "gpu_fraction": entry.gpu_fraction},
+                    fix="use fewer replicas, a smaller TP degree or fraction, or a larger "
+                        "cluster")
+            node, gpus = spot
+            for g in gpus:
+                free[(node, g)] -= entry.gpu_fraction
+            placed.append(InstancePlacement(entry.llm, replica, node, gpus, entry.gpu_fraction))
+    return Placement(method="first_fit", instances=tuple(placed))
+
+
+def _find(cluster: ClusterSpec, free: dict[tuple[str, int], float], gpu: str, tp: int,
+          fraction: float) -> tuple[str, tuple[int, ...]] | None:
+    for node in cluster.nodes:
+        if node.gpu != gpu:
+            continue
+        for domain in node.nvlink_domains:
+            fits = [g for g in domain if free[(node.id, g)] >= fraction - EPSILON]
+            if len(fits) >= tp:
+                return node.id, tuple(fits[:tp])
+    for node in cluster.nodes:
+        if node.gpu != gpu:
+            continue
+        fits = [g for g in range(node.num_gpus) if free[(node.id, g)] >= fraction - EPSILON]
+        if len(fits) >= tp:
+            return node.id, tuple(fits[:tp])
+    return None

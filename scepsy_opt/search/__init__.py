@@ -1,0 +1,1 @@
+"""The search stage: the allocation problem and the producers of allocations."""

@@ -1,0 +1,74 @@
+"""The allocation problem every allocation producer (search, baselines) answers.
+
+Per llm: how many calls a request makes and how long they are (from the analyze stage), the
+request rate to sustain, the cluster and its GPU type, the instance memory model and the highest
+planned utilisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scepsy_opt.catalog import main_gpu_type
+from scepsy_opt.errors import ScepsyError
+from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.types import ClusterSpec
+from scepsy_opt.workflow.analyze import WorkflowStats
+
+FRACTION_GRID = 8  # GPU fractions are multiples of 1/8
+
+
+class AllocationError(ScepsyError):
+    """No allocation of the requested kind exists for the problem."""
+
+
+@dataclass(frozen=True)
+class LlmDemand:
+    llm: str
+    calls_per_request: float
+    mean_input_tokens: float
+    mean_output_tokens: float
+    share: float
+
+
+@dataclass(frozen=True)
+class AllocationProblem:
+    demands: tuple[LlmDemand, ...]
+    rate_rps: float
+    cluster: ClusterSpec
+    gpu: str
+    memory: MemorySettings
+    utilization_cap: float
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the problem's GPU type in the cluster."""
+        return sum(node.num_gpus for node in self.cluster.nodes if node.gpu == self.gpu)
+
+    @property
+    def max_tp(self) -> int:
+        """The largest TP group one node of the GPU type can hold."""
+        return max(node.num_gpus for node in self.cluster.nodes if node.gpu == self.gpu)
+
+    def demand(self, llm: str) -> LlmDemand:
+        for d in self.demands:
+            if d.llm == llm:
+                return d
+        raise KeyError(llm)
+
+    def call_rate_rps(self, llm: str) -> float:
+        return self.demand(llm).calls_per_request * self.rate_rps
+
+
+def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSpec,
+                       memory: MemorySettings, utilization_cap: float,
+                       gpu: str | None = None) -> AllocationProblem:
+    """The problem of serving the requests ``stats`` describes at ``rate_rps`` on ``cluster``
+    (its most common GPU type unless ``gpu`` is given)."""
+    gpu = gpu or main_gpu_type(cluster)
+    demands = tuple(
+        LlmDemand(llm=s.llm, calls_per_request=s.calls_per_request.mean,
+                  mean_input_tokens=s.input_tokens.mean,
+                  mean_output_tokens=s.output_tokens.mean, share=s.share)
+        for s in stats.llms)
+    return AllocationProblem(demands, rate_rps, cluster, gpu, memory, utilization_cap)

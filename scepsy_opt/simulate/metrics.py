@@ -1,0 +1,156 @@
+"""Metrics of a simulation run, with warm-up excluded and batch-means confidence intervals.
+
+The first ``warmup_fraction`` of requests (in arrival order) warm the system up and are not
+measured. Over the measurement window ``[t0, t1]`` (first measured arrival to last arrival):
+
+- completed throughput: requests completed in the window / its length;
+- end-to-end latency of the measured requests (mean, p50, p90, p99), with a 95% confidence
+  interval of the mean from ``batches`` batch means (Student t);
+- latency growth: mean latency of the last third of measured requests over the first third
+  (about 1 when the system keeps up, growing when a queue builds);
+- per llm: utilisation (busy share of its instances' time), queueing delay (call ready to
+  first scheduled), call latency, and realised share of execution time (sum of scheduled-to-
+  finished spans of its calls over all llms');
+- Little's law check: time-average number of requests in the system over the window against
+  arrival rate x mean latency of the requests arriving in it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from scepsy_opt.simulate.simulator import RawResult
+from scepsy_opt.workflow.analyze import Summary
+
+# two-sided 95% Student t quantiles by degrees of freedom (batch means)
+_T95 = {4: 2.776, 9: 2.262, 14: 2.145, 19: 2.093, 29: 2.045, 39: 2.023, 49: 2.010}
+
+
+@dataclass(frozen=True)
+class LlmSimStats:
+    llm: str
+    instances: int
+    calls: int
+    utilization: float
+    queueing_delay_s: float
+    call_latency_s: float
+    ttft_s: float
+    realised_share: float
+
+
+@dataclass(frozen=True)
+class SimulationMetrics:
+    offered_rate_rps: float
+    completed_throughput_rps: float
+    throughput_ratio: float
+    measured_requests: int
+    completed_fraction: float
+    e2e_latency_s: Summary
+    latency_mean_ci95_s: float
+    latency_growth: float
+    littles_law_error: float
+    simulated_s: float
+    events: int
+    preempted_calls: int
+    llms: tuple[LlmSimStats, ...]
+
+    def llm(self, llm_id: str) -> LlmSimStats:
+        for stats in self.llms:
+            if stats.llm == llm_id:
+                return stats
+        raise KeyError(llm_id)
+
+
+def batch_means_ci(values: np.ndarray, batches: int = 20) -> float:
+    """Half-width of the 95% confidence interval of the mean by batch means."""
+    values = np.asarray(values, dtype=np.float64)
+    batches = min(batches, values.size // 2)
+    if batches < 5:
+        return math.nan
+    usable = values[: values.size - values.size % batches].reshape(batches, -1).mean(axis=1)
+    t = _T95.get(batches - 1, 2.0)
+    return float(t * usable.std(ddof=1) / math.sqrt(batches))
+
+
+def _time_average(times: np.ndarray, counts: np.ndarray, t0: float, t1: float) -> float:
+    """Average of the step function (value ``counts[i]`` from ``times[i]``) over [t0, t1]."""
+    if t1 <= t0:
+        return math.nan
+    edges = np.clip(np.append(times, t1), t0, t1)
+    return float(np.sum(counts * np.diff(edges)) / (t1 - t0))
+
+
+def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
+                    warmup_fraction: float = 0.1, batches: int = 20) -> SimulationMetrics:
+    order = np.argsort(raw.request_arrival, kind="stable")
+    arrival = raw.request_arrival[order]
+    done = raw.request_done[order]
+    n = arrival.size
+    first = min(int(n * warmup_fraction), n - 1)
+    t0, t1 = float(arrival[first]), float(arrival[-1])
+    measured_done = done[first:]
+    completed = np.isfinite(measured_done)
+    latency = (measured_done - arrival[first:])[completed]
+    in_window = np.isfinite(done) & (done >= t0) & (done <= t1)
+    span = t1 - t0
+    throughput = float(in_window.sum() / span) if span > 0 else math.nan
+    if latency.size >= 3:
+        third = latency.size // 3
+        growth = float(latency[-third:].mean() / latency[:third].mean()) if third else 1.0
+    else:
+        growth = math.nan
+    # Little's law on the window
+    average_in_system = _time_average(raw.in_system_times, raw.in_system_counts, t0, t1)
+    arriving = (arrival >= t0) & (arrival <= t1) & np.isfinite(done)
+    little_rate = arriving.sum() / span if span > 0 else math.nan
+    little_latency = float((done[arriving] - arrival[arriving]).mean()) if arriving.any() \
+        else math.nan
+    expected = little_rate * little_latency
+    littles = abs(average_in_system - expected) / expected if expected > 0 else math.nan
+
+    measured_requests = order[first:]
+    is_measured = np.zeros(raw.request_arrival.size, dtype=bool)
+    is_measured[measured_requests] = True
+    call_measured = is_measured[raw.call_request] & (raw.call_llm >= 0)
+    span_s = raw.call_finished - raw.call_scheduled
+    total_span = float(np.nansum(span_s[call_measured]))
+    llms = []
+    for index, llm in enumerate(raw.llms):
+        mask = call_measured & (raw.call_llm == index)
+        instances = raw.instance_llm == index
+        busy = float(raw.instance_busy_s[instances].sum())
+        capacity = float(instances.sum()) * raw.end_s
+        llms.append(LlmSimStats(
+            llm=llm,
+            instances=int(instances.sum()),
+            calls=int(mask.sum()),
+            utilization=busy / capacity if capacity > 0 else math.nan,
+            queueing_delay_s=_nanmean(raw.call_scheduled[mask] - raw.call_submitted[mask]),
+            call_latency_s=_nanmean(raw.call_finished[mask] - raw.call_submitted[mask]),
+            ttft_s=_nanmean(raw.call_first_token[mask] - raw.call_submitted[mask]),
+            realised_share=float(np.nansum(span_s[mask]) / total_span) if total_span > 0
+            else math.nan,
+        ))
+    return SimulationMetrics(
+        offered_rate_rps=offered_rate_rps,
+        completed_throughput_rps=throughput,
+        throughput_ratio=throughput / offered_rate_rps if offered_rate_rps > 0 else math.nan,
+        measured_requests=int(n - first),
+        completed_fraction=float(completed.mean()) if completed.size else math.nan,
+        e2e_latency_s=Summary.of(latency),
+        latency_mean_ci95_s=batch_means_ci(latency, batches),
+        latency_growth=growth,
+        littles_law_error=float(littles),
+        simulated_s=raw.end_s,
+        events=raw.events,
+        preempted_calls=raw.preempted_calls,
+        llms=tuple(llms),
+    )
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else math.nan
