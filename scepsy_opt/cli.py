@@ -27,6 +27,7 @@ from scepsy_opt.config import register_configs, to_settings
 from scepsy_opt.errors import EXIT_CODE, ConfigError, ScepsyError
 from scepsy_opt.profile.schema import profile_filename, write_csv
 from scepsy_opt.resources import data_dir
+from scepsy_opt.simulate.evaluate import EvaluationResult, evaluation_to_json
 from scepsy_opt.workflow.stage import WorkflowAnalysis, analysis_to_json
 from scepsy_opt.workflow.trace import write_jsonl
 
@@ -163,6 +164,28 @@ def format_profiles(profiles: dict) -> str:
     return "\n".join(lines)
 
 
+def format_evaluation(evaluation: EvaluationResult) -> str:
+    """One row per plan: GPUs, max sustainable rate, latency and throughput at the target."""
+    lines = [f"\nevaluation of {evaluation.workflow} on {evaluation.cluster} at "
+             f"{_fmt(evaluation.target_rate_rps)} rps (simulated):"]
+    rows = [("plan", "GPUs", "max rps", "mean s", "p99 s", "throughput/offered")]
+    for plan in evaluation.plans:
+        if plan.error:
+            lines.append(f"  {plan.name}: {plan.error}")
+            continue
+        m = plan.at_target
+        rows.append((plan.name, _fmt(plan.allocation.gpus), _fmt(plan.max_sustainable_rate_rps),
+                     _fmt(m.e2e_latency_s.mean), _fmt(m.e2e_latency_s.p99),
+                     _fmt(m.throughput_ratio)))
+    if len(rows) > 1:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            lines.append("  " + "  ".join(c.rjust(w) if i else c.ljust(w)
+                                          for i, (c, w) in enumerate(zip(row, widths,
+                                                                         strict=True))))
+    return "\n".join(lines)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
@@ -185,6 +208,8 @@ def _hydra_entry(cfg: DictConfig) -> None:
                             write_traces=settings.analyze.write_traces)
     print(format_summary(result.analysis))
     print(format_profiles(result.profiles))
+    if result.evaluation is not None:
+        print(format_evaluation(result.evaluation))
     for path in paths:
         print(f"wrote {path}")
 
@@ -197,6 +222,10 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
     for (llm, gpu), table in sorted(result.profiles.items()):
         path = run_dir / "profiles" / profile_filename(llm, gpu)
         write_csv(table, path)
+        paths.append(path)
+    if result.evaluation is not None:
+        path = run_dir / "evaluation.json"
+        atomic_write_json(path, evaluation_to_json(result.evaluation))
         paths.append(path)
     if write_traces:
         for name, table in result.tables.items():

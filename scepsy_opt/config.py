@@ -22,6 +22,8 @@ from scepsy_opt.errors import ConfigError
 from scepsy_opt.profile.backends import ProfileGrid
 from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.resources import data_dir
+from scepsy_opt.simulate.arrivals import ArrivalProcess
+from scepsy_opt.simulate.settings import SimulateSettings, SustainSettings
 from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
@@ -140,6 +142,38 @@ class EmitConf:
 
 
 @dataclass
+class ArrivalConf:
+    process: str = "poisson"
+    cv: float = 1.0
+    trace: str = "azure_code_2023"
+
+
+@dataclass
+class SustainConf:
+    throughput_ratio: float = 0.95
+    latency_growth: float = 1.5
+    completed_fraction: float = 0.99
+    iterations: int = 7
+    num_requests: int = 300
+    latency_spans: float = 10.0
+
+
+@dataclass
+class SimulateConf:
+    """The evaluation harness (``evaluate=true``): simulations of plans and baselines."""
+
+    num_requests: int = 600
+    warmup_fraction: float = 0.1
+    batches: int = 20
+    routing: str = "least_work"
+    arrivals: ArrivalConf = field(default_factory=ArrivalConf)
+    sustain: SustainConf = field(default_factory=SustainConf)
+    baselines: list[str] = field(default_factory=lambda: [
+        "independent", "user_specified", "pooled_tp1", "exact"])
+    exact_max_candidates: int = 64
+
+
+@dataclass
 class RunConf:
     workflow: WorkflowConf | None = None
     cluster: ClusterConf = MISSING
@@ -148,7 +182,9 @@ class RunConf:
     search: SearchConf = MISSING
     placement: PlacementConf = MISSING
     emit: EmitConf = MISSING
+    simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
+    evaluate: bool = False
     seed: int = 0
 
 
@@ -208,6 +244,8 @@ class RunSettings:
     search: SearchSettings
     placement: PlacementSettings
     emit: EmitSettings
+    simulate: SimulateSettings
+    evaluate: bool
     seed: int
 
 
@@ -283,6 +321,40 @@ def _profile_settings(profile: dict[str, Any]) -> ProfileSettings:
         use_kept=bool(profile["use_kept"]), call_mix_size=int(profile["call_mix_size"]))
 
 
+def _simulate_settings(simulate: dict[str, Any], seed: int) -> SimulateSettings:
+    from scepsy_opt.simulate.baselines import BASELINES
+    from scepsy_opt.simulate.simulator import ROUTINGS
+
+    for key in ("num_requests", "batches", "exact_max_candidates"):
+        if simulate[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"simulate.{key}",
+                              value=simulate[key], fix="use a positive integer")
+    if not 0 <= simulate["warmup_fraction"] < 1:
+        raise ConfigError("must be in [0, 1)", source="config", field="simulate.warmup_fraction",
+                          value=simulate["warmup_fraction"], fix="e.g. 0.1")
+    _one_of(simulate["routing"], ROUTINGS, "simulate.routing")
+    for name in simulate["baselines"]:
+        _one_of(name, BASELINES, "simulate.baselines")
+    sustain = simulate["sustain"]
+    _fraction(sustain["throughput_ratio"], "simulate.sustain.throughput_ratio", "e.g. 0.95")
+    _fraction(sustain["completed_fraction"], "simulate.sustain.completed_fraction", "e.g. 0.99")
+    if sustain["latency_growth"] < 1:
+        raise ConfigError("must be >= 1", source="config", field="simulate.sustain.latency_growth",
+                          value=sustain["latency_growth"], fix="e.g. 1.5")
+    for key in ("iterations", "num_requests"):
+        if sustain[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"simulate.sustain.{key}",
+                              value=sustain[key], fix="use a positive integer")
+    _positive(sustain["latency_spans"], "simulate.sustain.latency_spans", "e.g. 10")
+    return SimulateSettings(
+        num_requests=int(simulate["num_requests"]),
+        warmup_fraction=float(simulate["warmup_fraction"]),
+        batches=int(simulate["batches"]), routing=simulate["routing"],
+        arrivals=ArrivalProcess(**simulate["arrivals"]),
+        sustain=SustainSettings(**sustain), baselines=tuple(simulate["baselines"]),
+        exact_max_candidates=int(simulate["exact_max_candidates"]), seed=seed)
+
+
 def to_settings(
     cfg: DictConfig,
     catalog: Catalog,
@@ -356,5 +428,7 @@ def to_settings(
             str(data_dir("solvers") / f"{placement['solver_preset']}.opt"),
             float(placement["memory_headroom"]), bool(placement["anti_affinity"])),
         emit=EmitSettings(tuple(emit["formats"]), emit["fraction_mechanism"]),
+        simulate=_simulate_settings(raw["simulate"], int(raw["seed"])),
+        evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),
     )

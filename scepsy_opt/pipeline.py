@@ -12,6 +12,8 @@ from scepsy_opt.profile.backends import CallMix
 from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.profile.stage import profile_llms
 from scepsy_opt.resources import data_dir
+from scepsy_opt.search.problem import AllocationError, problem_from_stats
+from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
 from scepsy_opt.types import Catalog
 from scepsy_opt.workflow.stage import AnalyzeOptions, WorkflowAnalysis, analyze_workflow
 from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
@@ -24,6 +26,7 @@ class PipelineResult:
     analysis: WorkflowAnalysis
     tables: dict[str, TraceTable]
     profiles: dict[tuple[str, str], ProfileTable]
+    evaluation: EvaluationResult | None = None
 
 
 def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str, CallMix]:
@@ -44,7 +47,8 @@ def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str,
 
 
 def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
-    """Run every stage that exists for ``settings``: analyze, profile."""
+    """Run every stage that exists for ``settings``: analyze, profile, and with ``evaluate``
+    the simulator's comparison of the baselines."""
     options = AnalyzeOptions(
         num_requests=settings.analyze.num_requests,
         seed=settings.analyze.seed,
@@ -63,4 +67,17 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
         call_mixes=call_mixes(tables, settings.profile.call_mix_size, settings.seed),
         kept_dir=data_dir("models"),
     )
-    return PipelineResult(analysis=analysis, tables=tables, profiles=profiles)
+    evaluation = None
+    if settings.evaluate:
+        if outside:
+            raise AllocationError(
+                "the simulator runs catalog llms only", source="workflow", value=outside,
+                fix="map recorded names to catalog llms with workflow.traces.llm_map")
+        problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
+                                     settings.cluster, settings.profile.memory,
+                                     settings.target.utilization_cap)
+        evaluation = evaluate(settings.workflow, problem, catalog, settings.simulate,
+                              unloaded_latency_s(analysis.combined.e2e_latency_s.mean),
+                              profiles=profiles)
+    return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
+                          evaluation=evaluation)

@@ -13,7 +13,8 @@ of the queue to prefill its prompt plus the tokens it had generated.
 finishes, the cache fills up, or a new call arrives, so consecutive decode iterations are
 simulated as one *phase* of ``k`` iterations at the step time of the phase's mean context. A
 call arriving mid-phase cuts the phase at the next iteration boundary (new calls join at
-iteration boundaries, as in vLLM). Per-sequence progress is implicit: a sequence that emitted
+iteration boundaries, as in vLLM); an idle instance wakes up once every call submitted at the
+same instant has queued, so a fan-out starts as one batch. Per-sequence progress is implicit: a sequence that emitted
 its first token at iteration ``q`` has generated ``1 + j - q`` tokens after iteration ``j``, so a
 phase costs O(log n) whatever the batch size.
 """
@@ -97,7 +98,13 @@ class Instance:
         if self.in_boundary:
             return  # the boundary being processed plans next
         if not self.busy:
-            self._plan(now)
+            # Wake up after every call submitted at this same instant has queued (a fan-out
+            # submits its calls one by one): a zero-iteration phase ending now.
+            self.busy = True
+            self.phase_start = now
+            self.phase_iters = 0
+            self.version += 1
+            sim.schedule_boundary(self, now)
         elif self.phase_iters > 1:
             done = max(1, math.ceil((now - self.phase_start) / self.phase_step - 1e-12))
             if done < self.phase_iters:

@@ -3,7 +3,10 @@
 The first ``warmup_fraction`` of requests (in arrival order) warm the system up and are not
 measured. Over the measurement window ``[t0, t1]`` (first measured arrival to last arrival):
 
-- completed throughput: requests completed in the window / its length;
+- completed throughput: requests completed in the window shifted by the measured requests'
+  median latency, over its length (a stable system's departures run at the arrival rate once
+  the first measured requests have had time to finish; an overloaded one's at its capacity),
+  and its ratio to the arrival rate the sample actually had in the window;
 - end-to-end latency of the measured requests (mean, p50, p90, p99), with a 95% confidence
   interval of the mean from ``batches`` batch means (Student t);
 - latency growth: mean latency of the last third of measured requests over the first third
@@ -44,6 +47,7 @@ class LlmSimStats:
 @dataclass(frozen=True)
 class SimulationMetrics:
     offered_rate_rps: float
+    arrival_rate_rps: float
     completed_throughput_rps: float
     throughput_ratio: float
     measured_requests: int
@@ -94,9 +98,12 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     measured_done = done[first:]
     completed = np.isfinite(measured_done)
     latency = (measured_done - arrival[first:])[completed]
-    in_window = np.isfinite(done) & (done >= t0) & (done <= t1)
+    shift = float(np.median(latency)) if latency.size else 0.0
+    in_window = np.isfinite(done) & (done >= t0 + shift) & (done <= t1 + shift)
     span = t1 - t0
     throughput = float(in_window.sum() / span) if span > 0 else math.nan
+    # the rate this sample of arrivals actually had (a finite Poisson sample deviates)
+    arrived = float((n - first - 1) / span) if span > 0 else math.nan
     if latency.size >= 3:
         third = latency.size // 3
         growth = float(latency[-third:].mean() / latency[:third].mean()) if third else 1.0
@@ -137,7 +144,8 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     return SimulationMetrics(
         offered_rate_rps=offered_rate_rps,
         completed_throughput_rps=throughput,
-        throughput_ratio=throughput / offered_rate_rps if offered_rate_rps > 0 else math.nan,
+        arrival_rate_rps=arrived,
+        throughput_ratio=throughput / arrived if arrived > 0 else math.nan,
         measured_requests=int(n - first),
         completed_fraction=float(completed.mean()) if completed.size else math.nan,
         e2e_latency_s=Summary.of(latency),

@@ -115,6 +115,48 @@ def test_profiles_on_another_cluster_and_imported(cli, tmp_path):
     assert table.backend == "import" and len(table.rows("load")) >= 3
 
 
+FAST_EVALUATION = ["simulate.num_requests=200", "simulate.sustain.num_requests=150",
+                   "simulate.sustain.iterations=4", "analyze.num_requests=300"]
+
+
+def test_evaluate_simulates_the_baselines(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=rag_reranker", "evaluate=true", "target.rate_rps=0.2",
+                 "simulate.baselines=[independent,user_specified,pooled_tp1,exact]",
+                 *FAST_EVALUATION, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["target_rate_rps"] == 0.2 and evaluation["cluster"] == "dgx_h100"
+    plans = evaluation["plans"]
+    assert set(plans) == {"independent", "user_specified", "pooled_tp1", "exact"}
+    assert "exhaustive search is for small instances" in plans["exact"]["error"]
+    for name in ("independent", "user_specified", "pooled_tp1"):
+        plan = plans[name]
+        assert plan["max_sustainable_rate_rps"] > 0
+        assert plan["at_target"]["throughput_ratio"] > 0.9
+        assert set(plan["at_target"]["llms"]) == set(plan["allocation"])
+        assert len(plan["placement"]) == sum(a["replicas"] for a in plan["allocation"].values())
+    assert "evaluation of rag_reranker" in result.stdout and "max rps" in result.stdout
+
+
+def test_exact_baseline_on_a_small_instance(cli, tmp_path):
+    conf = _user_conf(tmp_path, {
+        "cluster/pair.yaml": "name: pair\nnode_groups:\n  - {name: n, count: 1, "
+                             "gpu: H100-SXM-80GB, gpus_per_node: 2}\n",
+        "workflow/one.yaml": "name: one\nprogram:\n  call: {llm: llama-3.2-3b-instruct, "
+                             "input_tokens: 500, output_tokens: 100}\n"})
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=one", "cluster=pair", "evaluate=true", "target.rate_rps=5",
+                 "simulate.baselines=[exact,independent]", *FAST_EVALUATION,
+                 f"hydra.searchpath=[file://{conf}]", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    plans = json.loads((run_dir / "evaluation.json").read_text())["plans"]
+    assert "best of" in plans["exact"]["note"]
+    exact, independent = plans["exact"], plans["independent"]
+    assert exact["at_target"]["e2e_latency_s"]["mean"] <= \
+        independent["at_target"]["e2e_latency_s"]["mean"] * 1.05
+
+
 def test_recorded_traces_are_analysed(cli, tmp_path):
     run_dir = tmp_path / "run"
     result = cli("+workflow=traces", f"workflow.traces.path={DATA / 'litellm' / 'tau2_retail'}",

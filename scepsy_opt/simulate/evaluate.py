@@ -1,0 +1,221 @@
+"""The evaluation harness: plans simulated at the target rate and pushed to their limit.
+
+For every plan (an allocation placed on the cluster): a simulation at the target rate (metrics
+of :mod:`scepsy_opt.simulate.metrics`) and the highest sustainable rate, found by bisection: a
+rate is sustained when the completed throughput keeps up with the offered load
+(``throughput_ratio``), latency does not grow over the run (last third of requests over the
+first, ``latency_growth``) and nearly all requests complete. The throughput is counted over the
+measurement window shifted by the median latency (departures of a stable system run at the
+arrival rate once the first measured requests have had time to finish), and every probe runs
+long enough for its arrivals to span ``latency_spans`` mean latencies.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scepsy_opt.artifacts import SCHEMA_VERSION, to_jsonable
+from scepsy_opt.placement.first_fit import PlacementError, first_fit
+from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.profile.schema import ProfileTable
+from scepsy_opt.progress import Progress
+from scepsy_opt.search.problem import AllocationError, AllocationProblem
+from scepsy_opt.simulate import baselines as base
+from scepsy_opt.simulate.metrics import SimulationMetrics, compute_metrics
+from scepsy_opt.simulate.plan import instance_specs
+from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.simulate.simulator import Simulation
+from scepsy_opt.simulate.workload import build_workload
+from scepsy_opt.types import Allocation, Catalog, Placement
+from scepsy_opt.workflow.spec import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanEvaluation:
+    name: str
+    allocation: Allocation | None
+    placement: Placement | None
+    at_target: SimulationMetrics | None
+    max_sustainable_rate_rps: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    workflow: str
+    cluster: str
+    gpu: str
+    target_rate_rps: float
+    plans: tuple[PlanEvaluation, ...]
+
+
+@dataclass(frozen=True)
+class PlanRunner:
+    """Simulates one placed allocation for a workflow at any rate."""
+
+    spec: WorkflowSpec
+    allocation: Allocation
+    placement: Placement
+    catalog: Catalog
+    memory: MemorySettings
+    settings: SimulateSettings
+    profiles: Mapping[tuple[str, str], ProfileTable]
+    unloaded_latency_s: float
+
+    def run(self, rate_rps: float, num_requests: int, progress: Progress | None = None
+            ) -> SimulationMetrics:
+        workload = build_workload(self.spec, rate_rps, num_requests, self.settings.arrivals,
+                                  self.settings.seed)
+        specs = instance_specs(self.allocation, self.placement, self.catalog, self.memory,
+                               self.profiles)
+        horizon = float(workload.arrivals_s.max()) * 4 + 50 * self.unloaded_latency_s
+        raw = Simulation(workload.table, workload.arrivals_s, workload.members, specs,
+                         routing=self.settings.routing, horizon_s=horizon).run(progress)
+        return compute_metrics(raw, rate_rps, warmup_fraction=self.settings.warmup_fraction,
+                               batches=self.settings.batches)
+
+    def requests_for(self, rate_rps: float, minimum: int) -> int:
+        """Enough requests for the arrivals to span ``latency_spans`` mean latencies."""
+        spans = self.settings.sustain.latency_spans * self.unloaded_latency_s * rate_rps
+        return max(minimum, math.ceil(spans))
+
+    def sustains(self, metrics: SimulationMetrics) -> bool:
+        rule = self.settings.sustain
+        return (metrics.throughput_ratio >= rule.throughput_ratio
+                and metrics.latency_growth <= rule.latency_growth
+                and metrics.completed_fraction >= rule.completed_fraction)
+
+    def max_sustainable_rate(self, upper_hint_rps: float) -> float:
+        """Highest sustained rate by bisection on [0, hi], hi doubled until it fails."""
+        rule = self.settings.sustain
+        low, high = 0.0, max(upper_hint_rps, 1e-3)
+        for _ in range(6):
+            if not self._ok(high):
+                break
+            low, high = high, high * 2
+        else:
+            return low
+        for _ in range(rule.iterations):
+            middle = (low + high) / 2
+            if self._ok(middle):
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def _ok(self, rate: float) -> bool:
+        metrics = self.run(rate, self.requests_for(rate, self.settings.sustain.num_requests))
+        ok = self.sustains(metrics)
+        log.debug("%s at %.4g rps: throughput ratio %.3f, growth %.2f -> %s",
+                  self.allocation.method, rate, metrics.throughput_ratio,
+                  metrics.latency_growth, ok)
+        return ok
+
+
+def capacity_bound_rps(problem: AllocationProblem, catalog: Catalog,
+                       allocation: Allocation) -> float:
+    """The analytic bound: the weakest llm's replicas x capacity / calls per request."""
+    bounds = []
+    for entry in allocation.llms:
+        capacity = base.replica_capacity_rps(problem, catalog, entry.llm, entry.tp,
+                                             entry.gpu_fraction)
+        bounds.append(entry.replicas * capacity / problem.demand(entry.llm).calls_per_request)
+    return min(bounds)
+
+
+def produce(name: str, problem: AllocationProblem, catalog: Catalog,
+            score: Callable[[Allocation], base.Score], max_candidates: int) -> Allocation:
+    if name == "independent":
+        return base.independent(problem, catalog)
+    if name == "user_specified":
+        return base.user_specified(problem, catalog)
+    if name == "pooled_tp1":
+        return base.pooled_tp1(problem, catalog)
+    if name == "exact":
+        return base.exact(problem, catalog, score, max_candidates)
+    raise ValueError(f"unknown baseline {name!r}")
+
+
+def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
+             settings: SimulateSettings, unloaded_latency_s: float, *,
+             profiles: Mapping[tuple[str, str], ProfileTable] | None = None,
+             plans: Mapping[str, Allocation] | None = None) -> EvaluationResult:
+    """Simulate every baseline (and the given ``plans``) at the target rate and find each one's
+    highest sustainable rate."""
+    profiles = profiles or {}
+
+    def runner(allocation: Allocation, placement: Placement) -> PlanRunner:
+        return PlanRunner(spec, allocation, placement, catalog, problem.memory, settings,
+                          profiles, unloaded_latency_s)
+
+    def score(allocation: Allocation) -> base.Score:
+        run = runner(allocation, first_fit(allocation, problem.cluster))
+        metrics = run.run(problem.rate_rps,
+                          run.requests_for(problem.rate_rps, settings.sustain.num_requests))
+        return base.Score(run.sustains(metrics), metrics.e2e_latency_s.mean,
+                          metrics.completed_throughput_rps)
+
+    names = list(plans or {}) + list(settings.baselines)
+    progress = Progress("evaluate", len(names), log, interval_s=0.0)
+    results = []
+    for name in names:
+        try:
+            allocation = (plans or {}).get(name) or produce(
+                name, problem, catalog, score, settings.exact_max_candidates)
+            placement = first_fit(allocation, problem.cluster)
+        except (AllocationError, PlacementError) as error:
+            results.append(PlanEvaluation(name, None, None, None, math.nan, str(error)))
+            progress.advance(note=f"{name}: {error.problem}")
+            continue
+        run = runner(allocation, placement)
+        at_target = run.run(problem.rate_rps, run.requests_for(problem.rate_rps,
+                                                               settings.num_requests))
+        bound = capacity_bound_rps(problem, catalog, allocation)
+        sustainable = run.max_sustainable_rate(bound)
+        results.append(PlanEvaluation(name, allocation, placement, at_target, sustainable))
+        progress.advance(note=f"{name}: max sustainable {sustainable:.4g} rps, mean latency "
+                              f"{at_target.e2e_latency_s.mean:.3g} s at the target")
+    return EvaluationResult(spec.name, problem.cluster.name, problem.gpu, problem.rate_rps,
+                            tuple(results))
+
+
+def unloaded_latency_s(mean_e2e_s: float) -> float:
+    """A floor for probe lengths when the analysis reports no latency."""
+    return mean_e2e_s if np.isfinite(mean_e2e_s) and mean_e2e_s > 0 else 1.0
+
+
+def metrics_to_json(metrics: SimulationMetrics) -> dict:
+    record = to_jsonable(metrics)
+    record["llms"] = {s["llm"]: {k: v for k, v in s.items() if k != "llm"}
+                      for s in record["llms"]}
+    return record
+
+
+def evaluation_to_json(result: EvaluationResult) -> dict:
+    """The ``evaluation.json`` document: plans keyed by name."""
+    plans = {}
+    for plan in result.plans:
+        entry: dict = {"error": plan.error} if plan.error else {}
+        if plan.allocation is not None:
+            entry["allocation"] = {
+                e.llm: {"gpu": e.gpu, "tp": e.tp, "replicas": e.replicas,
+                        "gpu_fraction": e.gpu_fraction, "gpus": e.gpus}
+                for e in plan.allocation.llms}
+            entry["gpus"] = plan.allocation.gpus
+            entry["note"] = plan.allocation.note
+        if plan.placement is not None:
+            entry["placement"] = [to_jsonable(i) for i in plan.placement.instances]
+        if plan.at_target is not None:
+            entry["at_target"] = metrics_to_json(plan.at_target)
+            entry["max_sustainable_rate_rps"] = plan.max_sustainable_rate_rps
+        plans[plan.name] = entry
+    return {"schema_version": SCHEMA_VERSION, "artifact": "evaluation",
+            "workflow": result.workflow, "cluster": result.cluster, "gpu": result.gpu,
+            "target_rate_rps": result.target_rate_rps, "plans": plans}
