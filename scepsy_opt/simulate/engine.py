@@ -14,9 +14,9 @@ finishes, the cache fills up, or a new call arrives, so consecutive decode itera
 simulated as one *phase* of ``k`` iterations at the step time of the phase's mean context. A
 call arriving mid-phase cuts the phase at the next iteration boundary (new calls join at
 iteration boundaries, as in vLLM); an idle instance wakes up once every call submitted at the
-same instant has queued, so a fan-out starts as one batch. Per-sequence progress is implicit: a sequence that emitted
-its first token at iteration ``q`` has generated ``1 + j - q`` tokens after iteration ``j``, so a
-phase costs O(log n) whatever the batch size.
+same instant has queued, so a fan-out starts as one batch. Per-sequence progress is implicit:
+a sequence that emitted its first token at iteration ``q`` has generated ``1 + j - q`` tokens
+after iteration ``j``, so a phase costs O(log n) whatever the batch size.
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ def test_event_skipping_matches_iteration_by_iteration(rate, max_seqs, budget):
     assert np.allclose(raw.call_finished, expected, rtol=0, atol=1e-9)
 
 
-def _roofline_instance(catalog, llm="llama-3.1-8b-instruct", gpu="H100-SXM-80GB",
-                       memory=MemorySettings()):
+def _roofline_instance(catalog, llm="llama-3.1-8b-instruct", gpu="H100-SXM-80GB"):
+    memory = MemorySettings()
     spec, card = catalog.llms[llm], catalog.gpus[gpu]
     plan = memory_plan(spec, card, 1, 1.0, memory)
     model = roofline_iteration_model(spec, card, 1, 1.0, memory)

@@ -24,7 +24,8 @@ class ConstantSteps:
             self.decode_ms if decode_seqs else 0.0)
 
 
-def simulate(call, rate, n, servers=1, seed=0, model=ConstantSteps(100.0, 0.0)):
+def simulate(call, rate, n, servers=1, seed=0, model=None):
+    model = model or ConstantSteps(100.0, 0.0)
     table = sample_program(parse_program({"call": {"llm": "x", **call}}, source="t"), n,
                            seed=seed, durations=LinearDurations(), source="t")
     arrivals = np.cumsum(np.random.default_rng(seed + 1).exponential(1 / rate, n))
