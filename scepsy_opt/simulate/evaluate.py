@@ -79,7 +79,8 @@ class PlanRunner:
         raw = Simulation(workload.table, workload.arrivals_s, workload.members, specs,
                          routing=self.settings.routing, horizon_s=horizon).run(progress)
         return compute_metrics(raw, rate_rps, warmup_fraction=self.settings.warmup_fraction,
-                               batches=self.settings.batches)
+                               batches=self.settings.batches,
+                               member_names=workload.member_names)
 
     def requests_for(self, rate_rps: float, minimum: int) -> int:
         """Enough requests for the arrivals to span ``latency_spans`` mean latencies."""

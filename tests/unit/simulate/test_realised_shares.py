@@ -30,6 +30,28 @@ def test_beam_search_shares_match_the_analysis(catalog, compose):
         metrics = compute_metrics(raw, rate)
         for stats in analysis.combined.llms:
             assert metrics.llm(stats.llm).realised_share == pytest.approx(stats.share, abs=0.05)
+        assert metrics.littles_law_error < 0.02
         again = compute_metrics(Simulation(workload.table, workload.arrivals_s,
                                            workload.members, specs).run(), rate)
         assert again == metrics  # deterministic
+
+
+def test_a_mix_of_workflows_runs_each_at_its_rate(catalog, compose):
+    _, settings = compose("rag_beam", "cluster=dgx_h100_x2")
+    workload = build_workload(settings.workflow, 0.5, 400, ArrivalProcess(), seed=1)
+    assert workload.member_names == ("rag_reranker", "beam_search")
+    shares = [float((workload.members == i).mean()) for i in range(2)]
+    assert shares == pytest.approx([0.8, 0.2], abs=0.01)
+    allocation = Allocation("manual", tuple(
+        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
+            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
+            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, 4),
+            ("qwen2.5-math-prm-7b", 1, 2))))
+    specs = instance_specs(allocation, first_fit(allocation, settings.cluster), catalog,
+                           MemorySettings())
+    raw = Simulation(workload.table, workload.arrivals_s, workload.members, specs).run()
+    metrics = compute_metrics(raw, 0.5, member_names=workload.member_names)
+    rag, beam = metrics.members
+    assert rag.workflow == "rag_reranker" and beam.workflow == "beam_search"
+    assert beam.e2e_latency_s.mean > rag.e2e_latency_s.mean  # dozens of steps vs four calls
+    assert metrics.littles_law_error < 0.02
