@@ -176,8 +176,9 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
             progress.advance(note=f"{name}: {error.problem}")
             continue
         run = runner(allocation, placement)
-        at_target = run.run(problem.rate_rps, run.requests_for(problem.rate_rps,
-                                                               settings.num_requests))
+        count = run.requests_for(problem.rate_rps, settings.num_requests)
+        at_target = run.run(problem.rate_rps, count,
+                            Progress(f"simulate {name} at the target", count, log))
         bound = capacity_bound_rps(problem, catalog, allocation)
         sustainable = run.max_sustainable_rate(bound)
         results.append(PlanEvaluation(name, allocation, placement, at_target, sustainable))
