@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from scepsy_opt.catalog import main_gpu_type
 from scepsy_opt.errors import ScepsyError
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.types import ClusterSpec
+from scepsy_opt.profile.memory import MemorySettings, memory_plan
+from scepsy_opt.profile.roofline_backend import tp_problem
+from scepsy_opt.types import Catalog, ClusterSpec
 from scepsy_opt.workflow.analyze import WorkflowStats
 
 FRACTION_GRID = 8  # GPU fractions are multiples of 1/8
@@ -24,11 +25,15 @@ class AllocationError(ScepsyError):
 
 @dataclass(frozen=True)
 class LlmDemand:
+    """What a workflow asks of one llm. ``context_tokens``: the longest call (prompt plus
+    output) the llm serves; an instance must hold it in its KV cache."""
+
     llm: str
     calls_per_request: float
     mean_input_tokens: float
     mean_output_tokens: float
     share: float
+    context_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,18 @@ def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSp
     demands = tuple(
         LlmDemand(llm=s.llm, calls_per_request=s.calls_per_request.mean,
                   mean_input_tokens=s.input_tokens.mean,
-                  mean_output_tokens=s.output_tokens.mean, share=s.share)
+                  mean_output_tokens=s.output_tokens.mean, share=s.share,
+                  context_tokens=int(s.input_tokens.max + s.output_tokens.max))
         for s in stats.llms)
     return AllocationProblem(demands, rate_rps, cluster, gpu, memory, utilization_cap)
+
+
+def holds(problem: AllocationProblem, catalog: Catalog, llm: str, tp: int, fraction: float
+          ) -> bool:
+    """Whether an instance of ``llm`` at (tp, fraction) runs: heads divisible by ``tp``, memory
+    feasible, and a KV cache that holds the llm's longest call of the workflow."""
+    spec = catalog.llms[llm]
+    if tp > problem.max_tp or tp_problem(spec, tp):
+        return False
+    plan = memory_plan(spec, catalog.gpus[problem.gpu], tp, fraction, problem.memory)
+    return plan.feasible and plan.kv_capacity_tokens >= problem.demand(llm).context_tokens

@@ -27,8 +27,12 @@ from dataclasses import dataclass
 
 from scepsy_opt.placement.first_fit import PlacementError, first_fit
 from scepsy_opt.profile.memory import memory_plan
-from scepsy_opt.profile.roofline_backend import tp_problem
-from scepsy_opt.search.problem import FRACTION_GRID, AllocationError, AllocationProblem
+from scepsy_opt.search.problem import (
+    FRACTION_GRID,
+    AllocationError,
+    AllocationProblem,
+    holds,
+)
 from scepsy_opt.simulate.capacity import instance_capacity_rps
 from scepsy_opt.simulate.plan import roofline_iteration_model
 from scepsy_opt.types import TP_DEGREES, Allocation, Catalog, LlmAllocation
@@ -39,24 +43,17 @@ EXACT_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 def smallest_tp(problem: AllocationProblem, catalog: Catalog, llm: str) -> int | None:
     """The smallest TP degree whose whole GPUs hold ``llm`` (None: no node can)."""
-    spec, gpu = catalog.llms[llm], catalog.gpus[problem.gpu]
     for tp in TP_DEGREES:
-        if tp > problem.max_tp:
-            break
-        if not tp_problem(spec, tp) and memory_plan(spec, gpu, tp, 1.0, problem.memory).feasible:
+        if holds(problem, catalog, llm, tp, 1.0):
             return tp
     return None
 
 
 def min_fraction(problem: AllocationProblem, catalog: Catalog, llm: str, tp: int) -> float | None:
     """The smallest GPU fraction on the 1/8 grid that holds ``llm`` at ``tp``."""
-    spec, gpu = catalog.llms[llm], catalog.gpus[problem.gpu]
-    if tp_problem(spec, tp):
-        return None
     for k in range(1, FRACTION_GRID + 1):
-        fraction = k / FRACTION_GRID
-        if memory_plan(spec, gpu, tp, fraction, problem.memory).feasible:
-            return fraction
+        if holds(problem, catalog, llm, tp, k / FRACTION_GRID):
+            return k / FRACTION_GRID
     return None
 
 
@@ -170,13 +167,10 @@ def exact_candidates(problem: AllocationProblem, catalog: Catalog) -> list[Alloc
     """Every allocation on the coarse grid that fits the budget and places by first fit."""
     options = []
     for d in problem.demands:
-        spec, gpu = catalog.llms[d.llm], catalog.gpus[problem.gpu]
         choices = []
         for tp in TP_DEGREES:
-            if tp > problem.max_tp or tp_problem(spec, tp):
-                continue
             for fraction in EXACT_FRACTIONS:
-                if not memory_plan(spec, gpu, tp, fraction, problem.memory).feasible:
+                if not holds(problem, catalog, d.llm, tp, fraction):
                     continue
                 for replicas in range(1, int(problem.gpus // (tp * fraction)) + 1):
                     choices.append(LlmAllocation(d.llm, problem.gpu, tp, replicas, fraction))

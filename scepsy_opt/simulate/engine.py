@@ -3,11 +3,13 @@
 Every iteration runs the decode step of all running sequences and prefill chunks of admitted
 ones under a token budget (``max_num_batched_tokens``): first the prompts already being
 prefilled, then new requests from the FIFO waiting queue, admitted while fewer than
-``max_num_seqs`` sequences run and the KV cache has room for the chunk. A sequence whose prompt
-completes in an iteration emits its first token at the end of it, then decodes one token per
-iteration. When the running sequences' next tokens do not fit the KV cache, the most recently
-started one is preempted (recompute, as vLLM does): its cache is freed and it waits at the head
-of the queue to prefill its prompt plus the tokens it had generated.
+``max_num_seqs`` sequences run and the KV cache has room for the whole prompt with 1% to spare
+(vLLM's admission check and watermark); a prompt that cannot fit even an empty cache is
+rejected, as the engine rejects it. A sequence whose prompt completes in an iteration emits its
+first token at the end of it, then decodes one token per iteration. When the running sequences'
+next tokens do not fit the KV cache, the most recently admitted running sequence is preempted
+(recompute, as vLLM does): its cache is freed and it waits at the head of the queue to prefill
+its prompt plus the tokens it had generated.
 
 **Event skipping.** While no prefill is scheduled the batch changes only when a sequence
 finishes, the cache fills up, or a new call arrives, so consecutive decode iterations are
@@ -28,6 +30,8 @@ from typing import TYPE_CHECKING
 
 from scepsy_opt.simulate.iteration import IterationModel
 
+WATERMARK = 100  # 1 / WATERMARK of the KV cache stays free when admitting new requests
+
 if TYPE_CHECKING:
     from scepsy_opt.simulate.simulator import Simulation
 
@@ -40,7 +44,7 @@ class Instance:
         "waiting", "prefilling", "decoding", "n_dec", "sum_prompt", "sum_start", "sum_finish",
         "it", "kv_prefill", "busy", "version", "phase_start", "phase_step", "phase_iters",
         "busy_s", "prefill_cost", "decode_cost", "queued_prefill", "queued_decode",
-        "iterations", "preemptions", "in_boundary",
+        "iterations", "preemptions", "in_boundary", "kv_reserved",
     )
 
     def __init__(self, index: int, llm: int, model: IterationModel, kv_capacity: int,
@@ -61,6 +65,7 @@ class Instance:
         self.sum_finish = 0  # sum of their finish iterations
         self.it = 0  # iterations completed
         self.kv_prefill = 0  # cache held by sequences still prefilling
+        self.kv_reserved = 0  # prompt tokens admitted but not yet prefilled
         self.busy = False
         self.version = 0
         self.phase_start = 0.0
@@ -146,30 +151,49 @@ class Instance:
 
     def _plan(self, now: float) -> None:
         sim = self.sim
-        # Running sequences' next tokens must fit: preempt the newest until they do.
-        while self.n_dec and self._kv_used() + self.n_dec > self.kv_capacity:
+        # Running sequences' next tokens and the prompts already admitted must fit: preempt the
+        # newest until they do.
+        while (self.n_dec or self.prefilling) and \
+                self._kv_used() + self.kv_reserved + self.n_dec > self.kv_capacity:
             self._preempt_newest()
         budget = self.max_batched - self.n_dec
-        kv_free = self.kv_capacity - self._kv_used() - self.n_dec
         chunks: list[tuple[list[int], int]] = []
         for entry in self.prefilling:
-            if budget <= 0 or kv_free <= 0:
+            if budget <= 0:
                 break
             call, done = entry
-            size = min(sim.prefill_len[call] - done, budget, kv_free)
+            size = min(sim.prefill_len[call] - done, budget)
             chunks.append((entry, size))
             budget -= size
-            kv_free -= size
-        while (self.waiting and budget > 0 and kv_free > 0
+        # A new request needs room for its whole prompt, and 1% of the cache stays free.
+        kv_free = (self.kv_capacity - self._kv_used() - self.kv_reserved - self.n_dec
+                   - self.kv_capacity // WATERMARK)
+        while (self.waiting and budget > 0
                and self.n_dec + len(self.prefilling) < self.max_seqs):
-            call = self.waiting.popleft()
+            call = self.waiting[0]
+            need = sim.prefill_len[call]
+            if need > kv_free:
+                if self.n_dec or self.prefilling:
+                    break  # wait for running sequences to free the cache
+                if need + 1 > self.kv_capacity:
+                    # alone it still cannot fit: the engine rejects it
+                    self.waiting.popleft()
+                    self.queued_prefill -= need
+                    self.queued_decode -= sim.output_left[call]
+                    sim.call_rejected(call, now)
+                    continue
+                # an empty engine admits it without the watermark
+            self.waiting.popleft()
+            sim.admitted += 1
+            sim.admit_order[call] = sim.admitted
             entry = [call, 0]
             self.prefilling.append(entry)
+            self.kv_reserved += need
+            kv_free -= need
             sim.call_scheduled(call, now)
-            size = min(sim.prefill_len[call], budget, kv_free)
+            size = min(need, budget)
             chunks.append((entry, size))
             budget -= size
-            kv_free -= size
         n = self.n_dec
         if chunks:
             tokens = pairs = kv = 0.0
@@ -205,6 +229,7 @@ class Instance:
             for entry, size in chunks:
                 entry[1] += size
                 self.kv_prefill += size
+                self.kv_reserved -= size
                 self.queued_prefill -= size
         self.sim.schedule_boundary(self, now + iters * self.phase_step)
 
@@ -235,11 +260,25 @@ class Instance:
         self.prefilling = still
 
     def _preempt_newest(self) -> None:
-        """Free the most recently started decoding sequence; it re-prefills later."""
+        """Free the most recently admitted running sequence (vLLM's lowest priority); it waits
+        at the head of the queue and re-prefills its prompt and the tokens it generated."""
         sim = self.sim
-        newest = max(range(len(self.decoding)), key=lambda i: sim.decode_start[
-            self.decoding[i][1]])
-        finish, call = self.decoding.pop(newest)
+        order = sim.admit_order
+        newest_prefill = max(self.prefilling, key=lambda e: order[e[0]], default=None)
+        newest_decode = max(range(len(self.decoding)),
+                            key=lambda i: order[self.decoding[i][1]], default=None)
+        if newest_prefill is not None and (newest_decode is None or order[
+                newest_prefill[0]] > order[self.decoding[newest_decode][1]]):
+            call, done = newest_prefill
+            self.prefilling.remove(newest_prefill)
+            self.kv_prefill -= done
+            self.kv_reserved -= sim.prefill_len[call] - done
+            self.queued_prefill += done  # its output tokens are still counted as queued
+            sim.preempted_calls += 1
+            self.preemptions += 1
+            self.waiting.appendleft(call)
+            return
+        finish, call = self.decoding.pop(newest_decode)
         heapq.heapify(self.decoding)
         start = sim.decode_start[call]
         generated = 1 + self.it - start

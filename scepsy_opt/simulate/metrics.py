@@ -70,6 +70,7 @@ class SimulationMetrics:
     simulated_s: float
     events: int
     preempted_calls: int
+    rejected_calls: int
     llms: tuple[LlmSimStats, ...]
     members: tuple[MemberSimStats, ...] = ()
 
@@ -176,6 +177,7 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
         simulated_s=raw.end_s,
         events=raw.events,
         preempted_calls=raw.preempted_calls,
+        rejected_calls=raw.rejected_calls,
         llms=tuple(llms),
         members=tuple(members),
     )

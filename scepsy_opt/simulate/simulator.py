@@ -66,6 +66,7 @@ class RawResult:
     end_s: float
     events: int
     preempted_calls: int
+    rejected_calls: int
     # in-system request count integral over [0, end] (for Little's law)
     in_system_times: np.ndarray
     in_system_counts: np.ndarray
@@ -110,12 +111,15 @@ class Simulation:
         # per-call state and timestamps
         nan = math.nan
         self.decode_start = [0] * n
+        self.admit_order = [0] * n
+        self.admitted = 0
         self.submitted = [nan] * n
         self.scheduled = [nan] * n
         self.first_token = [nan] * n
         self.finished = [nan] * n
         self.request_done = [nan] * table.num_requests
         self.preempted_calls = 0
+        self.rejected_calls = 0
         # instances by llm
         self.instances: list[Instance] = []
         self.by_llm: list[list[Instance]] = [[] for _ in llm_names]
@@ -173,6 +177,11 @@ class Simulation:
     def call_first_token(self, call: int, now: float) -> None:
         if self.first_token[call] != self.first_token[call]:
             self.first_token[call] = now
+
+    def call_rejected(self, call: int, now: float) -> None:
+        """The engine cannot hold the call: it ends unserved (its request still completes)."""
+        self.rejected_calls += 1
+        self.call_finished(call, now)
 
     def call_finished(self, call: int, now: float) -> None:
         self.finished[call] = now
@@ -245,6 +254,7 @@ class Simulation:
             end_s=now,
             events=self.events,
             preempted_calls=self.preempted_calls,
+            rejected_calls=self.rejected_calls,
             in_system_times=np.array(self._changes_t),
             in_system_counts=np.array(self._changes_n),
         )

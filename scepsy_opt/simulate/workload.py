@@ -68,3 +68,17 @@ def build_workload(spec: WorkflowSpec, rate_rps: float, num_requests: int,
     table = concat_tables(tables, source=spec.name) if len(tables) > 1 else tables[0]
     return Workload(table, np.concatenate(times), np.concatenate(members),
                     tuple(w.name for w, _ in parts), rate_rps)
+
+
+def single_calls_table(llm: str, input_tokens: np.ndarray, output_tokens: np.ndarray
+                       ) -> TraceTable:
+    """Requests of one call each (no dependencies): an llm's call mix on its own."""
+    n = len(input_tokens)
+    zeros = np.zeros(n)
+    return TraceTable(
+        source=f"call mix of {llm}", request_ids=tuple(f"c{i}" for i in range(n)), llms=(llm,),
+        names=(), request=np.arange(n, dtype=np.int32), kind=np.zeros(n, dtype=np.int8),
+        llm=np.zeros(n, dtype=np.int16), name=np.full(n, -1, dtype=np.int32), start_s=zeros,
+        end_s=zeros.copy(), input_tokens=np.asarray(input_tokens, dtype=np.int64),
+        output_tokens=np.asarray(output_tokens, dtype=np.int64),
+        parent_ptr=np.zeros(n + 1, dtype=np.int64), parent_idx=np.zeros(0, dtype=np.int64))

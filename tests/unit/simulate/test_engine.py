@@ -1,5 +1,6 @@
 """The continuous-batching engine: against a per-iteration reference, and its physics."""
 
+import dataclasses
 from collections import deque
 
 import numpy as np
@@ -155,3 +156,35 @@ def test_long_prompts_are_prefilled_in_chunks():
     # ceil(1000 / 256) = 4 iterations of 2 ms + 0.01 ms per token
     assert raw.call_finished[0] == pytest.approx((4 * 2.0 + 0.01 * 1000) / 1e3)
     assert raw.instance_iterations[0] == 4
+
+
+def test_prompt_larger_than_the_cache_is_rejected_and_the_rest_runs():
+    # call 0 needs 900 tokens of a 500-token cache: rejected at once; the others still run
+    program = {"call": {"llm": "x", "input_tokens": {"dist": "uniform", "low": 100,
+                                                     "high": 200}, "output_tokens": 10}}
+    table = sample_program(parse_program(program, source="t"), 5, seed=0,
+                           durations=LinearDurations(), source="t")
+    inputs = table.input_tokens.copy()
+    inputs[0] = 900
+    table = dataclasses.replace(table, input_tokens=inputs)
+    spec = InstanceSpec("x", AffineSteps(), 500, 256, 8192)
+    raw = Simulation(table, np.zeros(5), np.zeros(5, dtype=int), [spec]).run()
+    assert raw.rejected_calls == 1
+    assert raw.call_finished[0] == 0.0  # ends unserved when it is looked at
+    assert np.isfinite(raw.call_finished).all()
+    assert compute_metrics(raw, 1.0).rejected_calls == 1
+
+
+def test_admission_reserves_whole_prompts_and_keeps_a_watermark():
+    # 4 prompts of 300 tokens, a 1000-token cache: 1% watermark = 10 tokens, so only 3 fit at
+    # once (900 + 10 <= 1000); the fourth waits for a finish although the token budget has room
+    program = {"call": {"llm": "x", "input_tokens": 300, "output_tokens": 2}}
+    table = sample_program(parse_program(program, source="t"), 4, seed=0,
+                           durations=LinearDurations(), source="t")
+    spec = InstanceSpec("x", AffineSteps(), 1000, 256, 8192)
+    raw = Simulation(table, np.zeros(4), np.zeros(4, dtype=int), [spec]).run()
+    order = np.argsort(raw.call_scheduled)
+    first_done = np.sort(raw.call_finished)[0]
+    assert (raw.call_scheduled[order[:3]] < first_done).all()
+    assert raw.call_scheduled[order[3]] >= first_done
+    assert raw.preempted_calls == 0 and raw.rejected_calls == 0
