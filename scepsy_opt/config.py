@@ -432,3 +432,24 @@ def to_settings(
         evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),
     )
+
+
+def compose_settings(workflow: str, *overrides: str, catalog: Catalog
+                     ) -> tuple[DictConfig, RunSettings]:
+    """Compose the shipped configuration with ``+workflow=<workflow>`` and ``overrides`` through
+    Hydra's compose API and convert it exactly as the CLI does (for scripts, benchmarks and
+    tests; the CLI itself goes through ``@hydra.main``)."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    conf = data_dir("conf")
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"+workflow={workflow}", *overrides])
+    cluster = next((o.split("=", 1)[1] for o in overrides if o.startswith("cluster=")),
+                   str(cfg.cluster.name))
+    settings = to_settings(
+        cfg, catalog,
+        workflow_source=lambda option: str(conf / "workflow" / f"{option}.yaml"),
+        workflow_option=workflow,
+        cluster_source=str(conf / "cluster" / f"{cluster}.yaml"))
+    return cfg, settings

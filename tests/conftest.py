@@ -63,26 +63,14 @@ def compose(catalog):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from scepsy_opt.config import register_configs, to_settings
+    from scepsy_opt.config import compose_settings, register_configs
     from scepsy_opt.resources import data_dir
 
-    register_configs()
-    conf = data_dir("conf")
-
     def run(workflow: str | None, *overrides: str):
-        args = ([f"+workflow={workflow}"] if workflow else []) + list(overrides)
-        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=args)
-        if workflow is None:
-            return cfg, None
-        cluster = next((o.split("=", 1)[1] for o in overrides if o.startswith("cluster=")),
-                       "dgx_h100")
-        settings = to_settings(
-            cfg, catalog,
-            workflow_source=lambda option: str(conf / "workflow" / f"{option}.yaml"),
-            workflow_option=workflow,
-            cluster_source=str(conf / "cluster" / f"{cluster}.yaml"),
-        )
-        return cfg, settings
+        if workflow is not None:
+            return compose_settings(workflow, *overrides, catalog=catalog)
+        register_configs()
+        with initialize_config_dir(config_dir=str(data_dir("conf")), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides)), None
 
     return run

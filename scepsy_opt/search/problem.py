@@ -52,8 +52,14 @@ class AllocationProblem:
 
     @property
     def max_tp(self) -> int:
-        """The largest TP group one node of the GPU type can hold."""
-        return max(node.num_gpus for node in self.cluster.nodes if node.gpu == self.gpu)
+        """The largest TP group: one NVLink domain of a node of the GPU type, or, on nodes
+        without NVLink (every domain a single GPU), the whole node over PCIe."""
+        sizes = []
+        for node in self.cluster.nodes:
+            if node.gpu == self.gpu:
+                largest = max(len(domain) for domain in node.nvlink_domains)
+                sizes.append(largest if largest > 1 else node.num_gpus)
+        return max(sizes)
 
     def demand(self, llm: str) -> LlmDemand:
         for d in self.demands:
