@@ -7,7 +7,8 @@ rate is sustained when the completed throughput keeps up with the offered load
 first, ``latency_growth``) and nearly all requests complete. The throughput is counted over the
 measurement window shifted by the median latency (departures of a stable system run at the
 arrival rate once the first measured requests have had time to finish), and every probe runs
-long enough for its arrivals to span ``latency_spans`` mean latencies.
+long enough for its arrivals to span ``latency_spans`` of the mean latencies it measures
+(rerun longer when the loaded latency exceeds the unloaded one it was first sized by).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from scepsy_opt.types import Allocation, Catalog, Placement
 from scepsy_opt.workflow.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)
+MAX_EXTENSION = 8  # a run is extended to at most this many times its first size
+EXTEND_ABOVE_RATIO = 0.9  # runs completing less than this share of their arrivals have failed
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,32 @@ class PlanRunner:
                                batches=self.settings.batches,
                                member_names=workload.member_names)
 
-    def requests_for(self, rate_rps: float, minimum: int) -> int:
-        """Enough requests for the arrivals to span ``latency_spans`` mean latencies."""
-        spans = self.settings.sustain.latency_spans * self.unloaded_latency_s * rate_rps
+    def requests_for(self, rate_rps: float, minimum: int, latency_s: float | None = None
+                     ) -> int:
+        """Enough requests for the arrivals to span ``latency_spans`` mean latencies (the
+        unloaded one unless a measured ``latency_s`` is given)."""
+        latency = max(self.unloaded_latency_s, latency_s or 0.0)
+        spans = self.settings.sustain.latency_spans * latency * rate_rps
         return max(minimum, math.ceil(spans))
+
+    def run_long(self, rate_rps: float, minimum: int, progress: Progress | None = None
+                 ) -> SimulationMetrics:
+        """A run whose arrivals span ``latency_spans`` of the latencies it measures: under
+        load a request takes longer than unloaded, so a run sized by the unloaded latency is
+        rerun longer (at most ``MAX_EXTENSION`` times the first size) until it spans enough.
+        A run that clearly cannot keep up is not extended."""
+        count = self.requests_for(rate_rps, minimum)
+        metrics = self.run(rate_rps, count, progress)
+        limit = count * MAX_EXTENSION
+        while count < limit and metrics.throughput_ratio >= EXTEND_ABOVE_RATIO:
+            latency = metrics.e2e_latency_s.mean
+            needed = self.requests_for(rate_rps, minimum, latency) if math.isfinite(
+                latency) else count
+            if needed <= count:
+                break
+            count = min(max(needed, 2 * count), limit)
+            metrics = self.run(rate_rps, count)
+        return metrics
 
     def sustains(self, metrics: SimulationMetrics) -> bool:
         rule = self.settings.sustain
@@ -112,7 +137,7 @@ class PlanRunner:
         return low
 
     def _ok(self, rate: float) -> bool:
-        metrics = self.run(rate, self.requests_for(rate, self.settings.sustain.num_requests))
+        metrics = self.run_long(rate, self.settings.sustain.num_requests)
         ok = self.sustains(metrics)
         log.debug("%s at %.4g rps: throughput ratio %.3f, growth %.2f -> %s",
                   self.allocation.method, rate, metrics.throughput_ratio,
@@ -158,8 +183,7 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
 
     def score(allocation: Allocation) -> base.Score:
         run = runner(allocation, first_fit(allocation, problem.cluster))
-        metrics = run.run(problem.rate_rps,
-                          run.requests_for(problem.rate_rps, settings.sustain.num_requests))
+        metrics = run.run_long(problem.rate_rps, settings.sustain.num_requests)
         return base.Score(run.sustains(metrics), metrics.e2e_latency_s.mean,
                           metrics.completed_throughput_rps)
 
@@ -177,8 +201,8 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
             continue
         run = runner(allocation, placement)
         count = run.requests_for(problem.rate_rps, settings.num_requests)
-        at_target = run.run(problem.rate_rps, count,
-                            Progress(f"simulate {name} at the target", count, log))
+        at_target = run.run_long(problem.rate_rps, settings.num_requests,
+                                 Progress(f"simulate {name} at the target", count, log))
         bound = capacity_bound_rps(problem, catalog, allocation)
         sustainable = run.max_sustainable_rate(bound)
         results.append(PlanEvaluation(name, allocation, placement, at_target, sustainable))

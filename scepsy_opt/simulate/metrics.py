@@ -9,8 +9,9 @@ measured. Over the measurement window ``[t0, t1]`` (first measured arrival to la
   and its ratio to the arrival rate the sample actually had in the window;
 - end-to-end latency of the measured requests (mean, p50, p90, p99), with a 95% confidence
   interval of the mean from ``batches`` batch means (Student t);
-- latency growth: mean latency of the last third of measured requests over the first third
-  (about 1 when the system keeps up, growing when a queue builds);
+- latency growth: mean latency of the last third of measured requests over the middle third
+  (about 1 when the system keeps up, growing when a queue builds; the first third may still
+  be filling the system);
 - per llm: utilisation (busy share of its instances' time), queueing delay (call ready to
   first scheduled), call latency, and realised share of execution time (sum of scheduled-to-
   finished spans of its calls over all llms');
@@ -119,8 +120,11 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     # the rate this sample of arrivals actually had (a finite Poisson sample deviates)
     arrived = float((n - first - 1) / span) if span > 0 else math.nan
     if latency.size >= 3:
+        # last third over the middle third: the first third may still be filling the system
+        # (with long requests it takes several latencies to reach steady state)
         third = latency.size // 3
-        growth = float(latency[-third:].mean() / latency[:third].mean()) if third else 1.0
+        growth = float(latency[-third:].mean() / latency[third:2 * third].mean()) \
+            if third else 1.0
     else:
         growth = math.nan
     # Little's law over the whole run
