@@ -1,0 +1,297 @@
+"""How latency grows with load, learnt from whole-workflow simulations.
+
+The calls of a workflow do not arrive like independent single calls: fan-outs release several
+at once, and each request paces its next calls by the completion of the previous ones, so near
+saturation an llm inside a workflow queues about twice as long as the same llm fed by a Poisson
+stream of its calls, and sustains less than its single-instance capacity (a request in flight
+holds only a few calls, so the batch an instance can build is bounded by the requests in the
+system). The load parameters of the surrogate (:func:`scepsy_opt.surrogate.model.extra_delay`,
+``eta``, ``kappa``) are therefore fitted to runs of the workflow itself in the simulator:
+
+1. random feasible allocations on clusters of ``budgets`` GPUs of the GPU type (every llm a TP
+   degree and GPU fraction that hold it, and replicas);
+2. for each: its highest sustainable rate (the evaluation harness's bisection), then runs at
+   ``loads`` of that rate, recording the mean end-to-end latency, each member's and each llm's
+   mean call latency;
+3. a least-squares fit in log space (optax) of the surrogate's predicted max throughput and
+   latency to those measurements.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from scepsy_opt.catalog import expand_cluster
+from scepsy_opt.parallel import map_processes
+from scepsy_opt.placement.first_fit import PlacementError, first_fit
+from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.profile.schema import ProfileTable
+from scepsy_opt.progress import Progress
+from scepsy_opt.search.problem import AllocationProblem
+from scepsy_opt.simulate.evaluate import PlanRunner
+from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.surrogate import model
+from scepsy_opt.surrogate.data import configurations
+from scepsy_opt.surrogate.workflow import WorkflowSurrogate
+from scepsy_opt.types import Allocation, Catalog, ClusterSpec, LlmAllocation
+from scepsy_opt.workflow.spec import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How many whole-workflow runs the load parameters are fitted to."""
+
+    budgets: tuple[int, ...] = (4, 8, 16)
+    allocations_per_budget: int = 6
+    loads: tuple[float, ...] = (0.15, 0.35, 0.55, 0.7, 0.85)
+    num_requests: int = 600
+    probe_requests: int = 300
+    bisection_steps: int = 6
+    fit_steps: int = 4000
+    learning_rate: float = 0.05
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class WorkflowRuns:
+    """Simulated runs of one workflow: per allocation ``A`` and per run ``S``."""
+
+    llms: tuple[str, ...]
+    members: tuple[str, ...]
+    tp: np.ndarray  # [A, L]
+    replicas: np.ndarray  # [A, L]
+    fraction: np.ndarray  # [A, L]
+    max_rate_rps: np.ndarray  # [A]
+    run_allocation: np.ndarray  # [S] allocation index
+    rate_rps: np.ndarray  # [S]
+    latency_s: np.ndarray  # [S]
+    member_latency_s: np.ndarray  # [S, M]
+    call_latency_s: np.ndarray  # [S, L] (NaN: no measured call)
+    sustained: np.ndarray  # [S]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in (
+            "tp", "replicas", "fraction", "max_rate_rps", "run_allocation", "rate_rps",
+            "latency_s", "member_latency_s", "call_latency_s", "sustained")}
+
+
+def synthetic_cluster(catalog: Catalog, gpu: str, gpus: int) -> ClusterSpec:
+    """``gpus`` GPUs of type ``gpu`` in nodes of up to 8 on one NVLink domain each."""
+    per_node = min(8, gpus)
+    raw = {"name": f"calibration-{gpus}x{gpu}", "description": "fit-stage calibration",
+           "node_groups": [{"name": "node", "count": math.ceil(gpus / per_node), "gpu": gpu,
+                            "gpus_per_node": per_node, "nvlink_domains": None,
+                            "nvlink_domain_size": per_node, "nodes_per_rack": 4,
+                            "network_gb_s": 400}]}
+    return expand_cluster(raw, catalog, source="calibration")
+
+
+def random_allocation(problem: AllocationProblem, catalog: Catalog, rng: np.random.Generator,
+                      attempts: int = 200, max_replicas: int = 8) -> Allocation | None:
+    """A random allocation that fits the budget and places by first fit (None if none found).
+
+    Every llm gets a TP degree and GPU fraction that hold it and its longest call, and 1 to
+    ``max_replicas`` replicas within what the GPUs left allow.
+    """
+    gpu = catalog.gpus[problem.gpu]
+    options = {d.llm: configurations(catalog.llms[d.llm], gpu, problem.memory, d.context_tokens,
+                                     problem.max_tp)
+               for d in problem.demands}
+    for _ in range(attempts):
+        entries, used = [], 0.0
+        order = rng.permutation(len(problem.demands))
+        for position, i in enumerate(order):
+            llm = problem.demands[i].llm
+            # leave every llm still to come its smallest footprint
+            reserve = sum(min(t * f for t, f in options[problem.demands[j].llm])
+                          for j in order[position + 1:])
+            room_gpus = problem.gpus - used - reserve
+            choices = [c for c in options[llm] if c[0] * c[1] <= room_gpus + 1e-9]
+            if not choices:
+                break
+            tp, fraction = choices[rng.integers(len(choices))]
+            room = int(room_gpus / (tp * fraction) + 1e-9)
+            replicas = int(rng.integers(1, max(1, min(room, max_replicas)) + 1))
+            entries.append(LlmAllocation(llm, problem.gpu, tp, replicas, fraction))
+            used += tp * fraction * replicas
+        if len(entries) != len(problem.demands):
+            continue
+        allocation = Allocation("random", tuple(sorted(entries, key=lambda e: e.llm)))
+        try:
+            first_fit(allocation, problem.cluster)
+        except PlacementError:
+            continue
+        return allocation
+    return None
+
+
+def allocation_arrays(llms: tuple[str, ...], allocation: Allocation
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    entries = [allocation.llm(llm) for llm in llms]
+    return (np.array([e.tp for e in entries], dtype=float),
+            np.array([e.replicas for e in entries], dtype=float),
+            np.array([e.gpu_fraction for e in entries]))
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One allocation to simulate (picklable: runs on a worker process)."""
+
+    spec: WorkflowSpec
+    allocation: Allocation
+    budget: int
+    catalog: Catalog
+    gpu: str
+    memory: MemorySettings
+    simulate: SimulateSettings
+    profiles: Mapping[tuple[str, str], ProfileTable]
+    unloaded_latency_s: float
+    hint_rps: float
+    loads: tuple[float, ...]
+    num_requests: int
+    llms: tuple[str, ...]
+
+
+def _simulate(task: _Task) -> tuple[float, list[tuple[float, float, list[float], np.ndarray,
+                                                          bool]]]:
+    cluster = synthetic_cluster(task.catalog, task.gpu, task.budget)
+    runner = PlanRunner(task.spec, task.allocation, first_fit(task.allocation, cluster),
+                        task.catalog, task.memory, task.simulate, task.profiles,
+                        task.unloaded_latency_s)
+    max_rate = runner.max_sustainable_rate(task.hint_rps)
+    runs = []
+    for load in task.loads:
+        rate = load * max_rate
+        if rate <= 0:
+            continue
+        metrics = runner.run_long(rate, task.num_requests)
+        calls = np.full(len(task.llms), np.nan)
+        for stats in metrics.llms:
+            if stats.llm in task.llms and stats.calls > 0:
+                calls[task.llms.index(stats.llm)] = stats.call_latency_s
+        members = [m.e2e_latency_s.mean for m in metrics.members] or [
+            metrics.e2e_latency_s.mean]
+        runs.append((rate, metrics.e2e_latency_s.mean, members, calls,
+                     runner.sustains(metrics)))
+    return max_rate, runs
+
+
+def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
+                 surrogate: WorkflowSurrogate, settings: CalibrationSettings,
+                 simulate: SimulateSettings, unloaded_latency_s: float,
+                 profiles: Mapping[tuple[str, str], ProfileTable] | None = None, *,
+                 workers: int = 1) -> WorkflowRuns:
+    """Simulate random allocations of ``spec`` at several loads (see the module text), on up
+    to ``workers`` processes."""
+    rng = np.random.default_rng([settings.seed, 11])
+    simulate = replace(simulate, sustain=replace(
+        simulate.sustain, iterations=settings.bisection_steps,
+        num_requests=settings.probe_requests))
+    llms = surrogate.llms
+    tasks: list[_Task] = []
+    for budget in settings.budgets:
+        sized = replace(problem, cluster=synthetic_cluster(catalog, problem.gpu, budget))
+        found = 0
+        for _ in range(settings.allocations_per_budget * 4):
+            if found == settings.allocations_per_budget:
+                break
+            allocation = random_allocation(sized, catalog, rng)
+            if allocation is None:
+                continue
+            found += 1
+            tp, replicas, fraction = allocation_arrays(llms, allocation)
+            hint = float(surrogate.predict(tp, replicas, fraction, 1.0)["throughput_rps"])
+            tasks.append(_Task(spec, allocation, budget, catalog, problem.gpu, problem.memory,
+                               simulate, dict(profiles or {}), unloaded_latency_s, hint,
+                               settings.loads, settings.num_requests, llms))
+    if not tasks:
+        raise ValueError(f"no allocation of {spec.name} fits {settings.budgets} GPUs")
+    progress = Progress(f"fit {spec.name}: simulated allocations", len(tasks), log)
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "tp", "replicas", "fraction", "max_rate_rps", "run_allocation", "rate_rps",
+        "latency_s", "member_latency_s", "call_latency_s", "sustained")}
+    for index, (task, (max_rate, runs)) in enumerate(zip(
+            tasks, map_processes(_simulate, tasks, workers), strict=True)):
+        tp, replicas, fraction = allocation_arrays(llms, task.allocation)
+        rows["tp"].append(tp)
+        rows["replicas"].append(replicas)
+        rows["fraction"].append(fraction)
+        rows["max_rate_rps"].append(max_rate)
+        for rate, latency, members, calls, sustained in runs:
+            rows["run_allocation"].append(index)
+            rows["rate_rps"].append(rate)
+            rows["latency_s"].append(latency)
+            rows["member_latency_s"].append(members)
+            rows["call_latency_s"].append(calls)
+            rows["sustained"].append(sustained)
+        progress.advance()
+    return WorkflowRuns(llms=llms, members=surrogate.members,
+                        **{k: np.asarray(v) for k, v in rows.items()})
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def load_loss(load: dict, surrogate: WorkflowSurrogate, data: dict[str, Any]) -> Any:
+    """Mean squared log errors of every member's mean latency over the runs, plus twice that
+    of the max sustainable throughput over the allocations (fewer points, as important)."""
+    batch = jax.vmap(surrogate.evaluate, in_axes=(None, 0, 0, 0, 0))
+    alloc = data["run_allocation"]
+    runs = batch(load, data["tp"][alloc], data["replicas"][alloc], data["fraction"][alloc],
+                 data["rate_rps"])
+    measured = data["member_latency_s"] > 0
+    latency = jnp.sum(jnp.where(measured, jnp.log(runs["member_latency_s"]) - jnp.log(
+        jnp.where(measured, data["member_latency_s"], 1.0)), 0.0) ** 2) / jnp.maximum(
+        jnp.sum(measured), 1)
+    limits = jax.vmap(surrogate.evaluate, in_axes=(None, 0, 0, 0, None))(
+        load, data["tp"], data["replicas"], data["fraction"], 1.0)["throughput_rps"]
+    valid = data["max_rate_rps"] > 0
+    throughput = jnp.sum(jnp.where(valid, jnp.log(limits) - jnp.log(
+        jnp.where(valid, data["max_rate_rps"], 1.0)), 0.0) ** 2) / jnp.maximum(
+        jnp.sum(valid), 1)
+    return latency + 2.0 * throughput
+
+
+def optimiser(settings: CalibrationSettings) -> optax.GradientTransformation:
+    """Adam with clipped gradients and a cosine-decaying step."""
+    schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.fit_steps, 0.02)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+
+
+def fit_load(surrogate: WorkflowSurrogate, runs: WorkflowRuns, key: jax.Array,
+             optimiser: optax.GradientTransformation, steps: int
+             ) -> tuple[dict[str, np.ndarray], float]:
+    """Load parameters fitted to the runs (pure: data, key and optimiser in); the best
+    parameters seen and their loss."""
+    # every run counts, sustained or not: the runs follow the evaluation protocol (rates up to
+    # 85% of the simulated max), and the latency a run of that length measures is the target.
+    # Per-llm call latencies are recorded for diagnostics but not fitted: the end-to-end
+    # latency is the target, and a model that matches both at once fits it worse.
+    data = {k: jnp.asarray(v) for k, v in runs.arrays().items()}
+    params = model.init_load(key, len(surrogate.llms))
+    state = optimiser.init(params)
+    best = (params, jnp.inf)
+
+    def body(carry: tuple, _: Any) -> tuple:
+        params, state, best = carry
+        value, grads = jax.value_and_grad(load_loss)(params, surrogate, data)
+        # keep the best parameters seen (the loss is not convex; steps can overshoot)
+        better = jnp.isfinite(value) & (value < best[1])
+        best = (jax.tree_util.tree_map(lambda new, old: jnp.where(better, new, old), params,
+                                       best[0]), jnp.where(better, value, best[1]))
+        updates, state = optimiser.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state, best), value
+
+    (_, _, (params, loss)), _ = jax.lax.scan(body, (params, state, best), None, length=steps)
+    return model.to_numpy(params), float(loss)

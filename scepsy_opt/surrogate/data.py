@@ -1,0 +1,143 @@
+"""What the instance model is fitted to: measurements of single instances of one llm.
+
+For every configuration (TP degree, GPU fraction) that holds the llm on the GPU type and, in its
+KV cache, the llm's longest call, with the llm's own call mix (token pairs of its calls in the
+workflow):
+
+- **capacity**: calls/s one instance completes when overloaded (simulated: 3,000 calls arriving
+  at twice the analytic capacity, then at 1.25x the rate that measured; departures between the
+  25% and 75% finish quantiles, when a queue keeps the batch full in steady state);
+- **unloaded latency**: mean latency of the mix's first 1,000 calls each running alone;
+- **load curve**: mean latency of the same calls arriving as a Poisson stream at utilisation
+  ``rho`` = 0.1 .. 0.85 of the capacity (first 10% excluded), as the extra delay over the
+  unloaded latency in units of it.
+
+Every simulation runs the same engine model as the evaluation harness (:mod:`scepsy_opt.simulate`)
+with the iteration times of the llm's profile, so the surrogate learns the simulator's physics.
+Inside a workflow calls arrive in correlated bursts paced by the requests' own progress, which
+these Poisson load curves miss by up to a factor of two near saturation; the workflow calibration
+(:mod:`scepsy_opt.surrogate.calib`) scales them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scepsy_opt.profile.backends import CallMix
+from scepsy_opt.profile.memory import MemorySettings, memory_plan
+from scepsy_opt.profile.roofline_backend import tp_problem
+from scepsy_opt.profile.schema import ProfileTable
+from scepsy_opt.progress import Progress
+from scepsy_opt.simulate.capacity import instance_capacity_rps
+from scepsy_opt.simulate.plan import iteration_model
+from scepsy_opt.simulate.simulator import InstanceSpec, Simulation
+from scepsy_opt.simulate.workload import single_calls_table
+from scepsy_opt.types import TP_DEGREES, GpuSpec, LlmSpec
+
+log = logging.getLogger(__name__)
+
+FRACTION_GRID = 8
+SATURATION_CALLS = 3000
+LOAD_CALLS = 1000
+LOADS = (0.1, 0.3, 0.5, 0.7, 0.85)
+
+
+@dataclass(frozen=True, eq=False)
+class LlmFitData:
+    """Per-configuration measurements of one llm on one GPU type (arrays aligned by config)."""
+
+    llm: str
+    gpu: str
+    tp: np.ndarray
+    fraction: np.ndarray
+    capacity_rps: np.ndarray
+    unloaded_s: np.ndarray
+    load_rho: np.ndarray  # [C, K] utilisation of each load-curve point
+    load_delta: np.ndarray  # [C, K] mean extra latency over the unloaded, in units of it
+    meta: dict = field(default_factory=dict)
+
+
+def configurations(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings,
+                   context_tokens: int = 0, max_tp: int = TP_DEGREES[-1]
+                   ) -> list[tuple[int, float]]:
+    """Every (TP degree, fraction on the 1/8 grid) that holds the llm and, in its KV cache,
+    a call of ``context_tokens``."""
+    out = []
+    for tp in TP_DEGREES:
+        if tp > max_tp or tp_problem(llm, tp):
+            continue
+        for k in range(1, FRACTION_GRID + 1):
+            fraction = k / FRACTION_GRID
+            plan = memory_plan(llm, gpu, tp, fraction, memory)
+            if plan.feasible and plan.kv_capacity_tokens >= context_tokens:
+                out.append((tp, fraction))
+    return out
+
+
+def _run(spec: InstanceSpec, inputs: np.ndarray, outputs: np.ndarray, arrivals: np.ndarray):
+    table = single_calls_table(spec.llm, inputs, outputs)
+    n = len(inputs)
+    return Simulation(table, arrivals, np.zeros(n, dtype=int), [spec]).run()
+
+
+def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
+            profile: ProfileTable | None = None, seed: int = 0
+            ) -> LlmFitData:
+    """Simulate single instances of ``llm`` in every configuration (see the module text)."""
+    rng = np.random.default_rng(seed)
+    context = int(max(np.add(mix.input_tokens, mix.output_tokens)))
+    configs = configurations(llm, gpu, memory, context)
+    if not configs:
+        raise ValueError(f"no configuration holds {llm.id} on {gpu.id}")
+    inputs = np.array(mix.input_tokens)
+    outputs = np.array(mix.output_tokens)
+    calls = len(inputs)
+    mean_in, mean_out = float(inputs.mean()), float(outputs.mean())
+    capacity, unloaded, load_delta = [], [], []
+    progress = Progress(f"fit data {llm.id} on {gpu.id}", len(configs), log)
+    for tp, fraction in configs:
+        model = iteration_model(llm, gpu, tp, fraction, memory, profile)
+        plan = memory_plan(llm, gpu, tp, fraction, memory)
+        spec = InstanceSpec(llm.id, model, plan.kv_capacity_tokens, memory.max_num_seqs,
+                            memory.max_num_batched_tokens)
+        # unloaded: calls one at a time, far apart
+        head = slice(0, min(LOAD_CALLS, calls))
+        alone = _run(spec, inputs[head], outputs[head], np.arange(head.stop) * 1e4)
+        alone_s = alone.call_finished - alone.call_submitted
+        single = float(np.mean(alone_s))
+        # saturation capacity: Poisson arrivals at twice the analytic capacity, then at 1.25x
+        # the rate that measured, keep a queue; the departure rate between the 25% and 75%
+        # finish quantiles is the steady maximum
+        mu = instance_capacity_rps(model, plan.kv_capacity_tokens, memory.max_num_seqs,
+                                   memory.max_num_batched_tokens, mean_in, mean_out) * 2
+        many = np.resize(np.arange(calls), SATURATION_CALLS)
+        for overload in (1.0, 1.25):
+            arrivals = np.cumsum(rng.exponential(1 / (overload * mu), SATURATION_CALLS))
+            finished = np.sort(_run(spec, inputs[many], outputs[many], arrivals).call_finished)
+            low = finished[int(0.25 * SATURATION_CALLS)]
+            high = finished[int(0.75 * SATURATION_CALLS)]
+            if high > low:
+                mu = 0.5 * SATURATION_CALLS / (high - low)
+        # load curve: the same calls as a Poisson stream at utilisation rho
+        deltas = []
+        warm = head.stop // 10
+        for rho in LOADS:
+            arrivals = np.cumsum(rng.exponential(1 / (rho * mu), head.stop))
+            raw = _run(spec, inputs[head], outputs[head], arrivals)
+            latency = float(np.mean((raw.call_finished - raw.call_submitted)[warm:]))
+            deltas.append(max(latency / float(np.mean(alone_s[warm:])) - 1.0, 0.0))
+        capacity.append(mu)
+        unloaded.append(single)
+        load_delta.append(deltas)
+        progress.advance()
+    array = np.asarray
+    return LlmFitData(
+        llm=llm.id, gpu=gpu.id, tp=array([c[0] for c in configs], dtype=np.float64),
+        fraction=array([c[1] for c in configs]), capacity_rps=array(capacity),
+        unloaded_s=array(unloaded), load_rho=np.tile(np.array(LOADS), (len(configs), 1)),
+        load_delta=array(load_delta),
+        meta={"mean_input_tokens": mean_in, "mean_output_tokens": mean_out, "calls": calls},
+    )

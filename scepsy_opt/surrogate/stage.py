@@ -1,0 +1,134 @@
+"""The fit stage's entry: per-llm instance models and the workflow's load calibration, fitted
+or reused from the cache, assembled into the workflow surrogate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from scepsy_opt.profile.backends import CallMix
+from scepsy_opt.profile.schema import ProfileTable
+from scepsy_opt.search.problem import AllocationProblem
+from scepsy_opt.simulate.evaluate import unloaded_latency_s
+from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.surrogate import model
+from scepsy_opt.surrogate.calib import CalibrationSettings
+from scepsy_opt.surrogate.fit import LlmFit, WorkflowFit, fit_llm, fit_workflow
+from scepsy_opt.surrogate.paths import PathSet, path_set, row_llm_index
+from scepsy_opt.surrogate.workflow import WorkflowSurrogate
+from scepsy_opt.types import Catalog
+from scepsy_opt.workflow.spec import WorkflowSpec
+from scepsy_opt.workflow.stage import WorkflowAnalysis
+from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
+from scepsy_opt.workflow.work import reference_tp, work_model
+
+log = logging.getLogger(__name__)
+MIX_CALLS = 4096  # the call mix: large, so its mean tokens match the workflow's within ~2%
+
+
+def call_mix(tables: Mapping[str, TraceTable], llm: str, size: int, seed: int) -> CallMix:
+    inputs, outputs = [], []
+    for table in tables.values():
+        if llm in table.llms:
+            rows = (table.kind == KIND_LLM) & (table.llm == table.llms.index(llm))
+            inputs.append(table.input_tokens[rows])
+            outputs.append(table.output_tokens[rows])
+    return CallMix.sample(np.concatenate(inputs), np.concatenate(outputs), size, seed)
+
+
+def reference_durations(table: TraceTable, llms: tuple[str, ...], problem: AllocationProblem,
+                        catalog: Catalog) -> np.ndarray:
+    """Every row's duration with llm calls at their unloaded latency on the problem's GPU type
+    at the reference configuration (tools keep their recorded or sampled time)."""
+    gpu = catalog.gpus[problem.gpu]
+    durations = np.asarray(table.end_s - table.start_s, dtype=np.float64).copy()
+    index = row_llm_index(table, llms)
+    for i, llm in enumerate(llms):
+        rows = index == i
+        if rows.any():
+            durations[rows] = work_model(catalog.llms[llm], gpu, problem.memory).duration_s(
+                table.input_tokens[rows], table.output_tokens[rows])
+    return durations
+
+
+def member_paths(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable],
+                 llms: tuple[str, ...], problem: AllocationProblem, catalog: Catalog
+                 ) -> tuple[tuple[PathSet, ...], np.ndarray]:
+    """Every member's path set and the mean reference duration of each llm's calls."""
+    sums, counts = np.zeros(len(llms)), np.zeros(len(llms))
+    sets = []
+    for member in analysis.members:
+        table = tables[member.workflow]
+        durations = reference_durations(table, llms, problem, catalog)
+        index = row_llm_index(table, llms)
+        for i in range(len(llms)):
+            sums[i] += durations[index == i].sum()
+            counts[i] += np.count_nonzero(index == i)
+        sets.append(path_set(table, llms, durations))
+    return tuple(sets), sums / np.maximum(counts, 1)
+
+
+def build_surrogate(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable],
+                    problem: AllocationProblem, catalog: Catalog, fits: Mapping[str, LlmFit],
+                    paths: tuple[PathSet, ...], mean_call_s: np.ndarray,
+                    load: dict[str, np.ndarray] | None = None) -> WorkflowSurrogate:
+    llms = tuple(fits)
+    gpu = catalog.gpus[problem.gpu]
+    instance = {name: np.stack([fits[llm].params[name] for llm in llms])
+                for name in fits[llms[0]].params}
+    return WorkflowSurrogate(
+        llms=llms,
+        members=tuple(m.workflow for m in analysis.members),
+        member_weight=np.array([m.rate_fraction for m in analysis.members]),
+        calls_per_request=np.array([analysis.combined.llm(llm).calls_per_request.mean
+                                    for llm in llms]),
+        parallelism=np.array([max(1.0, analysis.combined.llm(llm).parallelism)
+                              for llm in llms]),
+        ref_tp=np.array([reference_tp(catalog.llms[llm], gpu, problem.memory)
+                         for llm in llms], dtype=float),
+        mean_call_s=mean_call_s,
+        instance=instance,
+        load=load if load is not None else model.to_numpy(
+            model.init_load(jax.random.PRNGKey(0), len(llms))),
+        paths=paths,
+    )
+
+
+def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
+                  tables: Mapping[str, TraceTable], problem: AllocationProblem,
+                  catalog: Catalog, *, simulate: SimulateSettings,
+                  calibration: CalibrationSettings | None = None,
+                  profiles: Mapping[tuple[str, str], ProfileTable] | None = None,
+                  cache_dir: Path | None = None, seed: int = 0, workers: int = 1
+                  ) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
+    """Fit every llm of the workflow on the problem's GPU type, calibrate the workflow's load
+    parameters, and assemble the surrogate (each piece reused from ``cache_dir`` when its
+    inputs' content hash matches)."""
+    profiles = profiles or {}
+    gpu = catalog.gpus[problem.gpu]
+    llms = tuple(s.llm for s in analysis.combined.llms)
+    fits = {}
+    for llm in llms:
+        mix = call_mix(tables, llm, MIX_CALLS, seed)
+        fits[llm] = fit_llm(catalog.llms[llm], gpu, problem.memory, mix,
+                            profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
+                            seed=seed)
+
+    def paths() -> tuple[tuple[PathSet, ...], np.ndarray]:
+        return member_paths(analysis, tables, llms, problem, catalog)
+
+    def initial(sets: tuple[PathSet, ...], mean_call: np.ndarray) -> WorkflowSurrogate:
+        return build_surrogate(analysis, tables, problem, catalog, fits, sets, mean_call)
+
+    workflow_fit = fit_workflow(
+        spec, tables, problem, catalog, fits, paths, initial, simulate=simulate,
+        calibration=calibration or CalibrationSettings(), unloaded_latency_s=unloaded_latency_s(
+            analysis.combined.e2e_latency_s.mean), profiles=profiles, cache_dir=cache_dir,
+        workers=workers)
+    surrogate = build_surrogate(analysis, tables, problem, catalog, fits, workflow_fit.paths,
+                                workflow_fit.mean_call_s, workflow_fit.load)
+    return surrogate, fits, workflow_fit
