@@ -1,0 +1,396 @@
+"""The gradient-guided allocation search.
+
+1. **Target** (replicas first): every llm takes the configuration that meets the target rate
+   under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.search.space.min_replicas`);
+   when their sum exceeds the budget, the target is infeasible and the error says which rate is
+   achievable and what limits it.
+2. **Relax and round**: with those configurations, replicas are relaxed to real numbers and
+   the budget is poured, in small steps, into the llm whose replicas cut the surrogate's latency
+   most per GPU (``-dT/dr / GPUs per replica``, from ``jax.grad``); the relaxed replicas are
+   rounded down, which starts phase 3 from a feasible point.
+3. **Gradient-guided growth**: while GPUs are left, the gradient of the relaxed surrogate with
+   respect to every llm's replicas, fraction and TP degree ranks the possible next resource
+   quanta (a replica, 1/8 more fraction on every replica, twice the TP degree) by predicted
+   latency cut per GPU; the best few are scored exactly in one batch (``vmap``) and the best
+   real cut per GPU that fits and packs is taken.
+4. **Local moves**: every single-llm change (any configuration, with the fewest replicas that
+   meet the target or about the GPUs it has now) is scored in one batch; pairs of changes of
+   two llms are ranked by the sum of their single effects and the best few hundred that fit the
+   budget scored exactly in a second batch; the best improvement that fits and packs is taken,
+   until none improves.
+
+Phases 2 to 4 run from the phase-1 point and from the "rounded" point, and, when given, from
+other allocations (the baselines); the best result wins. Every step is recorded in the trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
+from scepsy_opt.search.space import SearchSpace, config_arrays, min_replicas
+from scepsy_opt.types import Allocation
+
+log = logging.getLogger(__name__)
+TOP_CANDIDATES = 8
+PAIR_CANDIDATES = 256  # pairs of single changes scored exactly per local step
+RELAX_STEPS = 64
+IMPROVEMENT = 1e-6  # relative latency cut that counts as an improvement
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    step: int
+    phase: str
+    move: str
+    gpus: float
+    latency_s: float
+    throughput_rps: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    allocation: Allocation
+    latency_s: float
+    throughput_rps: float
+    evaluated: int
+    elapsed_s: float
+    trace: tuple[TraceStep, ...] = field(default=())
+
+
+@dataclass
+class _State:
+    tp: np.ndarray
+    k: np.ndarray
+    r: np.ndarray
+
+    def copy(self) -> _State:
+        return _State(self.tp.copy(), self.k.copy(), self.r.copy())
+
+    def key(self) -> tuple:
+        return (tuple(self.tp), tuple(self.k), tuple(self.r))
+
+
+class _Search:
+    def __init__(self, space: SearchSpace, max_steps: int, packing: bool) -> None:
+        self.space = space
+        self.max_steps = max_steps
+        self.packing = packing
+        self.started = time.perf_counter()
+        self.trace: list[TraceStep] = []
+        self.evaluated = 0
+        self.allowed = [set(c) for c in space.configs]
+        self.grad = jax.jit(jax.grad(space.surrogate.latency_fn(space.rate), argnums=(0, 1, 2)))
+        self._packs: dict[tuple, bool] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def score(self, states: list[_State]) -> dict[str, np.ndarray]:
+        self.evaluated += len(states)
+        return self.space.score(np.array([s.tp for s in states]),
+                                np.array([s.k for s in states]),
+                                np.array([s.r for s in states]))
+
+    def packs(self, state: _State) -> bool:
+        if not self.packing:
+            return True
+        key = state.key()
+        if key not in self._packs:
+            self._packs[key] = self.space.packs(state.tp, state.k, state.r)
+        return self._packs[key]
+
+    def record(self, phase: str, move: str, state: _State, scored: dict, index: int = 0
+               ) -> None:
+        self.trace.append(TraceStep(
+            step=len(self.trace), phase=phase, move=move,
+            gpus=float(scored["gpus"][index]), latency_s=float(scored["latency_s"][index]),
+            throughput_rps=float(scored["throughput_rps"][index]),
+            elapsed_s=time.perf_counter() - self.started))
+
+    def pick(self, candidates: list[tuple[str, _State]], current: float, *,
+             per_gpu: bool, base_gpus: float) -> tuple[str, _State, dict, int] | None:
+        """The best feasible, packing candidate that cuts the latency (per GPU added when
+        ``per_gpu``)."""
+        if not candidates:
+            return None
+        scored = self.score([s for _, s in candidates])
+        cut = current - scored["latency_s"]
+        gain = cut / np.maximum(scored["gpus"] - base_gpus, 1 / FRACTION_GRID) if per_gpu \
+            else cut
+        order = np.argsort(-gain)
+        for index in order:
+            if not scored["feasible"][index] or cut[index] <= IMPROVEMENT * current:
+                continue
+            if self.packs(candidates[index][1]):
+                return candidates[index][0], candidates[index][1], scored, int(index)
+        return None
+
+    def name(self, i: int) -> str:
+        return self.space.llms[i]
+
+    # ------------------------------------------------------------------ moves
+
+    def up_moves(self, state: _State) -> list[tuple[str, _State, int]]:
+        """Single resource quanta: (description, new state, index of the gradient entry)."""
+        moves = []
+        for i in range(len(state.tp)):
+            s = state.copy()
+            s.r[i] += 1
+            moves.append((f"{self.name(i)}: replica {state.r[i]} -> {s.r[i]}", s, 0))
+            if (state.tp[i], state.k[i] + 1) in self.allowed[i]:
+                s = state.copy()
+                s.k[i] += 1
+                moves.append((f"{self.name(i)}: fraction {state.k[i]}/8 -> {s.k[i]}/8", s, 1))
+            if (state.tp[i] * 2, state.k[i]) in self.allowed[i]:
+                s = state.copy()
+                s.tp[i] *= 2
+                moves.append((f"{self.name(i)}: TP {state.tp[i]} -> {s.tp[i]}", s, 2))
+        return moves
+
+    def single_changes(self, state: _State, need: np.ndarray) -> list[tuple[int, str, _State]]:
+        """Every change of one llm: any configuration, with the fewest replicas that meet the
+        target, about as many GPUs as now (one replica fewer to two more), or one replica more
+        or fewer than now."""
+        changes = []
+        for i in range(len(state.tp)):
+            now = state.tp[i] * state.k[i] * state.r[i]
+            for c, (tp, k) in enumerate(self.space.configs[i]):
+                r_min = int(need[c, i])
+                if r_min == 0:
+                    continue
+                iso = now // (tp * k)
+                most = self.space.budget // (tp * k)
+                counts = {r_min, iso - 1, iso, iso + 1, iso + 2, state.r[i] - 1, state.r[i] + 1}
+                for r in sorted(counts):
+                    if r < r_min or r > most or (tp, k, r) == (
+                            state.tp[i], state.k[i], state.r[i]):
+                        continue
+                    s = state.copy()
+                    s.tp[i], s.k[i], s.r[i] = tp, k, r
+                    changes.append((i, f"{self.name(i)}: TP {state.tp[i]} x{state.r[i]} "
+                                       f"{state.k[i]}/8 -> TP {tp} x{r} {k}/8", s))
+        return changes
+
+    def local_moves(self, state: _State, need: np.ndarray, latency: float
+                    ) -> list[tuple[str, _State]]:
+        """Single changes within the budget, and the pairs of changes of two llms whose
+        summed single effects look best (scored exactly afterwards)."""
+        changes = self.single_changes(state, need)
+        if not changes:
+            return []
+        scored = self.score([s for _, _, s in changes])
+        effect = np.where(np.all(scored["rho"] <= self.space.cap + 1e-9, axis=1),
+                          scored["latency_s"] - latency, np.inf)
+        base = self.space.cost(state.tp, state.k, state.r)
+        extra = np.array([self.space.cost(s.tp, s.k, s.r) - base for _, _, s in changes])
+        left = self.space.budget - base
+        moves = [(text, s) for (_, text, s), e, x in zip(changes, effect, extra, strict=True)
+                 if np.isfinite(e) and x <= left]
+        owner = np.array([i for i, _, _ in changes])
+        estimate = effect[:, None] + effect[None, :]
+        allowed = ((owner[:, None] < owner[None, :]) & (extra[:, None] + extra[None, :] <= left)
+                   & np.isfinite(estimate) & (estimate < 0))
+        picks = np.argwhere(allowed)
+        if len(picks):
+            best = picks[np.argsort(estimate[allowed])[:PAIR_CANDIDATES]]
+            for a, b in best:
+                (_, text_a, s_a), (j, text_b, s_b) = changes[a], changes[b]
+                s = s_a.copy()
+                s.tp[j], s.k[j], s.r[j] = s_b.tp[j], s_b.k[j], s_b.r[j]
+                moves.append((f"{text_a}; {text_b}", s))
+        return moves
+
+    # ------------------------------------------------------------------ phases
+
+    def start(self) -> tuple[_State, np.ndarray]:
+        need = min_replicas(self.space, self.space.rate)
+        tp, k, valid = config_arrays(self.space)
+        cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
+        best = np.argmin(cost, axis=0)
+        columns = np.arange(len(self.space.llms))
+        state = _State(tp[best, columns].copy(), k[best, columns].copy(),
+                       need[best, columns].copy())
+        if np.any(need[best, columns] == 0) or self.space.cost(
+                state.tp, state.k, state.r) > self.space.budget:
+            raise infeasible(self.space)
+        return state, need
+
+    def relax_and_round(self, state: _State) -> _State:
+        """Phase 2: replicas relaxed to reals, budget poured by the gradient, rounded down."""
+        space = self.space
+        r = state.r.astype(float)
+        per_replica = state.tp * state.k
+        left = space.budget - float(np.dot(per_replica, r))
+        if left <= 0:
+            return state.copy()
+        quantum = left / RELAX_STEPS
+        fraction = state.k / FRACTION_GRID
+        for _ in range(RELAX_STEPS):
+            _, g_r, _ = self.grad(jnp.asarray(state.tp, dtype=float), jnp.asarray(r),
+                                  jnp.asarray(fraction, dtype=float))
+            i = int(np.argmax(-np.asarray(g_r) / per_replica))
+            r[i] += quantum / per_replica[i]
+        rounded = state.copy()
+        rounded.r = np.maximum(np.floor(r + 1e-9).astype(int), state.r)
+        while space.cost(rounded.tp, rounded.k, rounded.r) > space.budget:
+            i = int(np.argmax(rounded.r - state.r))
+            rounded.r[i] -= 1
+        return rounded
+
+    def grow(self, state: _State, phase: str) -> _State:
+        """Phase 3: gradient-ranked quanta, the best few scored exactly."""
+        current = self.score([state])
+        latency = float(current["latency_s"][0])
+        for _ in range(self.max_steps):
+            moves = self.up_moves(state)
+            if not moves:
+                break
+            grads = self.grad(jnp.asarray(state.tp, dtype=float),
+                              jnp.asarray(state.r, dtype=float),
+                              jnp.asarray(state.k / FRACTION_GRID, dtype=float))
+            grads = [np.asarray(g) for g in grads]
+            predicted = []
+            for _, s, which in moves:
+                i = int(np.flatnonzero((s.tp != state.tp) | (s.k != state.k)
+                                       | (s.r != state.r))[0])
+                step = ((s.r[i] - state.r[i]) if which == 0 else
+                        (s.k[i] - state.k[i]) / FRACTION_GRID if which == 1 else
+                        (s.tp[i] - state.tp[i]))
+                gpus = (s.tp[i] * s.k[i] * s.r[i] - state.tp[i] * state.k[i] * state.r[i]
+                        ) / FRACTION_GRID
+                g = grads[1][i] if which == 0 else grads[2][i] if which == 1 else grads[0][i]
+                predicted.append(-g * step / gpus)
+            order = np.argsort(-np.array(predicted))[:TOP_CANDIDATES]
+            base = float(self.space.cost(state.tp, state.k, state.r)) / FRACTION_GRID
+            chosen = self.pick([(moves[i][0], moves[i][1]) for i in order], latency,
+                               per_gpu=True, base_gpus=base)
+            if chosen is None:
+                break
+            text, state, scored, index = chosen
+            latency = float(scored["latency_s"][index])
+            self.record(phase, text, state, scored, index)
+        return state
+
+    def improve(self, state: _State, need: np.ndarray, phase: str) -> _State:
+        """Phase 4: batched local moves until none improves."""
+        latency = float(self.score([state])["latency_s"][0])
+        for _ in range(self.max_steps):
+            chosen = self.pick(self.local_moves(state, need, latency), latency,
+                               per_gpu=False, base_gpus=0.0)
+            if chosen is None:
+                break
+            text, state, scored, index = chosen
+            latency = float(scored["latency_s"][index])
+            self.record(phase, text, state, scored, index)
+        return state
+
+
+def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation, ...] = (),
+           packing: bool = True) -> SearchResult:
+    """The gradient-guided heuristic (see the module text). ``packing``: only allocations
+    whose instances pack onto the cluster (off: the budget alone, as the exact oracle's
+    knapsack)."""
+    run = _Search(space, max_steps, packing)
+    first, need = run.start()
+    scored = run.score([first])
+    run.record("target", "fewest GPUs that meet the target", first, scored)
+    if not run.packs(first):
+        raise infeasible(space, packing=True)
+    candidates = []
+    for label, state in (("from the target point", first),
+                         ("from the rounded relaxation", run.relax_and_round(first)),
+                         *((f"from {a.method}", _state_of(space, a)) for a in starts)):
+        if state is None or not run.packs(state):
+            continue
+        checked = run.score([state])
+        if not checked["feasible"][0]:
+            continue
+        run.record("start", label, state, checked)
+        state = run.grow(state, "grow")
+        state = run.improve(state, need, "local")
+        candidates.append(state)
+    final = run.score(candidates)
+    best = int(np.argmin(np.where(final["feasible"], final["latency_s"], np.inf)))
+    state = candidates[best]
+    run.record("result", "best of the starts", state, final, best)
+    elapsed = time.perf_counter() - run.started
+    return SearchResult(
+        allocation=space.allocation(state.tp, state.k, state.r, "gradient_guided"),
+        latency_s=float(final["latency_s"][best]),
+        throughput_rps=float(final["throughput_rps"][best]),
+        evaluated=run.evaluated, elapsed_s=elapsed, trace=tuple(run.trace))
+
+
+def _state_of(space: SearchSpace, allocation: Allocation) -> _State | None:
+    """An allocation as a search state (None when one of its llms is outside the space)."""
+    tp, k, r = [], [], []
+    for i, llm in enumerate(space.llms):
+        try:
+            entry = allocation.llm(llm)
+        except KeyError:
+            return None
+        eighths = round(entry.gpu_fraction * FRACTION_GRID)
+        if (entry.tp, eighths) not in set(space.configs[i]):
+            return None
+        tp.append(entry.tp)
+        k.append(eighths)
+        r.append(entry.replicas)
+    return _State(np.array(tp), np.array(k), np.array(r))
+
+
+# --------------------------------------------------------------------------- infeasibility
+
+
+def max_achievable_rate(space: SearchSpace) -> tuple[float, np.ndarray]:
+    """The highest rate whose fewest-GPU allocation fits the budget (bisection), and the GPUs
+    each llm then needs."""
+    tp, k, _ = config_arrays(space)
+
+    def gpus(rate: float) -> np.ndarray | None:
+        need = min_replicas(space, rate)
+        if np.any(np.all(need == 0, axis=0)):
+            return None
+        cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max).min(axis=0)
+        return cost if cost.sum() <= space.budget else None
+
+    low, high = 0.0, max(space.rate, 1e-6)
+    while gpus(high) is not None:
+        low, high = high, high * 2
+        if high > 1e9:
+            break
+    for _ in range(40):
+        middle = (low + high) / 2
+        if gpus(middle) is not None:
+            low = middle
+        else:
+            high = middle
+    used = gpus(low) if low > 0 else None
+    return low, (used if used is not None else np.zeros(len(space.llms))) / FRACTION_GRID
+
+
+def infeasible(space: SearchSpace, packing: bool = False) -> AllocationError:
+    problem = space.problem
+    rate, gpus = max_achievable_rate(space)
+    where = f"cluster '{problem.cluster.name}' ({problem.gpus} {problem.gpu} GPUs)"
+    if packing:
+        return AllocationError(
+            f"the fewest GPUs that meet {problem.rate_rps:g} requests/s do not pack onto the "
+            f"GPUs of {where}", source="target", field="rate_rps", value=problem.rate_rps,
+            fix="lower target.rate_rps or use a larger cluster")
+    needs = ", ".join(f"{llm} {g:.3g}" for llm, g in sorted(
+        zip(space.llms, gpus, strict=True), key=lambda x: -x[1]))
+    limit = (f"at most {rate:.4g} requests/s is achievable (predicted), where the GPUs run out "
+             f"with {needs} GPUs at utilisation {problem.utilization_cap:g}") if rate > 0 else \
+        "not even the smallest instance of every llm fits"
+    return AllocationError(
+        f"target {problem.rate_rps:g} requests/s cannot be sustained on {where}: {limit}",
+        source="target", field="rate_rps", value=problem.rate_rps,
+        fix=f"lower target.rate_rps to {rate:.4g} or less, raise target.utilization_cap, or "
+            "use a larger cluster" if rate > 0 else "use a larger cluster")

@@ -1,0 +1,144 @@
+"""The decision space of the allocation search, and its feasibility rules.
+
+Per llm: a configuration (TP degree ``tp`` within one NVLink domain, GPU fraction ``k / 8``)
+that holds the llm's weights and a KV cache for its longest call, and a replica count ``r``.
+An allocation is feasible when
+
+- its GPUs ``sum_l tp_l k_l r_l / 8`` fit the cluster's GPUs of the problem's GPU type;
+- every llm's utilisation at the target rate is at most the cap:
+  ``rho_l = lambda / X_l <= cap`` with ``X_l = eta_l r_l mu_l / n_l`` the requests/s the llm's
+  replicas sustain (the surrogate's stage throughput);
+- its instances pack onto the GPUs (first fit, largest instances first).
+
+Costs are counted in eighths of a GPU (integers), so budgets compare exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scepsy_opt.placement.first_fit import PlacementError, first_fit
+from scepsy_opt.search.problem import FRACTION_GRID, AllocationError, AllocationProblem
+from scepsy_opt.surrogate.data import configurations
+from scepsy_opt.surrogate.workflow import WorkflowSurrogate
+from scepsy_opt.types import Allocation, Catalog, LlmAllocation
+
+
+@dataclass(frozen=True, eq=False)
+class SearchSpace:
+    """Per llm (in the surrogate's order) its configurations as ``(tp, k)`` pairs."""
+
+    problem: AllocationProblem
+    surrogate: WorkflowSurrogate
+    configs: tuple[tuple[tuple[int, int], ...], ...]
+    budget: int  # eighths of a GPU
+
+    @property
+    def llms(self) -> tuple[str, ...]:
+        return self.surrogate.llms
+
+    @property
+    def rate(self) -> float:
+        return self.problem.rate_rps
+
+    @property
+    def cap(self) -> float:
+        return self.problem.utilization_cap
+
+    def cost(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Eighths of a GPU (last axis: llms)."""
+        return np.sum(np.asarray(tp) * np.asarray(k) * np.asarray(r), axis=-1)
+
+    def allocation(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, method: str,
+                   note: str = "") -> Allocation:
+        return Allocation(method, tuple(
+            LlmAllocation(llm, self.problem.gpu, int(tp[i]), int(r[i]),
+                          float(k[i]) / FRACTION_GRID)
+            for i, llm in enumerate(self.llms)), note=note)
+
+    def packs(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> bool:
+        """Whether the instances fit the cluster, largest first."""
+        order = sorted(range(len(self.llms)), key=lambda i: (-tp[i], -k[i]))
+        allocation = Allocation("check", tuple(
+            LlmAllocation(self.llms[i], self.problem.gpu, int(tp[i]), int(r[i]),
+                          k[i] / FRACTION_GRID) for i in order))
+        try:
+            first_fit(allocation, self.problem.cluster)
+        except PlacementError:
+            return False
+        return True
+
+    def score(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, rate: float | None = None
+              ) -> dict[str, np.ndarray]:
+        """Surrogate predictions for a batch ``[B, L]`` of allocations, plus ``feasible``
+        (budget and utilisation; packing is checked separately)."""
+        tp, k, r = (np.atleast_2d(np.asarray(x)) for x in (tp, k, r))
+        out = self.surrogate.predict_batch(tp, r, k / FRACTION_GRID,
+                                           self.rate if rate is None else rate)
+        result: dict[str, Any] = {name: np.asarray(v) for name, v in out.items()}
+        result["gpus"] = self.cost(tp, k, r) / FRACTION_GRID
+        result["feasible"] = (self.cost(tp, k, r) <= self.budget) & np.all(
+            result["rho"] <= self.cap + 1e-9, axis=-1)
+        return result
+
+
+def search_space(problem: AllocationProblem, catalog: Catalog, surrogate: WorkflowSurrogate
+                 ) -> SearchSpace:
+    """Every llm's configurations; an llm that nothing holds is an error naming it."""
+    gpu = catalog.gpus[problem.gpu]
+    configs = []
+    for llm in surrogate.llms:
+        demand = problem.demand(llm)
+        found = configurations(catalog.llms[llm], gpu, problem.memory, demand.context_tokens,
+                               problem.max_tp)
+        if not found:
+            raise AllocationError(
+                f"no TP degree up to {problem.max_tp} and GPU fraction holds {llm} and a KV "
+                f"cache for its longest call ({demand.context_tokens} tokens) on {problem.gpu}",
+                source=f"cluster '{problem.cluster.name}'", field=llm,
+                fix="use a cluster with larger NVLink domains or GPUs with more memory, or "
+                    "shorten the workflow's longest calls")
+        configs.append(tuple((tp, round(f * FRACTION_GRID)) for tp, f in found))
+    return SearchSpace(problem, surrogate, tuple(configs), problem.gpus * FRACTION_GRID)
+
+
+def config_arrays(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tp, k [C, L]`` with every llm's configurations (padded by repeating its last one)
+    and ``valid [C, L]``."""
+    L = len(space.llms)
+    widest = max(len(c) for c in space.configs)
+    tp = np.ones((widest, L), dtype=int)
+    k = np.full((widest, L), FRACTION_GRID, dtype=int)
+    valid = np.zeros((widest, L), dtype=bool)
+    for i, configs in enumerate(space.configs):
+        for c in range(widest):
+            tp[c, i], k[c, i] = configs[min(c, len(configs) - 1)]
+            valid[c, i] = c < len(configs)
+    return tp, k, valid
+
+
+def min_replicas(space: SearchSpace, rate: float) -> np.ndarray:
+    """``[C, L]``: the fewest replicas of each configuration that keep the llm's utilisation
+    at ``rate`` within the cap (0: not within the budget). Bisection on the replica count,
+    vectorised over all configurations (a stage's throughput grows with its replicas)."""
+    tp, k, valid = config_arrays(space)
+    most = np.maximum(space.budget // (tp * k), 1)
+    need = rate / space.cap
+
+    def enough(r: np.ndarray) -> np.ndarray:
+        terms = space.surrogate.terms_batch(tp, r, k / FRACTION_GRID, rate)
+        return np.asarray(terms["capacity_rps"]) >= need * (1 - 1e-12)
+
+    low = np.zeros_like(most)  # not enough (0 replicas)
+    high = most.copy()
+    ok_high = enough(high.astype(float))
+    while np.any(high - low > 1):
+        middle = (low + high) // 2
+        ok = enough(np.maximum(middle, 1).astype(float))
+        move = high - low > 1
+        high = np.where(move & ok, middle, high)
+        low = np.where(move & ~ok, middle, low)
+    return np.where(valid & ok_high & (space.budget >= tp * k), high, 0)
