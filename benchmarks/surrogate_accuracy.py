@@ -29,7 +29,7 @@ from scepsy_opt.parallel import default_workers, map_processes
 from scepsy_opt.search.problem import problem_from_stats
 from scepsy_opt.simulate.evaluate import unloaded_latency_s
 from scepsy_opt.surrogate.calib import random_allocation
-from scepsy_opt.surrogate.stage import fit_surrogate
+from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.surrogate.validate import SimulatedCase, compare, errors, simulate_case
 from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             surrogate, _, fitted = fit_surrogate(
                 settings.workflow, analysis, tables, problem, catalog,
-                simulate=settings.simulate, cache_dir=args.cache / "fits",
-                workers=args.workers)
+                simulate=settings.simulate,
+                settings=FitSettings(cache_dir=args.cache / "fits", workers=args.workers))
             fit_s = time.perf_counter() - started
             unloaded = unloaded_latency_s(analysis.combined.e2e_latency_s.mean)
             rng = np.random.default_rng(

@@ -164,6 +164,30 @@ def format_profiles(profiles: dict) -> str:
     return "\n".join(lines)
 
 
+def format_allocation(record: dict) -> str:
+    """The planned allocation: per llm its configuration and predicted load and latency."""
+    predicted = record["predicted"]
+    lines = [f"\nallocation for {record['workflow']} at {_fmt(record['target_rate_rps'])} rps "
+             f"on {record['cluster']} ({_fmt(record['gpus_used'])} of "
+             f"{record['cluster_gpus']} {record['gpu']} GPUs), predicted: throughput up to "
+             f"{_fmt(predicted['throughput_rps'])} rps, mean latency "
+             f"{_fmt(predicted['latency_s'])} s (bottleneck {predicted['bottleneck']})"]
+    rows = [("llm", "TP", "replicas", "fraction", "GPUs", "utilisation", "latency s", "share")]
+    for llm, entry in record["llms"].items():
+        p = entry["predicted"]
+        rows.append((llm, str(entry["tp"]), str(entry["replicas"]),
+                     _fmt(entry["gpu_fraction"]), _fmt(entry["gpus"]), _fmt(p["utilization"]),
+                     _fmt(p["latency_contribution_s"]), f"{p['latency_share']:.0%}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        lines.append("  " + "  ".join(c.rjust(w) if i else c.ljust(w)
+                                      for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    search = record["search"]
+    lines.append(f"  search: {search['method']}, {search['allocations_scored']:,} allocations "
+                 f"scored in {search['elapsed_s']:.2f} s")
+    return "\n".join(lines)
+
+
 def format_evaluation(evaluation: EvaluationResult) -> str:
     """One row per plan: GPUs, max sustainable rate, latency and throughput at the target."""
     lines = [f"\nevaluation of {evaluation.workflow} on {evaluation.cluster} at "
@@ -207,7 +231,10 @@ def _hydra_entry(cfg: DictConfig) -> None:
     paths = write_artifacts(result, Path(HydraConfig.get().runtime.output_dir),
                             write_traces=settings.analyze.write_traces)
     print(format_summary(result.analysis))
-    print(format_profiles(result.profiles))
+    if result.profiles:
+        print(format_profiles(result.profiles))
+    if result.allocation_record is not None:
+        print(format_allocation(result.allocation_record))
     if result.evaluation is not None:
         print(format_evaluation(result.evaluation))
     for path in paths:
@@ -222,6 +249,10 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
     for (llm, gpu), table in sorted(result.profiles.items()):
         path = run_dir / "profiles" / profile_filename(llm, gpu)
         write_csv(table, path)
+        paths.append(path)
+    if result.allocation_record is not None:
+        path = run_dir / "allocation.json"
+        atomic_write_json(path, result.allocation_record)
         paths.append(path)
     if result.evaluation is not None:
         path = run_dir / "evaluation.json"

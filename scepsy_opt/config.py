@@ -10,8 +10,10 @@ then validates ranges and cross references (GPU ids, llm ids) and builds the fro
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -24,6 +26,9 @@ from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.resources import data_dir
 from scepsy_opt.simulate.arrivals import ArrivalProcess
 from scepsy_opt.simulate.settings import SimulateSettings, SustainSettings
+from scepsy_opt.surrogate.calib import CalibrationSettings
+from scepsy_opt.surrogate.data import InstanceDataSettings
+from scepsy_opt.surrogate.stage import FitSettings
 from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
@@ -121,6 +126,38 @@ class ProfileConf:
 
 
 @dataclass
+class InstanceDataConf:
+    mix_calls: int = 4096
+    saturation_calls: int = 3000
+    load_calls: int = 1000
+    loads: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.85])
+
+
+@dataclass
+class CalibrationConf:
+    budgets: list[int] = field(default_factory=lambda: [4, 8, 16])
+    allocations_per_budget: int = 6
+    loads: list[float] = field(default_factory=lambda: [0.15, 0.35, 0.55, 0.7, 0.85])
+    num_requests: int = 600
+    probe_requests: int = 300
+    bisection_steps: int = 6
+    fit_steps: int = 4000
+    learning_rate: float = 0.05
+
+
+@dataclass
+class FitConf:
+    """``cache_dir`` null: ``$SCEPSY_OPT_CACHE`` or ``$XDG_CACHE_HOME/scepsy_opt`` (default
+    ``~/.cache/scepsy_opt``), then ``fits/``. ``workers`` 0: every usable core."""
+
+    cache: bool = True
+    cache_dir: str | None = None
+    workers: int = 0
+    instance: InstanceDataConf = field(default_factory=InstanceDataConf)
+    calibration: CalibrationConf = field(default_factory=CalibrationConf)
+
+
+@dataclass
 class SearchConf:
     method: str = "gradient_guided"
     max_steps: int = 500
@@ -179,12 +216,14 @@ class RunConf:
     cluster: ClusterConf = MISSING
     target: TargetConf = MISSING
     profile: ProfileConf = MISSING
+    fit: FitConf = MISSING
     search: SearchConf = MISSING
     placement: PlacementConf = MISSING
     emit: EmitConf = MISSING
     simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
     evaluate: bool = False
+    stop_after: str = "search"
     seed: int = 0
 
 
@@ -241,16 +280,19 @@ class RunSettings:
     target: Target
     analyze: AnalyzeSettings
     profile: ProfileSettings
+    fit: FitSettings
     search: SearchSettings
     placement: PlacementSettings
     emit: EmitSettings
     simulate: SimulateSettings
     evaluate: bool
     seed: int
+    stop_after: str = "search"
 
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
+STAGES = ("analyze", "profile", "fit", "search")
 EMIT_FORMATS = ("vllm", "kubernetes", "ray_serve", "plan")
 FRACTION_MECHANISMS = ("mps", "mig")
 
@@ -319,6 +361,62 @@ def _profile_settings(profile: dict[str, Any]) -> ProfileSettings:
         backend=profile["backend"], grid=grid, memory=MemorySettings(**memory),
         path=profile["path"], options=tuple(sorted((profile["options"] or {}).items())),
         use_kept=bool(profile["use_kept"]), call_mix_size=int(profile["call_mix_size"]))
+
+
+def default_cache_dir() -> Path:
+    """Where fitted models are kept across runs: ``$SCEPSY_OPT_CACHE``, else
+    ``$XDG_CACHE_HOME/scepsy_opt`` (default ``~/.cache/scepsy_opt``), then ``fits/``."""
+    root = os.environ.get("SCEPSY_OPT_CACHE")
+    if not root:
+        root = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                   / "scepsy_opt")
+    return Path(root).expanduser() / "fits"
+
+
+def _fit_settings(fit: dict[str, Any], seed: int) -> FitSettings:
+    from scepsy_opt.parallel import default_workers
+
+    instance, calibration = fit["instance"], fit["calibration"]
+    for key in ("mix_calls", "saturation_calls", "load_calls"):
+        if instance[key] < 16:
+            raise ConfigError("must be >= 16", source="config", field=f"fit.instance.{key}",
+                              value=instance[key], fix="simulate at least 16 calls, e.g. 1000")
+    for key, loads in (("fit.instance.loads", instance["loads"]),
+                       ("fit.calibration.loads", calibration["loads"])):
+        if not loads or any(not 0 < x < 1 for x in loads):
+            raise ConfigError("every load must be in (0, 1)", source="config", field=key,
+                              value=loads, fix="use utilisations such as [0.3, 0.7]")
+    budgets = _positive_ints(calibration["budgets"], "fit.calibration.budgets")
+    for key in ("allocations_per_budget", "num_requests", "probe_requests", "bisection_steps",
+                "fit_steps"):
+        if calibration[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"fit.calibration.{key}",
+                              value=calibration[key], fix="use a positive integer")
+    _positive(calibration["learning_rate"], "fit.calibration.learning_rate", "e.g. 0.05")
+    if fit["workers"] < 0:
+        raise ConfigError("must be >= 0", source="config", field="fit.workers",
+                          value=fit["workers"], fix="use 0 for every core, or a process count")
+    cache_dir = None
+    if fit["cache"]:
+        cache_dir = Path(fit["cache_dir"]).expanduser() if fit["cache_dir"] else \
+            default_cache_dir()
+    return FitSettings(
+        instance=InstanceDataSettings(
+            mix_calls=int(instance["mix_calls"]),
+            saturation_calls=int(instance["saturation_calls"]),
+            load_calls=int(instance["load_calls"]),
+            loads=tuple(float(x) for x in instance["loads"])),
+        calibration=CalibrationSettings(
+            budgets=budgets,
+            allocations_per_budget=int(calibration["allocations_per_budget"]),
+            loads=tuple(float(x) for x in calibration["loads"]),
+            num_requests=int(calibration["num_requests"]),
+            probe_requests=int(calibration["probe_requests"]),
+            bisection_steps=int(calibration["bisection_steps"]),
+            fit_steps=int(calibration["fit_steps"]),
+            learning_rate=float(calibration["learning_rate"]), seed=seed),
+        cache_dir=cache_dir,
+        workers=int(fit["workers"]) or default_workers())
 
 
 def _simulate_settings(simulate: dict[str, Any], seed: int) -> SimulateSettings:
@@ -410,6 +508,7 @@ def to_settings(
     for fmt in emit["formats"]:
         _one_of(fmt, EMIT_FORMATS, "emit.formats")
     _one_of(emit["fraction_mechanism"], FRACTION_MECHANISMS, "emit.fraction_mechanism")
+    _one_of(raw["stop_after"], STAGES, "stop_after")
 
     return RunSettings(
         workflow=workflow,
@@ -423,6 +522,7 @@ def to_settings(
             work_estimate=WorkEstimateSettings(reference_gpu=work["reference_gpu"]),
         ),
         profile=profile_settings,
+        fit=_fit_settings(raw["fit"], int(raw["seed"])),
         search=SearchSettings(search["method"], int(search["max_steps"])),
         placement=PlacementSettings(
             str(data_dir("solvers") / f"{placement['solver_preset']}.opt"),
@@ -431,6 +531,7 @@ def to_settings(
         simulate=_simulate_settings(raw["simulate"], int(raw["seed"])),
         evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),
+        stop_after=raw["stop_after"],
     )
 
 

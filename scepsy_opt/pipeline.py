@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,9 @@ from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.profile.stage import profile_llms
 from scepsy_opt.resources import data_dir
 from scepsy_opt.search.problem import AllocationError, problem_from_stats
+from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
 from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
+from scepsy_opt.surrogate.stage import fit_surrogate
 from scepsy_opt.types import Catalog
 from scepsy_opt.workflow.stage import AnalyzeOptions, WorkflowAnalysis, analyze_workflow
 from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
@@ -27,6 +30,8 @@ class PipelineResult:
     tables: dict[str, TraceTable]
     profiles: dict[tuple[str, str], ProfileTable]
     evaluation: EvaluationResult | None = None
+    plan: Plan | None = None
+    allocation_record: dict | None = None
 
 
 def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str, CallMix]:
@@ -47,14 +52,16 @@ def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str,
 
 
 def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
-    """Run every stage that exists for ``settings``: analyze, profile, and with ``evaluate``
-    the simulator's comparison of the baselines."""
+    """Run the stages up to ``settings.stop_after``: analyze, profile, fit and search, and with
+    ``evaluate`` the simulator's comparison of the plan with the baselines."""
     options = AnalyzeOptions(
         num_requests=settings.analyze.num_requests,
         seed=settings.analyze.seed,
         work_estimate=settings.analyze.work_estimate,
     )
     analysis, tables = analyze_workflow(settings.workflow, options, catalog)
+    if settings.stop_after == "analyze":
+        return PipelineResult(analysis=analysis, tables=tables, profiles={})
     names = sorted({s.llm for s in analysis.combined.llms})
     outside = [name for name in names if name not in catalog.llms]
     if outside:
@@ -67,17 +74,32 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
         call_mixes=call_mixes(tables, settings.profile.call_mix_size, settings.seed),
         kept_dir=data_dir("models"),
     )
+    planning = settings.stop_after in ("fit", "search")
+    if (planning or settings.evaluate) and outside:
+        raise AllocationError(
+            "only catalog llms can be planned and simulated", source="workflow", value=outside,
+            fix="map recorded names to catalog llms with workflow.traces.llm_map, or stop "
+                "after profiling with stop_after=profile")
+    problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
+                                 settings.cluster, settings.profile.memory,
+                                 settings.target.utilization_cap)
+    plan, record = None, None
+    if planning:
+        started = time.perf_counter()
+        surrogate, fits, workflow_fit = fit_surrogate(
+            settings.workflow, analysis, tables, problem, catalog, simulate=settings.simulate,
+            settings=settings.fit, profiles=profiles, seed=settings.seed)
+        fit_s = time.perf_counter() - started
+        if settings.stop_after == "search":
+            plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
+                                   max_steps=settings.search.max_steps)
+            record = plan_to_json(plan, surrogate, catalog, workflow=settings.workflow.name,
+                                  fits=fits, workflow_fit=workflow_fit, fit_s=fit_s)
     evaluation = None
     if settings.evaluate:
-        if outside:
-            raise AllocationError(
-                "the simulator runs catalog llms only", source="workflow", value=outside,
-                fix="map recorded names to catalog llms with workflow.traces.llm_map")
-        problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
-                                     settings.cluster, settings.profile.memory,
-                                     settings.target.utilization_cap)
+        planned = {"planned": plan.allocation} if plan is not None else None
         evaluation = evaluate(settings.workflow, problem, catalog, settings.simulate,
                               unloaded_latency_s(analysis.combined.e2e_latency_s.mean),
-                              profiles=profiles)
+                              profiles=profiles, plans=planned)
     return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
-                          evaluation=evaluation)
+                          evaluation=evaluation, plan=plan, allocation_record=record)

@@ -40,14 +40,22 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cli():
-    """``cli(*args, cwd=None)`` runs ``python -m scepsy_opt ARGS`` in a subprocess."""
+def fit_cache(tmp_path_factory) -> Path:
+    """The fit cache of the test session (CLI runs share it; the user's cache is untouched)."""
+    return tmp_path_factory.mktemp("scepsy_cache")
+
+
+@pytest.fixture(scope="session")
+def cli(fit_cache):
+    """``cli(*args, cwd=None)`` runs ``python -m scepsy_opt ARGS`` in a subprocess, with the
+    session's fit cache."""
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 300
             ) -> subprocess.CompletedProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         env.pop("HYDRA_FULL_ERROR", None)
+        env["SCEPSY_OPT_CACHE"] = str(fit_cache)
         return subprocess.run(
             [sys.executable, "-m", "scepsy_opt", *args],
             cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,

@@ -45,6 +45,14 @@ def first_fit(allocation: Allocation, cluster: ClusterSpec) -> Placement:
     return Placement(method="first_fit", instances=tuple(placed))
 
 
+def first_fit_decreasing(allocation: Allocation, cluster: ClusterSpec) -> Placement:
+    """:func:`first_fit` with the llms' instances ordered largest first (TP degree, then
+    fraction), which packs mixed TP degrees and fractions that the given order may not."""
+    ordered = sorted(allocation.llms, key=lambda e: (-e.tp, -e.gpu_fraction))
+    return first_fit(Allocation(allocation.method, tuple(ordered), note=allocation.note),
+                     cluster)
+
+
 def _find(cluster: ClusterSpec, free: dict[tuple[str, int], float], gpu: str, tp: int,
           fraction: float) -> tuple[str, tuple[int, ...]] | None:
     for node in cluster.nodes:

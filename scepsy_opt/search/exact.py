@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from scepsy_opt.search.heuristic import SearchResult, TraceStep, infeasible
-from scepsy_opt.search.problem import FRACTION_GRID
+from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
 from scepsy_opt.search.space import SearchSpace, config_arrays, min_replicas
 
 BATCH = 65_536
@@ -144,8 +144,11 @@ def exact(space: SearchSpace, *, packing: bool = True, max_combinations: int = 2
     if not candidates:
         size = int(np.prod([len(f) for f in fronts], dtype=float))
         if size > max_combinations:
-            raise ValueError(f"{size} combinations exceed the oracle's limit of "
-                             f"{max_combinations}: the instance is too large for it")
+            raise AllocationError(
+                f"{size:,} combinations exceed the exact oracle's limit of "
+                f"{max_combinations:,}: the instance is too large for it",
+                source="search", field="method", value="exact",
+                fix="use search.method=gradient_guided for instances of this size")
         kept = _enumerate(space, fronts)
         evaluated += kept[1]
         for state in kept[0]:

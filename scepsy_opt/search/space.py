@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from scepsy_opt.placement.first_fit import PlacementError, first_fit
+from scepsy_opt.placement.first_fit import PlacementError, first_fit_decreasing
 from scepsy_opt.search.problem import FRACTION_GRID, AllocationError, AllocationProblem
 from scepsy_opt.surrogate.data import configurations
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
@@ -61,12 +61,8 @@ class SearchSpace:
 
     def packs(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> bool:
         """Whether the instances fit the cluster, largest first."""
-        order = sorted(range(len(self.llms)), key=lambda i: (-tp[i], -k[i]))
-        allocation = Allocation("check", tuple(
-            LlmAllocation(self.llms[i], self.problem.gpu, int(tp[i]), int(r[i]),
-                          k[i] / FRACTION_GRID) for i in order))
         try:
-            first_fit(allocation, self.problem.cluster)
+            first_fit_decreasing(self.allocation(tp, k, r, "check"), self.problem.cluster)
         except PlacementError:
             return False
         return True

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scepsy_opt.artifacts import SCHEMA_VERSION, to_jsonable
-from scepsy_opt.placement.first_fit import PlacementError, first_fit
+from scepsy_opt.placement.first_fit import PlacementError, first_fit_decreasing
 from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.progress import Progress
@@ -182,7 +182,7 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
                           profiles, unloaded_latency_s)
 
     def score(allocation: Allocation) -> base.Score:
-        run = runner(allocation, first_fit(allocation, problem.cluster))
+        run = runner(allocation, first_fit_decreasing(allocation, problem.cluster))
         metrics = run.run_long(problem.rate_rps, settings.sustain.num_requests)
         return base.Score(run.sustains(metrics), metrics.e2e_latency_s.mean,
                           metrics.completed_throughput_rps)
@@ -194,7 +194,7 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
         try:
             allocation = (plans or {}).get(name) or produce(
                 name, problem, catalog, score, settings.exact_max_candidates)
-            placement = first_fit(allocation, problem.cluster)
+            placement = first_fit_decreasing(allocation, problem.cluster)
         except (AllocationError, PlacementError) as error:
             results.append(PlanEvaluation(name, None, None, None, math.nan, str(error)))
             progress.advance(note=f"{name}: {error.problem}")

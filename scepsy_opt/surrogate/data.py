@@ -40,9 +40,22 @@ from scepsy_opt.types import TP_DEGREES, GpuSpec, LlmSpec
 log = logging.getLogger(__name__)
 
 FRACTION_GRID = 8
-SATURATION_CALLS = 3000
-LOAD_CALLS = 1000
 LOADS = (0.1, 0.3, 0.5, 0.7, 0.85)
+
+
+@dataclass(frozen=True)
+class InstanceDataSettings:
+    """How much each configuration is simulated (see the module text): ``mix_calls`` calls
+    drawn from the workflow, ``saturation_calls`` per overload run, ``load_calls`` for the
+    unloaded latency and per point of the load curve at utilisations ``loads``."""
+
+    mix_calls: int = 4096
+    saturation_calls: int = 3000
+    load_calls: int = 1000
+    loads: tuple[float, ...] = LOADS
+
+
+DEFAULT_INSTANCE_DATA = InstanceDataSettings()
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,9 +97,10 @@ def _run(spec: InstanceSpec, inputs: np.ndarray, outputs: np.ndarray, arrivals: 
 
 
 def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
-            profile: ProfileTable | None = None, seed: int = 0
-            ) -> LlmFitData:
+            profile: ProfileTable | None = None, seed: int = 0,
+            settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> LlmFitData:
     """Simulate single instances of ``llm`` in every configuration (see the module text)."""
+    saturation_calls, loads = settings.saturation_calls, settings.loads
     rng = np.random.default_rng(seed)
     context = int(max(np.add(mix.input_tokens, mix.output_tokens)))
     configs = configurations(llm, gpu, memory, context)
@@ -104,7 +118,7 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
         spec = InstanceSpec(llm.id, model, plan.kv_capacity_tokens, memory.max_num_seqs,
                             memory.max_num_batched_tokens)
         # unloaded: calls one at a time, far apart
-        head = slice(0, min(LOAD_CALLS, calls))
+        head = slice(0, min(settings.load_calls, calls))
         alone = _run(spec, inputs[head], outputs[head], np.arange(head.stop) * 1e4)
         alone_s = alone.call_finished - alone.call_submitted
         single = float(np.mean(alone_s))
@@ -113,18 +127,18 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
         # finish quantiles is the steady maximum
         mu = instance_capacity_rps(model, plan.kv_capacity_tokens, memory.max_num_seqs,
                                    memory.max_num_batched_tokens, mean_in, mean_out) * 2
-        many = np.resize(np.arange(calls), SATURATION_CALLS)
+        many = np.resize(np.arange(calls), saturation_calls)
         for overload in (1.0, 1.25):
-            arrivals = np.cumsum(rng.exponential(1 / (overload * mu), SATURATION_CALLS))
+            arrivals = np.cumsum(rng.exponential(1 / (overload * mu), saturation_calls))
             finished = np.sort(_run(spec, inputs[many], outputs[many], arrivals).call_finished)
-            low = finished[int(0.25 * SATURATION_CALLS)]
-            high = finished[int(0.75 * SATURATION_CALLS)]
+            low = finished[int(0.25 * saturation_calls)]
+            high = finished[int(0.75 * saturation_calls)]
             if high > low:
-                mu = 0.5 * SATURATION_CALLS / (high - low)
+                mu = 0.5 * saturation_calls / (high - low)
         # load curve: the same calls as a Poisson stream at utilisation rho
         deltas = []
         warm = head.stop // 10
-        for rho in LOADS:
+        for rho in loads:
             arrivals = np.cumsum(rng.exponential(1 / (rho * mu), head.stop))
             raw = _run(spec, inputs[head], outputs[head], arrivals)
             latency = float(np.mean((raw.call_finished - raw.call_submitted)[warm:]))
@@ -137,7 +151,7 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
     return LlmFitData(
         llm=llm.id, gpu=gpu.id, tp=array([c[0] for c in configs], dtype=np.float64),
         fraction=array([c[1] for c in configs]), capacity_rps=array(capacity),
-        unloaded_s=array(unloaded), load_rho=np.tile(np.array(LOADS), (len(configs), 1)),
+        unloaded_s=array(unloaded), load_rho=np.tile(np.array(loads), (len(configs), 1)),
         load_delta=array(load_delta),
         meta={"mean_input_tokens": mean_in, "mean_output_tokens": mean_out, "calls": calls},
     )

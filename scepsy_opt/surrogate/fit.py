@@ -42,7 +42,12 @@ from scepsy_opt.surrogate.calib import (
     fit_load,
     optimiser,
 )
-from scepsy_opt.surrogate.data import LlmFitData, collect
+from scepsy_opt.surrogate.data import (
+    DEFAULT_INSTANCE_DATA,
+    InstanceDataSettings,
+    LlmFitData,
+    collect,
+)
 from scepsy_opt.surrogate.paths import PathSet
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
 from scepsy_opt.types import Catalog, GpuSpec, LlmSpec
@@ -86,8 +91,9 @@ def _digest(basis: object) -> str:
 
 
 def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,
-            profile: ProfileTable | None) -> str:
-    return _digest({
+            profile: ProfileTable | None,
+            settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> str:
+    basis = {
         "version": FIT_VERSION, "llm": to_jsonable(llm), "gpu": to_jsonable(gpu),
         "memory": to_jsonable(memory),
         "mix": hashlib.sha256(np.asarray([mix.input_tokens, mix.output_tokens]).tobytes())
@@ -95,7 +101,10 @@ def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,
         "timing": hashlib.sha256(to_csv(profile).encode()).hexdigest()
         if profile is not None and profile.backend != "roofline"
         else to_jsonable(dataclasses.asdict(roofline_params(gpu.id))),
-    })
+    }
+    if settings != DEFAULT_INSTANCE_DATA:  # the default keeps the keys of earlier fits
+        basis["instance_data"] = to_jsonable(settings)
+    return _digest(basis)
 
 
 def fit_errors(params: dict, data: LlmFitData) -> dict[str, float]:
@@ -120,15 +129,15 @@ def fit_errors(params: dict, data: LlmFitData) -> dict[str, float]:
 
 def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
             profile: ProfileTable | None = None, cache_dir: Path | None = None,
-            seed: int = 0) -> LlmFit:
+            seed: int = 0, settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> LlmFit:
     """Fit (or reuse) the instance model of ``llm`` on ``gpu`` for its call mix."""
-    key = fit_key(llm, gpu, memory, mix, profile)
+    key = fit_key(llm, gpu, memory, mix, profile, settings)
     stored = _load(cache_dir, key)
     if stored is not None:
         arrays, meta = stored
         log.info("fit %s on %s: reusing %s", llm.id, gpu.id, cache_dir / f"{key}.npz")
         return LlmFit(llm.id, gpu.id, key, arrays, meta["errors"], reused=True)
-    data = collect(llm, gpu, memory, mix, seed=seed, profile=profile)
+    data = collect(llm, gpu, memory, mix, seed=seed, profile=profile, settings=settings)
     params = model.fit_instance(data.tp, data.fraction, data.capacity_rps, data.unloaded_s,
                                 data.load_rho, data.load_delta, jax.random.PRNGKey(seed),
                                 optax.adam(LEARNING_RATE), STEPS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
@@ -17,6 +18,7 @@ from scepsy_opt.simulate.evaluate import unloaded_latency_s
 from scepsy_opt.simulate.settings import SimulateSettings
 from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import CalibrationSettings
+from scepsy_opt.surrogate.data import InstanceDataSettings
 from scepsy_opt.surrogate.fit import LlmFit, WorkflowFit, fit_llm, fit_workflow
 from scepsy_opt.surrogate.paths import PathSet, path_set, row_llm_index
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
@@ -27,7 +29,19 @@ from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 from scepsy_opt.workflow.work import reference_tp, work_model
 
 log = logging.getLogger(__name__)
-MIX_CALLS = 4096  # the call mix: large, so its mean tokens match the workflow's within ~2%
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The fit stage: how much is simulated for the instance models and the workflow's load
+    calibration, where fits are cached (None: not cached) and how many processes simulate.
+    The default call mix is large (4,096 calls), so its mean tokens match the workflow's
+    within ~2%."""
+
+    instance: InstanceDataSettings = field(default_factory=InstanceDataSettings)
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    cache_dir: Path | None = None
+    workers: int = 1
 
 
 def call_mix(tables: Mapping[str, TraceTable], llm: str, size: int, seed: int) -> CallMix:
@@ -101,22 +115,23 @@ def build_surrogate(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable]
 def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
                   tables: Mapping[str, TraceTable], problem: AllocationProblem,
                   catalog: Catalog, *, simulate: SimulateSettings,
-                  calibration: CalibrationSettings | None = None,
+                  settings: FitSettings | None = None,
                   profiles: Mapping[tuple[str, str], ProfileTable] | None = None,
-                  cache_dir: Path | None = None, seed: int = 0, workers: int = 1
-                  ) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
+                  seed: int = 0) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
     """Fit every llm of the workflow on the problem's GPU type, calibrate the workflow's load
     parameters, and assemble the surrogate (each piece reused from ``cache_dir`` when its
     inputs' content hash matches)."""
     profiles = profiles or {}
+    settings = settings or FitSettings()
+    cache_dir = settings.cache_dir
     gpu = catalog.gpus[problem.gpu]
     llms = tuple(s.llm for s in analysis.combined.llms)
     fits = {}
     for llm in llms:
-        mix = call_mix(tables, llm, MIX_CALLS, seed)
+        mix = call_mix(tables, llm, settings.instance.mix_calls, seed)
         fits[llm] = fit_llm(catalog.llms[llm], gpu, problem.memory, mix,
                             profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
-                            seed=seed)
+                            seed=seed, settings=settings.instance)
 
     def paths() -> tuple[tuple[PathSet, ...], np.ndarray]:
         return member_paths(analysis, tables, llms, problem, catalog)
@@ -126,9 +141,9 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
 
     workflow_fit = fit_workflow(
         spec, tables, problem, catalog, fits, paths, initial, simulate=simulate,
-        calibration=calibration or CalibrationSettings(), unloaded_latency_s=unloaded_latency_s(
+        calibration=settings.calibration, unloaded_latency_s=unloaded_latency_s(
             analysis.combined.e2e_latency_s.mean), profiles=profiles, cache_dir=cache_dir,
-        workers=workers)
+        workers=settings.workers)
     surrogate = build_surrogate(analysis, tables, problem, catalog, fits, workflow_fit.paths,
                                 workflow_fit.mean_call_s, workflow_fit.load)
     return surrogate, fits, workflow_fit

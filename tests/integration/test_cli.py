@@ -16,6 +16,11 @@ LLM_FIELDS = {"calls_per_request", "parallelism", "critical_path_weight", "n_ove
               "critical_path_time_share", "input_tokens", "output_tokens", "call_duration_s",
               "busy_s_per_request", "share", "share_cv"}
 SUMMARY_FIELDS = {"mean", "std", "cv", "min", "p1", "p50", "p90", "p99", "max"}
+# Targets each workflow sustains on the default 8-GPU cluster (beam search and the coding
+# agents' large llms saturate 8 GPUs at ~0.2 requests/s).
+TEST_RATES = {"rag_reranker": 1.0, "beam_search": 0.1, "rag_beam": 0.5,
+              "map_reduce_summarization": 1.0, "multi_agent_coding": 0.1,
+              "react_tool_agent": 1.0}
 
 
 def llms_of_workflow(name: str) -> set[str]:
@@ -26,7 +31,9 @@ def llms_of_workflow(name: str) -> set[str]:
 @pytest.mark.parametrize("workflow", SHIPPED)
 def test_every_shipped_workflow_writes_its_statistics(cli, tmp_path, workflow):
     run_dir = tmp_path / "run"
-    result = cli(f"+workflow={workflow}", f"hydra.run.dir={run_dir}")
+    rate = TEST_RATES[workflow]
+    result = cli(f"+workflow={workflow}", "fit=fast", f"target.rate_rps={rate}",
+                 f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     stats = json.loads((run_dir / "workflow_stats.json").read_text())
     assert stats["schema_version"] == 1 and stats["workflow"] == workflow
@@ -53,12 +60,43 @@ def test_every_shipped_workflow_writes_its_statistics(cli, tmp_path, workflow):
         assert table.backend == "roofline" and len(table.rows("prefill")) > 0
         scoring = table.llm in ("bge-reranker-v2-gemma", "qwen2.5-math-prm-7b")
         assert (len(table.rows("decode")) == 0) == scoring
+    check_allocation(json.loads((run_dir / "allocation.json").read_text()), expected, 8, rate)
+    assert "allocation for" in result.stdout and "allocation.json" in result.stdout
+
+
+def check_allocation(record: dict, llms: set[str], gpus: int, rate: float = 1.0) -> None:
+    """An allocation.json that is complete and consistent with the cluster and the target."""
+    assert record["schema_version"] == 1 and set(record["llms"]) == llms
+    assert record["target_rate_rps"] == rate and record["cluster_gpus"] == gpus
+    used = 0.0
+    for llm, entry in record["llms"].items():
+        assert entry["tp"] in (1, 2, 4, 8) and entry["replicas"] >= 1, llm
+        assert entry["gpu_fraction"] * 8 == round(entry["gpu_fraction"] * 8)
+        assert entry["gpus"] == pytest.approx(entry["tp"] * entry["replicas"]
+                                              * entry["gpu_fraction"])
+        used += entry["gpus"]
+        memory = entry["memory_per_gpu_gib"]
+        assert memory["weights"] > 0 and memory["kv_cache"] > 0
+        assert memory["weights"] + memory["kv_cache"] + memory["reserve"] == pytest.approx(
+            memory["budget"])
+        predicted = entry["predicted"]
+        assert 0 < predicted["utilization"] <= record["utilization_cap"] + 1e-9
+        assert predicted["latency_contribution_s"] >= 0
+    assert used == pytest.approx(record["gpus_used"]) and used <= gpus
+    predicted = record["predicted"]
+    assert predicted["throughput_rps"] >= rate
+    parts = sum(e["predicted"]["latency_contribution_s"] for e in record["llms"].values())
+    assert parts + predicted["tool_latency_s"] == pytest.approx(predicted["latency_s"], rel=1e-6)
+    trace = record["search"]["trace"]
+    assert trace[0]["phase"] == "target" and trace[-1]["phase"] == "result"
+    assert trace[-1]["latency_s"] == pytest.approx(predicted["latency_s"], rel=1e-6)
+    assert trace[-1]["latency_s"] <= min(s["latency_s"] for s in trace if s["phase"] == "start")
 
 
 def test_rag_beam_reports_each_member_with_its_rate(cli, tmp_path):
     run_dir = tmp_path / "run"
     result = cli("+workflow=rag_beam", "target.rate_rps=5", f"hydra.run.dir={run_dir}",
-                 "analyze.num_requests=500")
+                 "analyze.num_requests=500", "stop_after=profile")
     assert result.returncode == 0, result.stderr
     stats = json.loads((run_dir / "workflow_stats.json").read_text())
     fractions = {name: m["rate_fraction"] for name, m in stats["workflows"].items()}
@@ -79,7 +117,7 @@ def test_without_a_workflow_the_cli_lists_them(cli, tmp_path):
 def test_multirun_sweeps_workflows(cli, tmp_path):
     sweep = tmp_path / "sweep"
     result = cli("--multirun", "+workflow=rag_reranker,beam_search", f"hydra.sweep.dir={sweep}",
-                 "analyze.num_requests=300")
+                 "analyze.num_requests=300", "stop_after=profile")
     assert result.returncode == 0, result.stderr
     written = sorted(p.parent.name for p in sweep.glob("*/workflow_stats.json"))
     assert written == ["0_rag_reranker", "1_beam_search"]
@@ -88,7 +126,7 @@ def test_multirun_sweeps_workflows(cli, tmp_path):
 def test_capacity_sweep_experiment(cli, tmp_path):
     sweep = tmp_path / "sweep"
     result = cli("--multirun", "+workflow=rag_reranker", "+experiment=capacity_sweep",
-                 f"hydra.sweep.dir={sweep}", "analyze.num_requests=200")
+                 f"hydra.sweep.dir={sweep}", "analyze.num_requests=200", "stop_after=profile")
     assert result.returncode == 0, result.stderr
     rates = sorted(float(p.read_text().split("rate_rps: ")[1].split()[0])
                    for p in sweep.glob("*/.hydra/config.yaml"))
@@ -98,7 +136,7 @@ def test_capacity_sweep_experiment(cli, tmp_path):
 def test_profiles_on_another_cluster_and_imported(cli, tmp_path):
     run_dir = tmp_path / "run"
     result = cli("+workflow=map_reduce_summarization", "cluster=l40s_pcie",
-                 "analyze.num_requests=100", f"hydra.run.dir={run_dir}")
+                 "analyze.num_requests=100", "stop_after=profile", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     table = read_csv(run_dir / "profiles" / "qwen2.5-32b-instruct__L40S-48GB.csv")
     infeasible = table.rows("memory", status="infeasible")
@@ -109,14 +147,14 @@ def test_profiles_on_another_cluster_and_imported(cli, tmp_path):
                  "workflow.traces.format=metagpt",
                  "+workflow.traces.llm_map={gpt-4-32k: llama-3.1-8b-instruct}",
                  "profile=import", f"profile.path={DATA / 'vllm_bench' / 'serve'}",
-                 f"hydra.run.dir={run_dir}")
+                 "stop_after=profile", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     table = read_csv(run_dir / "profiles" / "llama-3.1-8b-instruct__H100-SXM-80GB.csv")
     assert table.backend == "import" and len(table.rows("load")) >= 3
 
 
 FAST_EVALUATION = ["simulate.num_requests=200", "simulate.sustain.num_requests=150",
-                   "simulate.sustain.iterations=4", "analyze.num_requests=300"]
+                   "simulate.sustain.iterations=4", "analyze.num_requests=300", "fit=fast"]
 
 
 def test_evaluate_simulates_the_baselines(cli, tmp_path):
@@ -128,9 +166,12 @@ def test_evaluate_simulates_the_baselines(cli, tmp_path):
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     assert evaluation["target_rate_rps"] == 0.2 and evaluation["cluster"] == "dgx_h100"
     plans = evaluation["plans"]
-    assert set(plans) == {"independent", "user_specified", "pooled_tp1", "exact"}
+    assert set(plans) == {"planned", "independent", "user_specified", "pooled_tp1", "exact"}
     assert "exhaustive search is for small instances" in plans["exact"]["error"]
-    for name in ("independent", "user_specified", "pooled_tp1"):
+    allocation = json.loads((run_dir / "allocation.json").read_text())
+    assert {llm: e["replicas"] for llm, e in allocation["llms"].items()} == {
+        llm: e["replicas"] for llm, e in plans["planned"]["allocation"].items()}
+    for name in ("planned", "independent", "user_specified", "pooled_tp1"):
         plan = plans[name]
         assert plan["max_sustainable_rate_rps"] > 0
         assert plan["at_target"]["throughput_ratio"] > 0.9
@@ -155,13 +196,18 @@ def test_exact_baseline_on_a_small_instance(cli, tmp_path):
     exact, independent = plans["exact"], plans["independent"]
     assert exact["at_target"]["e2e_latency_s"]["mean"] <= \
         independent["at_target"]["e2e_latency_s"]["mean"] * 1.05
+    # The search agrees with the simulator's exhaustive search here.
+    planned = plans["planned"]
+    assert planned["at_target"]["e2e_latency_s"]["mean"] <= \
+        exact["at_target"]["e2e_latency_s"]["mean"] * 1.02
+    assert planned["max_sustainable_rate_rps"] >= exact["max_sustainable_rate_rps"] * 0.98
 
 
 def test_recorded_traces_are_analysed(cli, tmp_path):
     run_dir = tmp_path / "run"
     result = cli("+workflow=traces", f"workflow.traces.path={DATA / 'litellm' / 'tau2_retail'}",
                  "workflow.traces.format=litellm", "+workflow.traces.options.llm_from=role",
-                 f"hydra.run.dir={run_dir}")
+                 "stop_after=profile", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     stats = json.loads((run_dir / "workflow_stats.json").read_text())
     assert stats["num_requests"] == 3 and stats["duration_model"] == "recorded"
@@ -171,7 +217,7 @@ def test_recorded_traces_are_analysed(cli, tmp_path):
 def test_sampled_traces_can_be_written_and_read_back(cli, tmp_path):
     run_dir = tmp_path / "run"
     result = cli("+workflow=rag_reranker", "analyze.write_traces=true",
-                 "analyze.num_requests=50", f"hydra.run.dir={run_dir}")
+                 "analyze.num_requests=50", "stop_after=analyze", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     table = read_jsonl(run_dir / "traces" / "rag_reranker.jsonl")
     stats = json.loads((run_dir / "workflow_stats.json").read_text())

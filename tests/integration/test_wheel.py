@@ -50,12 +50,17 @@ def test_wheel_install_runs_the_cli_from_another_directory(tmp_path):
 
     run_dir = elsewhere / "run"
     result = run(str(python), "-m", "scepsy_opt", "+workflow=beam_search",
-                 "analyze.num_requests=200", f"hydra.run.dir={run_dir}", cwd=elsewhere, env=env)
+                 "analyze.num_requests=200", "stop_after=profile", f"hydra.run.dir={run_dir}",
+                 cwd=elsewhere, env=env)
     assert "qwen2.5-math-prm-7b" in result.stdout
     stats = json.loads((run_dir / "workflow_stats.json").read_text())
     assert set(stats["llms"]) == {"qwen2.5-7b-instruct", "qwen2.5-math-prm-7b"}
     # The console script works too, and the solver presets shipped.
     result = run(str(venv / "bin" / "scepsy-opt"), "+workflow=rag_reranker",
-                 "placement.solver_preset=fast", "analyze.num_requests=100",
+                 "placement.solver_preset=fast", "analyze.num_requests=100", "fit=fast",
                  f"hydra.run.dir={elsewhere / 'run2'}", cwd=elsewhere, env=env)
     assert (elsewhere / "run2" / "workflow_stats.json").is_file()
+    allocation = json.loads((elsewhere / "run2" / "allocation.json").read_text())
+    assert set(allocation["llms"]) == {"bge-reranker-v2-gemma", "llama-3.1-70b-instruct",
+                                       "llama-3.2-3b-instruct"}
+    assert list((tmp_path / ".cache" / "scepsy_opt" / "fits").glob("*.npz"))  # the user cache
