@@ -16,8 +16,9 @@
 4. **Local moves**: every single-llm change (any configuration, with the fewest replicas that
    meet the target or about the GPUs it has now) is scored in one batch; pairs of changes of
    two llms are ranked by the sum of their single effects and the best few hundred that fit the
-   budget scored exactly in a second batch; the best improvement that fits and packs is taken,
-   until none improves.
+   budget scored exactly in a second batch, with the set of changes of any number of llms
+   whose summed effects are best within the budget (a multiple-choice knapsack by dynamic
+   programming); the best improvement that fits and packs is taken, until none improves.
 
 Phases 2 to 4 run from the phase-1 point and from the "rounded" point, and, when given, from
 other allocations (the baselines); the best result wins. Every step is recorded in the trace.
@@ -194,6 +195,9 @@ class _Search:
         moves = [(text, s) for (_, text, s), e, x in zip(changes, effect, extra, strict=True)
                  if np.isfinite(e) and x <= left]
         owner = np.array([i for i, _, _ in changes])
+        combined = self.knapsack_move(state, changes, owner, effect, extra, left)
+        if combined is not None:
+            moves.append(combined)
         estimate = effect[:, None] + effect[None, :]
         allowed = ((owner[:, None] < owner[None, :]) & (extra[:, None] + extra[None, :] <= left)
                    & np.isfinite(estimate) & (estimate < 0))
@@ -206,6 +210,59 @@ class _Search:
                 s.tp[j], s.k[j], s.r[j] = s_b.tp[j], s_b.k[j], s_b.r[j]
                 moves.append((f"{text_a}; {text_b}", s))
         return moves
+
+    def knapsack_move(self, state: _State, changes: list, owner: np.ndarray,
+                      effect: np.ndarray, extra: np.ndarray, left: int
+                      ) -> tuple[str, _State] | None:
+        """At most one change per llm, the set whose summed single effects is lowest within
+        the GPUs left (a multiple-choice knapsack over the changes, dynamic programming on
+        eighths of a GPU): moves several llms at once where pairs cannot, e.g. one llm taking
+        GPUs that three others give up."""
+        usable = np.isfinite(effect)
+        if not np.any(usable & (effect < 0)):
+            return None
+        L = len(state.tp)
+        base = self.space.cost(state.tp, state.k, state.r)
+        width = self.space.budget - base + int(max(0, -extra[usable].min(initial=0)) * L) + 1
+        shift = width - 1 - (self.space.budget - base)  # index of "no change in cost"
+        best = np.full(width, np.inf)
+        best[shift] = 0.0
+        picks = []
+        for i in range(L):
+            options = np.flatnonzero(usable & (owner == i))
+            new = best.copy()
+            choice = np.full(width, -1)
+            for o in options:
+                d = int(extra[o])
+                if abs(d) >= width:
+                    continue
+                moved = np.full(width, np.inf)
+                if d >= 0:
+                    moved[d:] = best[:width - d] + effect[o]
+                else:
+                    moved[:d] = best[-d:] + effect[o]
+                better = moved < new
+                new = np.where(better, moved, new)
+                choice = np.where(better, o, choice)
+            picks.append(choice)
+            best = new
+        end = int(np.argmin(best))
+        if not best[end] < 0:
+            return None
+        chosen = []
+        position = end
+        for i in reversed(range(L)):
+            o = int(picks[i][position])
+            if o >= 0:
+                chosen.append(o)
+                position -= int(extra[o])
+        if len(chosen) < 2:
+            return None  # single changes are scored anyway
+        combined = state.copy()
+        for o in chosen:
+            i, _, s = changes[o]
+            combined.tp[i], combined.k[i], combined.r[i] = s.tp[i], s.k[i], s.r[i]
+        return "; ".join(changes[o][1] for o in reversed(chosen)), combined
 
     # ------------------------------------------------------------------ phases
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 
@@ -194,7 +195,7 @@ def expected_max(m: np.ndarray) -> np.ndarray:
     out = np.zeros(m.shape)
     x = np.linspace(-10, 10, 4001)
     pdf = np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
-    cdf = np.cumsum(pdf) * (x[1] - x[0])
+    cdf = ndtr(x)
     for value in np.unique(m[m > 1]):
         out[m == value] = float(np.trapezoid(value * x * pdf * cdf ** (value - 1), x))
     return out

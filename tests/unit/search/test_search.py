@@ -1,0 +1,128 @@
+"""The allocation search: brute force versus the exact oracle, the heuristic versus the oracle,
+feasibility rules and the infeasible-target error."""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.search.exact import exact
+from scepsy_opt.search.heuristic import max_achievable_rate, search
+from scepsy_opt.search.problem import AllocationError, problem_from_stats
+from scepsy_opt.search.space import config_arrays, min_replicas, search_space
+from scepsy_opt.surrogate.calib import synthetic_cluster
+from scepsy_opt.testing import synthetic_surrogate
+
+POOL = ("llama-3.2-3b-instruct", "qwen2.5-7b-instruct", "llama-3.1-8b-instruct",
+        "mistral-7b-instruct-v0.3", "qwen2.5-14b-instruct")
+
+
+def instance(catalog, seed, *, llms=None, gpus=None, load=None, program=None):
+    """A random small search space: synthetic surrogate, cluster and a feasible target."""
+    rng = np.random.default_rng(seed)
+    if llms is None:
+        llms = tuple(rng.choice(POOL, int(rng.integers(2, 5)), replace=False))
+    surrogate, stats = synthetic_surrogate(rng, llms, program=program, requests=60)
+    cluster = synthetic_cluster(catalog, "H100-SXM-80GB", gpus or int(rng.integers(4, 9)))
+    problem = problem_from_stats(stats, 1.0, cluster, MemorySettings(), 0.8)
+    top, _ = max_achievable_rate(search_space(problem, catalog, surrogate))
+    rate = top * (load if load is not None else rng.uniform(0.1, 0.9))
+    problem = dataclasses.replace(problem, rate_rps=rate)
+    return search_space(problem, catalog, surrogate)
+
+
+def brute_force(space):
+    """Every (configuration, replicas) of every llm within the budget, scored at once."""
+    per_llm = []
+    for configs in space.configs:
+        options = []
+        for tp, k in configs:
+            for r in range(1, space.budget // (tp * k) + 1):
+                options.append((tp, k, r))
+        per_llm.append(options)
+    rows = [c for c in itertools.product(*per_llm)
+            if sum(tp * k * r for tp, k, r in c) <= space.budget]
+    array = np.array(rows)  # [N, L, 3]
+    best = (np.inf, None)
+    for start in range(0, len(array), 20000):
+        chunk = array[start:start + 20000]
+        scored = space.score(chunk[:, :, 0], chunk[:, :, 1], chunk[:, :, 2])
+        latency = np.where(scored["feasible"], scored["latency_s"], np.inf)
+        i = int(np.argmin(latency))
+        if latency[i] < best[0]:
+            best = (float(latency[i]), chunk[i])
+    return best
+
+
+def test_min_replicas_is_the_fewest_that_meet_the_cap(catalog):
+    space = instance(catalog, 3)
+    need = min_replicas(space, space.rate)
+    tp, k, valid = config_arrays(space)
+    L = len(space.llms)
+    for c, i in zip(*np.nonzero(valid), strict=True):
+        counts = np.arange(1, space.budget // (tp[c, i] * k[c, i]) + 1)
+        # an llm's capacity depends on its own decision only: vary llm i, keep the others
+        tps, ks = np.ones((len(counts), L)), np.full((len(counts), L), 8.0)
+        rs = np.ones((len(counts), L))
+        tps[:, i], ks[:, i], rs[:, i] = tp[c, i], k[c, i], counts
+        capacity = space.surrogate.terms_batch(tps, rs, ks / 8, space.rate)["capacity_rps"]
+        enough = counts[capacity[:, i] >= space.rate / space.cap * (1 - 1e-12)]
+        assert need[c, i] == (enough[0] if len(enough) else 0), (c, i)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_exact_oracle_equals_brute_force(catalog, seed):
+    space = instance(catalog, seed, llms=POOL[:2], gpus=3)
+    latency, _ = brute_force(space)
+    result = exact(space, packing=False)
+    assert result.latency_s == pytest.approx(latency, rel=1e-9)
+
+
+def test_exact_oracle_with_competing_paths_equals_brute_force(catalog):
+    call = {"input_tokens": {"dist": "uniform", "low": 50, "high": 900},
+            "output_tokens": {"dist": "lognormal", "mean": 40, "cv": 0.9, "max": 300}}
+    program = {"par": [{"call": {"llm": POOL[0], **call}}, {"call": {"llm": POOL[1], **call}}]}
+    space = instance(catalog, 5, llms=POOL[:2], gpus=3, program=program)
+    assert not space.surrogate.separable()
+    latency, _ = brute_force(space)
+    assert exact(space, packing=False).latency_s == pytest.approx(latency, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_heuristic_is_within_two_percent_of_the_oracle(catalog, seed):
+    space = instance(catalog, 100 + seed)
+    oracle = exact(space, packing=False)
+    found = search(space, packing=False)
+    assert found.latency_s <= oracle.latency_s * 1.02
+    entries = found.allocation.llms
+    scored = space.score(np.array([[a.tp for a in entries]]),
+                         np.array([[round(a.gpu_fraction * 8) for a in entries]]),
+                         np.array([[a.replicas for a in entries]]))
+    assert scored["feasible"][0]
+    assert found.allocation.gpus <= space.problem.gpus
+
+
+def test_heuristic_plans_pack_onto_the_cluster(catalog):
+    from scepsy_opt.placement.first_fit import first_fit_decreasing
+
+    space = instance(catalog, 21, gpus=8, load=0.5)
+    found = search(space)
+    first_fit_decreasing(found.allocation, space.problem.cluster)  # raises when it cannot
+
+
+def test_an_infeasible_target_names_the_achievable_rate(catalog):
+    space = instance(catalog, 4, load=0.5)
+    top, gpus = max_achievable_rate(space)
+    assert gpus.sum() <= space.problem.gpus
+    feasible = search_space(dataclasses.replace(space.problem, rate_rps=top * 0.99),
+                            catalog, space.surrogate)
+    assert search(feasible, packing=False).latency_s > 0
+    too_high = search_space(dataclasses.replace(space.problem, rate_rps=top * 1.05),
+                            catalog, space.surrogate)
+    with pytest.raises(AllocationError) as error:
+        search(too_high)
+    message = str(error.value)
+    assert f"at most {top:.4g} requests/s is achievable" in message
+    assert "lower target.rate_rps" in message and "GPUs" in message
