@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -51,6 +52,16 @@ def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str,
     return mixes
 
 
+def compilation_cache(folder: Path) -> None:
+    """Keep JAX's compiled surrogate functions across runs (a second plan of the same fitted
+    workflow skips most compilation)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
     """Run the stages up to ``settings.stop_after``: analyze, profile, fit and search, and with
     ``evaluate`` the simulator's comparison of the plan with the baselines."""
@@ -85,6 +96,8 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                                  settings.target.utilization_cap)
     plan, record = None, None
     if planning:
+        if settings.fit.cache_dir is not None:
+            compilation_cache(settings.fit.cache_dir.parent / "jax")
         started = time.perf_counter()
         surrogate, fits, workflow_fit = fit_surrogate(
             settings.workflow, analysis, tables, problem, catalog, simulate=settings.simulate,

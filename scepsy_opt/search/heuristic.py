@@ -30,8 +30,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
@@ -88,10 +86,13 @@ class _Search:
         self.trace: list[TraceStep] = []
         self.evaluated = 0
         self.allowed = [set(c) for c in space.configs]
-        self.grad = jax.jit(jax.grad(space.surrogate.latency_fn(space.rate), argnums=(0, 1, 2)))
         self._packs: dict[tuple, bool] = {}
 
     # ------------------------------------------------------------------ helpers
+
+    def grad(self, tp: np.ndarray, r: np.ndarray, fraction: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.space.surrogate.latency_grad(tp, r, fraction, self.space.rate)
 
     def score(self, states: list[_State]) -> dict[str, np.ndarray]:
         self.evaluated += len(states)
@@ -290,8 +291,7 @@ class _Search:
         quantum = left / RELAX_STEPS
         fraction = state.k / FRACTION_GRID
         for _ in range(RELAX_STEPS):
-            _, g_r, _ = self.grad(jnp.asarray(state.tp, dtype=float), jnp.asarray(r),
-                                  jnp.asarray(fraction, dtype=float))
+            _, g_r, _ = self.grad(state.tp, r, fraction)
             i = int(np.argmax(-np.asarray(g_r) / per_replica))
             r[i] += quantum / per_replica[i]
         rounded = state.copy()
@@ -309,10 +309,7 @@ class _Search:
             moves = self.up_moves(state)
             if not moves:
                 break
-            grads = self.grad(jnp.asarray(state.tp, dtype=float),
-                              jnp.asarray(state.r, dtype=float),
-                              jnp.asarray(state.k / FRACTION_GRID, dtype=float))
-            grads = [np.asarray(g) for g in grads]
+            grads = self.grad(state.tp, state.r, state.k / FRACTION_GRID)
             predicted = []
             for _, s, which in moves:
                 i = int(np.flatnonzero((s.tp != state.tp) | (s.k != state.k)

@@ -58,6 +58,9 @@ class WorkflowSurrogate:
             self.evaluate, in_axes=(None, 0, 0, 0, None))))
         object.__setattr__(self, "_terms", jax.jit(jax.vmap(
             self.llm_terms, in_axes=(None, 0, 0, 0, None))))
+        object.__setattr__(self, "_grad", jax.jit(jax.grad(
+            lambda load, tp, r, f, rate: self.evaluate(load, tp, r, f, rate)["latency_s"],
+            argnums=(1, 2, 3))))
 
     # ------------------------------------------------------------------ model
 
@@ -171,6 +174,14 @@ class WorkflowSurrogate:
                     ) -> dict[str, Any]:
         """:meth:`llm_terms` for a batch of allocations (arrays ``[B, L]``)."""
         return _padded(self._terms, self._load(), tp, replicas, fraction, rate)
+
+    def latency_grad(self, tp: Any, replicas: Any, fraction: Any, rate: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient of the predicted latency with respect to the relaxed TP degrees, replicas
+        and fractions (compiled once per surrogate; the rate is an argument)."""
+        grads = self._grad(self._load(), *(jnp.asarray(x, dtype=float)
+                                           for x in (tp, replicas, fraction)), float(rate))
+        return tuple(np.asarray(g) for g in grads)
 
     def latency_fn(self, rate: float):
         """``f(tp, replicas, fraction) -> latency`` for gradients (``jax.grad``)."""
