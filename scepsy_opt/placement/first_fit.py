@@ -23,10 +23,11 @@ class PlacementError(ScepsyError):
 
 def first_fit(allocation: Allocation, cluster: ClusterSpec) -> Placement:
     free = {(node.id, g): 1.0 for node in cluster.nodes for g in range(node.num_gpus)}
+    skip: dict[tuple, int] = {}
     placed: list[InstancePlacement] = []
     for entry in allocation.llms:
         for replica in range(entry.replicas):
-            spot = _find(cluster, free, entry.gpu, entry.tp, entry.gpu_fraction)
+            spot = _find(cluster, free, entry.gpu, entry.tp, entry.gpu_fraction, skip)
             if spot is None:
                 used = sum(1.0 - v for v in free.values())
                 raise PlacementError(
@@ -54,18 +55,25 @@ def first_fit_decreasing(allocation: Allocation, cluster: ClusterSpec) -> Placem
 
 
 def _find(cluster: ClusterSpec, free: dict[tuple[str, int], float], gpu: str, tp: int,
-          fraction: float) -> tuple[str, tuple[int, ...]] | None:
-    for node in cluster.nodes:
-        if node.gpu != gpu:
-            continue
-        for domain in node.nvlink_domains:
-            fits = [g for g in domain if free[(node.id, g)] >= fraction - EPSILON]
-            if len(fits) >= tp:
-                return node.id, tuple(fits[:tp])
-    for node in cluster.nodes:
-        if node.gpu != gpu:
-            continue
-        fits = [g for g in range(node.num_gpus) if free[(node.id, g)] >= fraction - EPSILON]
-        if len(fits) >= tp:
-            return node.id, tuple(fits[:tp])
+          fraction: float, skip: dict[tuple, int] | None = None
+          ) -> tuple[str, tuple[int, ...]] | None:
+    """The first node (and GPUs) that takes the instance. ``skip`` remembers, per instance
+    shape, how many leading nodes had no room: free capacity only shrinks, so they never will
+    (the answer is the same, found without rescanning them)."""
+    skip = {} if skip is None else skip
+    nodes = cluster.nodes
+    for attempt in ("domain", "node"):
+        key = (attempt, gpu, tp, fraction)
+        first = skip.get(key, 0)
+        for index in range(first, len(nodes)):
+            node = nodes[index]
+            if node.gpu == gpu:
+                groups = node.nvlink_domains if attempt == "domain" else (
+                    range(node.num_gpus),)
+                for domain in groups:
+                    fits = [g for g in domain if free[(node.id, g)] >= fraction - EPSILON]
+                    if len(fits) >= tp:
+                        skip[key] = index
+                        return node.id, tuple(fits[:tp])
+        skip[key] = len(nodes)
     return None
