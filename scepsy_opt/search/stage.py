@@ -8,7 +8,6 @@ points of the heuristic, so the plan is never predicted worse than any of them.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,9 +152,3 @@ def plan_to_json(plan: Plan, surrogate: WorkflowSurrogate, catalog: Catalog, *,
             }
     return document
 
-
-def timed(function, *args, **kwargs):
-    """``(result, seconds)`` of one call."""
-    started = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - started

@@ -109,6 +109,21 @@ def queue_basis(rho: Any) -> Any:
     return jnp.stack([jnp.ones_like(rho), rho, rho ** 2 / (1.0 - rho)], axis=-1)
 
 
+def minimise(loss: Any, params: Any, optimiser: optax.GradientTransformation, steps: int
+             ) -> Any:
+    """``steps`` optimiser steps on ``loss(params)`` in one compiled loop (pure)."""
+    state = optimiser.init(params)
+
+    def body(carry: tuple, _: Any) -> tuple:
+        params, state = carry
+        value, grad = jax.value_and_grad(loss)(params)
+        updates, state = optimiser.update(grad, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    (params, _), _ = jax.lax.scan(body, (params, state), None, length=steps)
+    return params
+
+
 def _translog_loss(w: Any, phi: Any, target: Any) -> Any:
     return jnp.mean((phi @ w - target) ** 2)
 
@@ -120,16 +135,7 @@ def fit_translog(tp: Any, fraction: Any, values: Any, key: jax.Array,
     target = jnp.log(jnp.asarray(values, dtype=float))
     w = 0.01 * jax.random.normal(key, (FEATURES,))
     w = w.at[0].add(jnp.mean(target))
-    state = optimiser.init(w)
-
-    def body(carry: tuple, _: Any) -> tuple:
-        w, state = carry
-        value, grad = jax.value_and_grad(_translog_loss)(w, phi, target)
-        updates, state = optimiser.update(grad, state, w)
-        return (optax.apply_updates(w, updates), state), value
-
-    (w, _), _ = jax.lax.scan(body, (w, state), None, length=steps)
-    return w
+    return minimise(lambda w: _translog_loss(w, phi, target), w, optimiser, steps)
 
 
 def _queue_loss(theta: Any, basis: Any, delta: Any) -> Any:
@@ -145,15 +151,7 @@ def fit_queue(rho: Any, delta: Any, key: jax.Array, optimiser: optax.GradientTra
     delta = jnp.asarray(delta, dtype=float)
     theta = jnp.full((delta.shape[0], 3), -2.0) + 0.01 * jax.random.normal(
         key, (delta.shape[0], 3))
-    state = optimiser.init(theta)
-
-    def body(carry: tuple, _: Any) -> tuple:
-        theta, state = carry
-        value, grad = jax.value_and_grad(_queue_loss)(theta, basis, delta)
-        updates, state = optimiser.update(grad, state, theta)
-        return (optax.apply_updates(theta, updates), state), value
-
-    (theta, _), _ = jax.lax.scan(body, (theta, state), None, length=steps)
+    theta = minimise(lambda t: _queue_loss(t, basis, delta), theta, optimiser, steps)
     return np.asarray(jax.nn.softplus(theta))
 
 
