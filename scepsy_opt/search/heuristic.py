@@ -301,50 +301,52 @@ class _Search:
             rounded.r[i] -= 1
         return rounded
 
-    def grow(self, state: _State, phase: str) -> _State:
-        """Phase 3: gradient-ranked quanta, the best few scored exactly."""
-        current = self.score([state])
-        latency = float(current["latency_s"][0])
+    def ranked_quanta(self, state: _State, latency: float
+                      ) -> tuple[list[tuple[str, _State]], float]:
+        """Phase 3's candidates: the single resource quanta with the largest predicted
+        latency cut per GPU by the gradient, and the GPUs in use."""
+        moves = self.up_moves(state)
+        base = float(self.space.cost(state.tp, state.k, state.r)) / FRACTION_GRID
+        if not moves:
+            return [], base
+        grads = self.grad(state.tp, state.r, state.k / FRACTION_GRID)
+        predicted = []
+        for _, s, which in moves:
+            i = int(np.flatnonzero((s.tp != state.tp) | (s.k != state.k)
+                                   | (s.r != state.r))[0])
+            step = ((s.r[i] - state.r[i]) if which == 0 else
+                    (s.k[i] - state.k[i]) / FRACTION_GRID if which == 1 else
+                    (s.tp[i] - state.tp[i]))
+            gpus = (s.tp[i] * s.k[i] * s.r[i] - state.tp[i] * state.k[i] * state.r[i]
+                    ) / FRACTION_GRID
+            g = grads[1][i] if which == 0 else grads[2][i] if which == 1 else grads[0][i]
+            predicted.append(-g * step / gpus)
+        order = np.argsort(-np.array(predicted))[:TOP_CANDIDATES]
+        return [(moves[i][0], moves[i][1]) for i in order], base
+
+    def climb(self, state: _State, phase: str, candidates, *, per_gpu: bool) -> _State:
+        """Take the best scored candidate (``candidates(state, latency)`` -> moves and the
+        GPUs they are measured from) until none improves."""
+        latency = float(self.score([state])["latency_s"][0])
         for _ in range(self.max_steps):
-            moves = self.up_moves(state)
-            if not moves:
-                break
-            grads = self.grad(state.tp, state.r, state.k / FRACTION_GRID)
-            predicted = []
-            for _, s, which in moves:
-                i = int(np.flatnonzero((s.tp != state.tp) | (s.k != state.k)
-                                       | (s.r != state.r))[0])
-                step = ((s.r[i] - state.r[i]) if which == 0 else
-                        (s.k[i] - state.k[i]) / FRACTION_GRID if which == 1 else
-                        (s.tp[i] - state.tp[i]))
-                gpus = (s.tp[i] * s.k[i] * s.r[i] - state.tp[i] * state.k[i] * state.r[i]
-                        ) / FRACTION_GRID
-                g = grads[1][i] if which == 0 else grads[2][i] if which == 1 else grads[0][i]
-                predicted.append(-g * step / gpus)
-            order = np.argsort(-np.array(predicted))[:TOP_CANDIDATES]
-            base = float(self.space.cost(state.tp, state.k, state.r)) / FRACTION_GRID
-            chosen = self.pick([(moves[i][0], moves[i][1]) for i in order], latency,
-                               per_gpu=True, base_gpus=base)
+            moves, base = candidates(state, latency)
+            chosen = self.pick(moves, latency, per_gpu=per_gpu, base_gpus=base)
             if chosen is None:
                 break
             text, state, scored, index = chosen
             latency = float(scored["latency_s"][index])
             self.record(phase, text, state, scored, index)
         return state
+
+    def grow(self, state: _State, phase: str) -> _State:
+        """Phase 3: gradient-ranked quanta, the best few scored exactly."""
+        return self.climb(state, phase, self.ranked_quanta, per_gpu=True)
 
     def improve(self, state: _State, need: np.ndarray, phase: str) -> _State:
         """Phase 4: batched local moves until none improves."""
-        latency = float(self.score([state])["latency_s"][0])
-        for _ in range(self.max_steps):
-            chosen = self.pick(self.local_moves(state, need, latency), latency,
-                               per_gpu=False, base_gpus=0.0)
-            if chosen is None:
-                break
-            text, state, scored, index = chosen
-            latency = float(scored["latency_s"][index])
-            self.record(phase, text, state, scored, index)
-        return state
-
+        return self.climb(state, phase,
+                          lambda s, latency: (self.local_moves(s, need, latency), 0.0),
+                          per_gpu=False)
 
 def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation, ...] = (),
            packing: bool = True) -> SearchResult:
