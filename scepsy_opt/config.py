@@ -401,20 +401,10 @@ def _fit_settings(fit: dict[str, Any], seed: int) -> FitSettings:
         cache_dir = Path(fit["cache_dir"]).expanduser() if fit["cache_dir"] else \
             default_cache_dir()
     return FitSettings(
-        instance=InstanceDataSettings(
-            mix_calls=int(instance["mix_calls"]),
-            saturation_calls=int(instance["saturation_calls"]),
-            load_calls=int(instance["load_calls"]),
-            loads=tuple(float(x) for x in instance["loads"])),
-        calibration=CalibrationSettings(
-            budgets=budgets,
-            allocations_per_budget=int(calibration["allocations_per_budget"]),
-            loads=tuple(float(x) for x in calibration["loads"]),
-            num_requests=int(calibration["num_requests"]),
-            probe_requests=int(calibration["probe_requests"]),
-            bisection_steps=int(calibration["bisection_steps"]),
-            fit_steps=int(calibration["fit_steps"]),
-            learning_rate=float(calibration["learning_rate"]), seed=seed),
+        instance=InstanceDataSettings(**{**instance, "loads": tuple(instance["loads"])}),
+        calibration=CalibrationSettings(**{**calibration, "budgets": budgets,
+                                           "loads": tuple(calibration["loads"]),
+                                           "seed": seed}),
         cache_dir=cache_dir,
         workers=int(fit["workers"]) or default_workers())
 
