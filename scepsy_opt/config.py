@@ -136,7 +136,7 @@ class InstanceDataConf:
 @dataclass
 class CalibrationConf:
     budgets: list[int] = field(default_factory=lambda: [4, 8, 16])
-    allocations_per_budget: int = 6
+    allocations_per_budget: int = 8
     loads: list[float] = field(default_factory=lambda: [0.15, 0.35, 0.55, 0.7, 0.85])
     num_requests: int = 600
     probe_requests: int = 300

@@ -2,16 +2,15 @@
 
 Every llm's options are its configurations with each replica count that keeps its utilisation
 within the cap and fits the budget. An llm's options act on the latency only through its speed
-factor ``sigma_l`` and per-call path delay ``e_l`` (the latency is a nondecreasing function of
-both, a maximum of nonnegative combinations), so an option that costs no fewer GPUs and is no
-faster nor less delayed than another is dominated and dropped (Pareto fronts in
-``(GPUs, sigma, e)``).
-
-- **Separable latency** (no request has competing critical paths, so the latency is a sum of
-  per-llm terms): a multiple-choice knapsack over the budget in eighths of a GPU, solved exactly
-  by dynamic programming.
-- **Otherwise**: every combination of the fronts within the budget, scored in batches
-  (``vmap``), best first.
+factor ``sigma_l``, the two parts of its per-call delay ``e_l = b_l + p_l / (1 - u)`` and its
+utilisation ``rho_l``, which raises the pipeline's utilisation ``u = ||rho||_p`` (the latency
+is a nondecreasing function of all four: a maximum of nonnegative combinations of
+``sigma``, ``e``, and ``e`` grows with ``u``). So an option that costs no fewer GPUs and is no
+better in any of them than another is dominated and dropped (Pareto fronts in
+``(GPUs, sigma, b, p, rho)``), and every combination of the fronts within the budget is scored
+in batches (``vmap``), best first. (The pipeline's utilisation couples the llms even when no
+request has competing critical paths, so the latency is never a sum of per-llm terms that a
+knapsack could take apart.)
 
 The oracle is exact for the budget and utilisation constraints. With ``packing`` the best
 allocations are then checked for packing onto the cluster in order of latency, the first that
@@ -33,7 +32,7 @@ KEEP = 256  # best budget-feasible allocations kept for the packing check
 
 
 def options(space: SearchSpace) -> list[np.ndarray]:
-    """Per llm: rows ``[tp, k, r, cost, sigma, delay]`` of its Pareto-optimal options."""
+    """Per llm: rows ``[tp, k, r, cost, sigma, b, p, rho]`` of its Pareto-optimal options."""
     need = min_replicas(space, space.rate)
     tp, k, _ = config_arrays(space)
     L = len(space.llms)
@@ -57,72 +56,36 @@ def options(space: SearchSpace) -> list[np.ndarray]:
         batch_tp[:, i], batch_k[:, i], batch_r[:, i] = rows_a[:, 0], rows_a[:, 1], rows_a[:, 2]
         terms = space.surrogate.terms_batch(batch_tp, batch_r, batch_k / FRACTION_GRID,
                                             space.rate)
-        sigma = np.asarray(terms["speed"])[:, i]
-        delay = np.asarray(terms["path_delay_s"])[:, i]
         cost = rows_a[:, 0] * rows_a[:, 1] * rows_a[:, 2]
-        table = np.column_stack([rows_a, cost, sigma, delay])
+        table = np.column_stack([rows_a, cost] + [np.asarray(terms[name])[:, i] for name in (
+            "speed", "delay_base_s", "delay_pole_s", "rho")])
         fronts.append(pareto(table))
     return fronts
 
 
 def pareto(table: np.ndarray) -> np.ndarray:
-    """Rows not dominated in (cost, sigma, delay) (columns 3, 4, 5; all minimised)."""
-    order = np.lexsort((table[:, 5], table[:, 4], table[:, 3]))
+    """Rows not dominated in columns 3 onwards (cost, sigma, b, p, rho; all minimised)."""
+    order = np.lexsort(table[:, 3:].T[::-1])
     table = table[order]
+    values = table[:, 3:]
     keep: list[int] = []
-    for index, row in enumerate(table):
-        dominated = False
-        for j in keep:
-            other = table[j]
-            if other[3] <= row[3] and other[4] <= row[4] + 1e-12 and other[5] <= row[5] + 1e-12:
-                dominated = True
-                break
-        if not dominated:
+    for index, row in enumerate(values):
+        if not keep or not np.any(np.all(values[keep] <= row + 1e-12, axis=1)):
             keep.append(index)
     return table[keep]
 
 
-def _dp(space: SearchSpace, fronts: list[np.ndarray]) -> list[int] | None:
-    """Multiple-choice knapsack: the option per llm minimising the summed contributions."""
-    budget = space.budget
-    L = len(fronts)
-    values = []
-    for i, front in enumerate(fronts):
-        speed = np.ones((len(front), L))
-        delay = np.zeros((len(front), L))
-        speed[:, i], delay[:, i] = front[:, 4], front[:, 5]
-        spread = np.asarray(space.surrogate.load["k"])
-        spread = np.log1p(np.exp(spread))  # softplus, as model.spread
-        contribution = np.array([np.asarray(space.surrogate.contribution(s, d, spread))[i]
-                                 for s, d in zip(speed, delay, strict=True)])
-        values.append(contribution)
-    inf = np.inf
-    best = np.full(budget + 1, inf)
-    best[0] = 0.0
-    choice = np.full((L, budget + 1), -1, dtype=int)
-    for i, front in enumerate(fronts):
-        new = np.full(budget + 1, inf)
-        for o, row in enumerate(front):
-            cost = int(row[3])
-            if cost > budget:
-                continue
-            shifted = np.full(budget + 1, inf)
-            shifted[cost:] = best[:budget + 1 - cost] + values[i][o]
-            better = shifted < new
-            new[better] = shifted[better]
-            choice[i, better] = o
-        # remember the predecessor budget implicitly: cost of the chosen option
-        best = new
-    end = int(np.argmin(best))
-    if not np.isfinite(best[end]):
-        return None
-    picks = [0] * L
-    spent = end
-    for i in range(L - 1, -1, -1):
-        o = int(choice[i, spent])
-        picks[i] = o
-        spent -= int(fronts[i][o][3])
-    return picks
+def combinations(fronts: list[np.ndarray], budget: int) -> int:
+    """How many combinations of one option per llm fit the budget (counted by cost)."""
+    counts = np.zeros(budget + 1)
+    counts[0] = 1.0
+    for front in fronts:
+        grown = np.zeros(budget + 1)
+        for cost in front[:, 3].astype(int):
+            if cost <= budget:
+                grown[cost:] += counts[:budget + 1 - cost]
+        counts = grown
+    return int(counts.sum())
 
 
 def exact(space: SearchSpace, *, packing: bool = True, max_combinations: int = 20_000_000
@@ -130,35 +93,20 @@ def exact(space: SearchSpace, *, packing: bool = True, max_combinations: int = 2
     """The best allocation under the surrogate (see the module text)."""
     started = time.perf_counter()
     fronts = options(space)
-    evaluated = 0
-    candidates: list[np.ndarray] = []  # rows [tp..., k..., r...]
     L = len(space.llms)
-    if space.surrogate.separable():
-        picks = _dp(space, fronts)
-        if picks is not None:
-            choice = np.array([fronts[i][picks[i]] for i in range(L)])
-            state = np.concatenate([choice[:, 0], choice[:, 1], choice[:, 2]])
-            if not packing or space.packs(choice[:, 0], choice[:, 1], choice[:, 2]):
-                candidates.append(state)
-            evaluated = sum(len(f) for f in fronts)
-    if not candidates:
-        size = int(np.prod([len(f) for f in fronts], dtype=float))
-        if size > max_combinations:
-            raise AllocationError(
-                f"{size:,} combinations exceed the exact oracle's limit of "
-                f"{max_combinations:,}: the instance is too large for it",
-                source="search", field="method", value="exact",
-                fix="use search.method=gradient_guided for instances of this size")
-        kept = _enumerate(space, fronts)
-        evaluated += kept[1]
-        for state in kept[0]:
-            L3 = state.reshape(3, L)
-            if not packing or space.packs(L3[0], L3[1], L3[2]):
-                candidates.append(state)
-                break
-    if not candidates:
+    size = combinations(fronts, space.budget)
+    if size > max_combinations:
+        raise AllocationError(
+            f"{size:,} combinations exceed the exact oracle's limit of "
+            f"{max_combinations:,}: the instance is too large for it",
+            source="search", field="method", value="exact",
+            fix="use search.method=gradient_guided for instances of this size")
+    kept, evaluated = _enumerate(space, fronts)
+    best = next((state for state in kept
+                 if not packing or space.packs(*state.reshape(3, L))), None)
+    if best is None:
         raise infeasible(space, packing=True)
-    state = candidates[0].reshape(3, L).astype(int)
+    state = best.reshape(3, L).astype(int)
     scored = space.score(state[0], state[1], state[2])
     elapsed = time.perf_counter() - started
     step = TraceStep(0, "exact", "best allocation", float(scored["gpus"][0]),
@@ -172,17 +120,18 @@ def _enumerate(space: SearchSpace, fronts: list[np.ndarray]
                ) -> tuple[list[np.ndarray], int]:
     """Every budget-feasible combination of the fronts, scored; the best ``KEEP`` first."""
     L = len(fronts)
-    # combinations within the budget, built llm by llm
-    partial = [((), 0)]
+    # combinations within the budget, built llm by llm: picks [N, i] and their cost [N]
+    picks = np.zeros((1, 0), dtype=np.int32)
+    spent = np.zeros(1, dtype=np.int64)
     for front in fronts:
-        grown = []
-        costs = front[:, 3]
-        for picks, spent in partial:
-            for o in np.flatnonzero(costs + spent <= space.budget):
-                grown.append((picks + (int(o),), spent + int(costs[o])))
-        partial = grown
-    rows = np.array([[fronts[i][p[i]][col] for col in (0, 1, 2) for i in range(L)]
-                     for p, _ in partial]) if partial else np.zeros((0, 3 * L))
+        costs = front[:, 3].astype(np.int64)
+        total = spent[:, None] + costs[None, :]
+        rows_i, options_i = np.nonzero(total <= space.budget)
+        picks = np.column_stack([picks[rows_i], options_i.astype(np.int32)])
+        spent = total[rows_i, options_i]
+    rows = np.concatenate([np.stack([fronts[i][picks[:, i], col] for i in range(L)], axis=1)
+                           for col in (0, 1, 2)], axis=1) if len(picks) else np.zeros(
+        (0, 3 * L))
     best_rows: list[np.ndarray] = []
     best_latency: list[float] = []
     for start in range(0, len(rows), BATCH):

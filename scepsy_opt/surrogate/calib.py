@@ -9,7 +9,8 @@ system). The load parameters of the surrogate (:func:`scepsy_opt.surrogate.model
 ``eta``, ``kappa``) are therefore fitted to runs of the workflow itself in the simulator:
 
 1. random feasible allocations on clusters of ``budgets`` GPUs of the GPU type (every llm a TP
-   degree and GPU fraction that hold it, and replicas);
+   degree and GPU fraction that hold it, and replicas); a budget too small for the workflow's
+   llms is replaced by a larger one (:func:`calibration_budgets`);
 2. for each: its highest sustainable rate (the evaluation harness's bisection), then runs at
    ``loads`` of that rate, recording the mean end-to-end latency, each member's and each llm's
    mean call latency;
@@ -53,7 +54,7 @@ class CalibrationSettings:
     """How many whole-workflow runs the load parameters are fitted to."""
 
     budgets: tuple[int, ...] = (4, 8, 16)
-    allocations_per_budget: int = 6
+    allocations_per_budget: int = 8
     loads: tuple[float, ...] = (0.15, 0.35, 0.55, 0.7, 0.85)
     num_requests: int = 600
     probe_requests: int = 300
@@ -187,6 +188,24 @@ def _simulate(task: _Task) -> tuple[float, list[tuple[float, float, list[float],
     return max_rate, runs
 
 
+def calibration_budgets(problem: AllocationProblem, catalog: Catalog,
+                        budgets: tuple[int, ...]) -> tuple[int, ...]:
+    """The GPU budgets to calibrate on: ``budgets``, with each one too small for one instance
+    of every llm (the smallest footprint each, in whole GPUs) replaced by twice the largest
+    so far, so a workflow of large llms is calibrated on as many cluster sizes as any other."""
+    gpu = catalog.gpus[problem.gpu]
+    smallest = sum(min(t * f for t, f in configurations(
+        catalog.llms[d.llm], gpu, problem.memory, d.context_tokens, problem.max_tp))
+        for d in problem.demands)
+    kept = [b for b in sorted(set(budgets)) if b >= smallest]
+    top = max(kept or [max(budgets)])
+    while len(kept) < len(set(budgets)):
+        top *= 2
+        if top >= smallest:
+            kept.append(top)
+    return tuple(kept)
+
+
 def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
                  surrogate: WorkflowSurrogate, settings: CalibrationSettings,
                  simulate: SimulateSettings, unloaded_latency_s: float,
@@ -200,7 +219,7 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
         num_requests=settings.probe_requests))
     llms = surrogate.llms
     tasks: list[_Task] = []
-    for budget in settings.budgets:
+    for budget in calibration_budgets(problem, catalog, settings.budgets):
         sized = replace(problem, cluster=synthetic_cluster(catalog, problem.gpu, budget))
         found = 0
         for _ in range(settings.allocations_per_budget * 4):

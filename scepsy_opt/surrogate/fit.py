@@ -4,9 +4,10 @@ Fitted parameters persist as ``<key>.npz`` with a ``<key>.json`` sidecar in a ca
 ``key`` is a SHA-256 content hash of everything the fit depends on:
 
 - an llm's **instance model**: llm and GPU specs, memory settings, the call mix, the profile's
-  iteration times, the fit version;
+  iteration times, the fit version and a digest of the code that collects and fits it;
 - a workflow's **load model**: the instance models' keys, the workflow (spec and sampled
-  requests), the simulation and calibration settings, the fit version. Its file also keeps the
+  requests), the simulation and calibration settings, the fit version and a digest of the
+  surrogate's and the simulator's code. Its file also keeps the
   candidate critical paths and the simulated runs it was fitted to.
 
 A later run with the same inputs reuses them instead of simulating and fitting again.
@@ -15,7 +16,9 @@ A later run with the same inputs reuses them instead of simulating and fitting a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -34,6 +37,7 @@ from scepsy_opt.profile.roofline import roofline_params
 from scepsy_opt.profile.schema import ProfileTable, to_csv
 from scepsy_opt.search.problem import AllocationProblem
 from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.surrogate import data as data_module
 from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import (
     CalibrationSettings,
@@ -55,7 +59,7 @@ from scepsy_opt.workflow.spec import WorkflowSpec
 from scepsy_opt.workflow.trace import TraceTable
 
 log = logging.getLogger(__name__)
-FIT_VERSION = "8"
+FIT_VERSION = "9"
 STEPS = 2000
 LEARNING_RATE = 0.05
 
@@ -90,11 +94,37 @@ def _digest(basis: object) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:24]
 
 
+@functools.cache
+def code_digest(kind: str) -> str:
+    """A digest of the code a fit's result depends on, so that a changed model form or
+    simulator never reuses parameters fitted to another (``FIT_VERSION`` alone relied on being
+    bumped by hand). ``instance``: the single-instance data collection and the instance model's
+    fitting functions; ``workflow``: the surrogate and the simulator packages."""
+    digest = hashlib.sha256()
+    if kind == "instance":
+        parts = [inspect.getsource(data_module)] + [inspect.getsource(f) for f in (
+            model.features, model.grid_index, model.bilinear, model.queue_basis,
+            model.minimise, model.fit_translog, model.fit_queue, model.residual_table,
+            model.fit_instance)]
+        parts += [path.read_text() for path in _package_files("simulate")]
+    else:
+        parts = [path.read_text() for folder in ("surrogate", "simulate")
+                 for path in _package_files(folder)]
+    for part in parts:
+        digest.update(part.encode())
+    return digest.hexdigest()[:16]
+
+
+def _package_files(folder: str) -> list[Path]:
+    return sorted((Path(__file__).resolve().parents[1] / folder).glob("*.py"))
+
+
 def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,
             profile: ProfileTable | None,
             settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> str:
     basis = {
-        "version": FIT_VERSION, "llm": to_jsonable(llm), "gpu": to_jsonable(gpu),
+        "version": FIT_VERSION, "code": code_digest("instance"), "llm": to_jsonable(llm),
+        "gpu": to_jsonable(gpu),
         "memory": to_jsonable(memory),
         "mix": hashlib.sha256(np.asarray([mix.input_tokens, mix.output_tokens]).tobytes())
         .hexdigest(),
@@ -166,7 +196,8 @@ def workflow_key(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(repr(table.llms).encode())
     return _digest({
-        "version": FIT_VERSION, "spec": to_jsonable(spec), "tables": digest.hexdigest(),
+        "version": FIT_VERSION, "code": code_digest("workflow"), "spec": to_jsonable(spec),
+        "tables": digest.hexdigest(),
         "instances": {llm: fit.key for llm, fit in sorted(fits.items())},
         "gpu": problem.gpu, "memory": to_jsonable(problem.memory),
         "simulate": to_jsonable(dataclasses.replace(simulate, baselines=())),

@@ -21,15 +21,21 @@ simulations, :mod:`scepsy_opt.surrogate.calib`): a call whose unloaded latency a
 configuration is ``d`` takes on average
 
     L = sigma d + l0(tp, f) delta,   sigma = l0(tp, f) / l0(reference)
-    delta = a A (1 + g G) + b B rho + c C r^-gamma rho^sqrt(2 (r + 1)) / (1 - rho)
+    delta = a A (1 + g G) + b B rho + c C r^-gamma rho^sqrt(2 (r + 1)) / (1 - u)
 
-with ``rho = n lambda / (r mu)`` the utilisation of the llm's ``r`` replicas and
+with ``rho = n lambda / (r mu)`` the utilisation of the llm's ``r`` replicas,
 ``G = log2(1 + p / r)`` the share of a fan-out (``p`` calls of one request that run together)
-each replica receives. The single-instance curve's terms are scaled by ``a, b, c`` (the
+each replica receives and ``u = lambda / X`` the utilisation of the whole pipeline (``X`` its
+throughput, below). The single-instance curve's terms are scaled by ``a, b, c`` (the
 workflow's bursts), the queueing term thinned for several replicas (the exponent of the
 Sakasegawa approximation of a multi-server queue; it is the single-instance ``rho^2`` at
-``r = 1``). ``eta = 1.25 sigmoid(e . [1, log2 r, log2(mu l0)])`` is the fraction of the
-single-instance capacity that the llm sustains inside the workflow (requests' own pacing limits
+``r = 1``). Its pole is the pipeline's, not the llm's own: when two stages are loaded alike,
+the workflow saturates below either one's capacity (the soft minimum) and both queues grow
+towards that point; a lightly loaded stage stays fast through its small numerator. The delay
+is nondecreasing in every stage's utilisation.
+
+``eta = 1.25 sigmoid(e . [1, log2 r, log2(mu l0)])`` is the fraction of the single-instance
+capacity that the llm sustains inside the workflow (requests' own pacing limits
 the concurrency the replicas see; a stage whose delays are small next to the request's latency
 tolerates a slight overload), and the workflow's throughput the soft minimum of its stages'
 (:func:`soft_min`, exponent fitted). ``nu = softplus(k)``, the delays' standard deviation over
@@ -220,9 +226,13 @@ def soft_min(load: dict, values: Any) -> Any:
     return low * jnp.sum((values / low) ** -p) ** (-1.0 / p)
 
 
-def extra_delay(load: dict, queue: Any, replicas: Any, parallelism: Any, rho: Any) -> Any:
-    """``delta``: mean extra call latency over the unloaded one, in units of ``l0``, from the
-    configuration's single-instance load curve ``queue = (A, B, C)`` (last axis)."""
+def delay_parts(load: dict, queue: Any, replicas: Any, parallelism: Any, rho: Any
+                ) -> tuple[Any, Any]:
+    """``delta``'s two parts, in units of ``l0``, from the configuration's single-instance load
+    curve ``queue = (A, B, C)`` (last axis) and the llm's own utilisation ``rho``: the part
+    that does not diverge (bursts and the linear term) and the numerator of the pole, which
+    :func:`extra_delay` divides by ``1 - u`` (``u`` the pipeline's utilisation). Each depends
+    on the llm's own decision only."""
     r = jnp.maximum(replicas, 1.0)
     g = jnp.log2(1.0 + parallelism / r)
     rho = jnp.clip(rho, 0.0, RHO_MAX)
@@ -230,8 +240,14 @@ def extra_delay(load: dict, queue: Any, replicas: Any, parallelism: Any, rho: An
     low = jnp.exp(s[..., 0]) * queue[..., 0] * (1.0 + jax.nn.softplus(s[..., 1]) * g)
     linear = jnp.exp(s[..., 2]) * queue[..., 1] * rho
     pole = (jnp.exp(s[..., 3]) * queue[..., 2] * r ** -jax.nn.softplus(load["g"])
-            * rho ** jnp.sqrt(2.0 * (r + 1.0)) / (1.0 - rho))
-    return low + linear + pole
+            * rho ** jnp.sqrt(2.0 * (r + 1.0)))
+    return low + linear, pole
+
+
+def extra_delay(base: Any, pole: Any, pipeline: Any) -> Any:
+    """``delta = base + pole / (1 - u)`` with ``u`` the pipeline's utilisation (clipped at
+    ``RHO_MAX``): every stage's queue grows as the whole pipeline nears its throughput."""
+    return base + pole / (1.0 - jnp.clip(pipeline, 0.0, RHO_MAX))
 
 
 def spread(load: dict) -> Any:

@@ -11,7 +11,8 @@ per-llm models of :mod:`scepsy_opt.surrogate.model`:
   ``X_l = eta_l r_l mu_l / n_l`` (what the utilisation cap of the search bounds);
 - **per-llm call latency**: speed factor ``sigma_l = l0_l(tp, f) / l0_l(reference)`` on the
   reference durations, plus the extra delay ``l0_l delta_l`` per call, a function of the
-  replicas' raw utilisation ``n_l lambda / (r_l mu_l)``;
+  replicas' raw utilisation ``n_l lambda / (r_l mu_l)`` and of the pipeline's utilisation
+  ``u = lambda / X(a)`` (its queueing pole);
 - **latency**: the expected longest path of the sampled requests
   (:mod:`scepsy_opt.surrogate.paths`), every llm's call times scaled by ``sigma_l`` and delayed
   by ``e_l = l0_l delta_l``, and the joins of parallel branches by the spread of those delays:
@@ -67,7 +68,8 @@ class WorkflowSurrogate:
     def llm_terms(self, load: dict, tp: Any, replicas: Any, fraction: Any, rate: Any
                   ) -> dict[str, Any]:
         """Per-llm quantities of an allocation (arrays of length L): each depends on that
-        llm's own decision only (the latency couples them through the paths)."""
+        llm's own decision only (the latency couples them through the paths and the
+        pipeline's utilisation, :meth:`delays`)."""
         inst = {k: jnp.asarray(v) for k, v in self.instance.items()}
         mu = jax.vmap(model.capacity)(inst, tp, fraction)
         l0 = jax.vmap(model.unloaded)(inst, tp, fraction)
@@ -77,14 +79,17 @@ class WorkflowSurrogate:
         queue = jnp.stack([jax.vmap(lambda p, t, f, n=name: model.surface(p, n, t, f))(
             inst, tp, fraction) for name in ("qa", "qb", "qc")], axis=-1)
         capacity = replicas * model.efficiency(load, replicas, mu, l0) * mu / calls
-        rho = rate / capacity
-        delta = model.extra_delay(load, queue, replicas, jnp.asarray(self.parallelism),
-                                  calls * rate / (replicas * mu))
-        sigma = l0 / l0_ref
-        extra = l0 * delta
-        return {"capacity_rps": capacity, "rho": rho, "speed": sigma,
-                "call_latency_s": sigma * jnp.asarray(self.mean_call_s) + extra,
-                "path_delay_s": extra, "spread": model.spread(load) * jnp.ones_like(extra)}
+        base, pole = model.delay_parts(load, queue, replicas, jnp.asarray(self.parallelism),
+                                       calls * rate / (replicas * mu))
+        return {"capacity_rps": capacity, "rho": rate / capacity, "speed": l0 / l0_ref,
+                "delay_base_s": l0 * base, "delay_pole_s": l0 * pole,
+                "spread": model.spread(load) * jnp.ones_like(l0)}
+
+    def delays(self, terms: dict[str, Any], pipeline: Any) -> dict[str, Any]:
+        """Per-llm extra delay and mean call latency at pipeline utilisation ``pipeline``."""
+        extra = model.extra_delay(terms["delay_base_s"], terms["delay_pole_s"], pipeline)
+        return {"path_delay_s": extra,
+                "call_latency_s": terms["speed"] * jnp.asarray(self.mean_call_s) + extra}
 
     def evaluate(self, load: dict, tp: Any, replicas: Any, fraction: Any, rate: Any
                  ) -> dict[str, Any]:
@@ -92,28 +97,22 @@ class WorkflowSurrogate:
         function of the load parameters (for fitting) and the relaxed decision."""
         terms = self.llm_terms(load, tp, replicas, fraction, rate)
         throughput = model.soft_min(load, terms["capacity_rps"])
+        pipeline = rate / throughput
+        terms = {**terms, **self.delays(terms, pipeline)}
         member_latency = jnp.stack([self._paths_latency(
             p, terms["speed"], terms["path_delay_s"], terms["spread"]) for p in self.paths])
         return {
             **terms,
             "throughput_rps": throughput,
+            "pipeline_utilisation": pipeline,
             "latency_s": jnp.dot(jnp.asarray(self.member_weight), member_latency),
             "member_latency_s": member_latency,
         }
 
     def separable(self) -> bool:
-        """Whether the latency is a sum of per-llm terms (no request has competing paths)."""
+        """Whether no request has competing critical paths (the latency is then a sum of
+        per-llm terms at a given pipeline utilisation)."""
         return all(p.W.shape[0] == 0 for p in self.paths)
-
-    def contribution(self, speed: Any, path_delay: Any, spread: Any) -> Any:
-        """Per-llm latency contributions when :meth:`separable` (they and the tool time sum
-        to the latency): the rate-weighted mean path time of each llm's calls."""
-        out = 0.0
-        for weight, p in zip(self.member_weight, self.paths, strict=True):
-            out = out + weight * (jnp.asarray(p.W_sum) * speed
-                                  + (jnp.asarray(p.C_sum) + jnp.asarray(p.J_sum) * spread)
-                                  * path_delay) / p.requests
-        return out
 
     def tool_time_s(self) -> float:
         return float(sum(w * p.tau_sum / p.requests
@@ -199,19 +198,23 @@ class WorkflowSurrogate:
         return {k: jnp.asarray(v) for k, v in self.load.items()}
 
 
-def bucket(size: int) -> int:
-    """The batch size a batch of ``size`` is padded to: the next power of two (at least 8), so
-    the jitted batch functions compile for a few sizes only."""
-    return max(8, 1 << max(0, size - 1).bit_length())
+BATCH_SHAPES = (32, 1024)  # a batch is padded to the first of these that holds it
+CHUNK = 4096  # larger batches run in chunks of this size (the last one padded)
 
 
 def _padded(function: Any, load: dict, tp: Any, replicas: Any, fraction: Any, rate: float
             ) -> dict[str, np.ndarray]:
+    """``function`` on a batch padded to one of a few compiled shapes (``BATCH_SHAPES``, or
+    chunks of ``CHUNK``): a compilation costs as much as scoring a few hundred thousand
+    allocations, so shapes are few and coarse."""
     arrays = [np.atleast_2d(np.asarray(x, dtype=float)) for x in (tp, replicas, fraction)]
     size = len(arrays[0])
-    padded = bucket(size)
+    width = next((shape for shape in BATCH_SHAPES if size <= shape), CHUNK)
+    padded = -(-size // width) * width
     if padded != size:
         arrays = [np.concatenate([x, np.repeat(x[-1:], padded - size, axis=0)])
                   for x in arrays]
-    out = function(load, *(jnp.asarray(x) for x in arrays), float(rate))
-    return {name: np.asarray(value)[:size] for name, value in out.items()}
+    parts = [function(load, *(jnp.asarray(x[i:i + width]) for x in arrays), float(rate))
+             for i in range(0, padded, width)]
+    return {name: np.concatenate([np.asarray(part[name]) for part in parts])[:size]
+            for name in parts[0]}

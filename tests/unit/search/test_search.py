@@ -126,3 +126,14 @@ def test_an_infeasible_target_names_the_achievable_rate(catalog):
     message = str(error.value)
     assert f"at most {top:.4g} requests/s is achievable" in message
     assert "lower target.rate_rps" in message and "GPUs" in message
+
+
+def test_combination_count_matches_enumeration():
+    from scepsy_opt.search.exact import combinations
+
+    rng = np.random.default_rng(5)
+    fronts = [np.column_stack([np.zeros((n, 3)), rng.integers(1, 9, n)])
+              for n in (4, 6, 3)]
+    budget = 14
+    counted = sum(1 for c in itertools.product(*(f[:, 3] for f in fronts)) if sum(c) <= budget)
+    assert combinations(fronts, budget) == counted > 0

@@ -132,3 +132,20 @@ def test_load_calibration_recovers_a_synthetic_ground_truth():
         at = 0.5 * true_limit[b]
         assert float(fitted.predict(tp2[b], r2[b], f2[b], at)["latency_s"]) == pytest.approx(
             float(truth.predict(tp2[b], r2[b], f2[b], at)["latency_s"]), rel=0.02)
+
+
+def test_calibration_budgets_replace_those_too_small_for_the_llms(catalog):
+    from scepsy_opt.profile.memory import MemorySettings
+    from scepsy_opt.search.problem import AllocationProblem, LlmDemand
+    from scepsy_opt.surrogate.calib import calibration_budgets, synthetic_cluster
+
+    def problem(llms):
+        demands = tuple(LlmDemand(llm, 1.0, 512.0, 128.0, 0.5, 4096) for llm in llms)
+        return AllocationProblem(demands, 1.0, synthetic_cluster(catalog, "H100-SXM-80GB", 8),
+                                 "H100-SXM-80GB", MemorySettings(), 0.8)
+
+    small = problem(("llama-3.2-3b-instruct", "qwen2.5-7b-instruct"))
+    assert calibration_budgets(small, catalog, (4, 8, 16)) == (4, 8, 16)
+    # three 70B llms need at least 2 H100s each: 4 GPUs cannot hold them, 32 replaces it
+    large = problem(("llama-3.1-70b-instruct", "llama-2-70b", "qwen2.5-72b-instruct"))
+    assert calibration_budgets(large, catalog, (4, 8, 16)) == (8, 16, 32)

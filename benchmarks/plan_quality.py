@@ -1,0 +1,254 @@
+"""Plan quality in the simulator: the planned allocation against every baseline, at equal GPUs.
+
+For every workflow and cluster: the surrogate fitted (or reused from the cache), the highest
+rate the search predicts achievable (``R``, every instance at the utilisation cap), then
+
+- ``planned``: the search's allocation for the target rate ``--load x R``, simulated at that
+  target (mean latency) and pushed to its max sustainable rate;
+- ``planned_max``: the search's allocation for target ``R`` itself (what a user asking for the
+  most throughput gets), pushed to its max sustainable rate;
+- the baselines (independent, user_specified, pooled_tp1 and, on small instances, exact),
+  produced for the same target and simulated the same way.
+
+Ratios: throughput = the better plan's max sustainable rate / the baseline's; latency = the
+baseline's mean latency at the target / the plan's (a baseline that does not sustain the target
+is marked, its ratio is a lower bound). Cells are cached, so a rerun only simulates what changed.
+
+    python benchmarks/plan_quality.py --load 0.5 --markdown plan_quality.md --json plan.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+from scepsy_opt.artifacts import atomic_write_text, to_jsonable
+from scepsy_opt.catalog import load_catalog
+from scepsy_opt.config import compose_settings
+from scepsy_opt.parallel import default_workers, map_processes
+from scepsy_opt.search.heuristic import max_achievable_rate
+from scepsy_opt.search.problem import AllocationError, problem_from_stats
+from scepsy_opt.search.space import search_space
+from scepsy_opt.search.stage import describe, plan_allocation
+from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
+from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
+from scepsy_opt.types import Allocation
+from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
+
+WORKFLOWS = ("rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
+             "multi_agent_coding", "react_tool_agent")
+CLUSTERS = ("hgx_h100_4gpu", "dgx_h100", "dgx_h100_x2")
+BASELINES = ("independent", "user_specified", "pooled_tp1", "exact")
+COMMON_SHARE = 0.7  # the common rate: this share of the lowest baseline max sustainable rate
+log = logging.getLogger("plan_quality")
+
+
+def run_cell(task: tuple[str, str, float, Path]) -> dict:
+    """Plan and simulate one workflow on one cluster (a module-level function: it runs in a
+    worker process)."""
+    workflow, cluster, load, fits = task
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    catalog = load_catalog()
+    _, settings = compose_settings(workflow, f"cluster={cluster}", catalog=catalog)
+    analysis, tables = analyze_workflow(settings.workflow, AnalyzeOptions(
+        settings.analyze.num_requests, settings.analyze.seed, settings.analyze.work_estimate),
+        catalog)
+    problem = problem_from_stats(analysis.combined, settings.target.rate_rps, settings.cluster,
+                                 settings.profile.memory, settings.target.utilization_cap)
+    record: dict = {"workflow": workflow, "cluster": cluster, "gpus": problem.gpus}
+    try:
+        surrogate, _, _ = fit_surrogate(settings.workflow, analysis, tables, problem, catalog,
+                                        simulate=settings.simulate,
+                                        settings=FitSettings(cache_dir=fits, workers=1))
+    except AllocationError as error:
+        record["error"] = str(error)
+        return record
+    highest, _ = max_achievable_rate(search_space(problem, catalog, surrogate))
+    target = load * highest
+    record.update(highest_predicted_rps=highest, target_rps=target)
+    unloaded = unloaded_latency_s(analysis.combined.e2e_latency_s.mean)
+    simulate = dataclasses.replace(settings.simulate, baselines=BASELINES)
+
+    def plan_at(rate: float, name: str) -> Allocation | None:
+        try:
+            plan = plan_allocation(dataclasses.replace(problem, rate_rps=rate), catalog,
+                                   surrogate)
+        except AllocationError as error:
+            record.setdefault("plan_errors", {})[name] = str(error)
+            return None
+        record.setdefault("predicted", {})[name] = {
+            "rate_rps": rate, "latency_s": plan.result.latency_s,
+            "throughput_rps": plan.result.throughput_rps,
+            "allocation": describe(plan.allocation)}
+        return plan.allocation
+
+    plans = {"planned": plan_at(target, "planned")}
+    for share in (1.0, 0.98, 0.95, 0.9, 0.85, 0.8):  # the budget bound ignores packing
+        plans["planned_max"] = plan_at(share * highest, "planned_max")
+        if plans["planned_max"] is not None:
+            record.get("plan_errors", {}).pop("planned_max", None)
+            break
+    record["plans"] = summarise(evaluate(
+        settings.workflow, dataclasses.replace(problem, rate_rps=target), catalog, simulate,
+        unloaded, plans={k: v for k, v in plans.items() if v is not None}), simulate)
+    # latency at a rate every baseline sustains: 70% of the lowest baseline max rate
+    rates = [p["max_sustainable_rps"] for name, p in record["plans"].items()
+             if name in BASELINES and p.get("max_sustainable_rps", 0) > 0]
+    if rates:
+        common = COMMON_SHARE * min(rates)
+        record["common_rps"] = common
+        planned = plan_at(common, "planned_common")
+        record["plans_common"] = summarise(evaluate(
+            settings.workflow, dataclasses.replace(problem, rate_rps=common), catalog,
+            simulate, unloaded, plans={"planned": planned} if planned else None), simulate)
+    return record
+
+
+def summarise(result: EvaluationResult, simulate: SimulateSettings) -> dict:
+    plans = {}
+    rule = simulate.sustain
+    for plan in result.plans:
+        entry: dict = {"error": plan.error} if plan.error else {}
+        if plan.allocation is not None:
+            entry.update(allocation=describe(plan.allocation), gpus=plan.allocation.gpus,
+                         max_sustainable_rps=plan.max_sustainable_rate_rps)
+        if plan.at_target is not None:
+            metrics = plan.at_target
+            entry.update(latency_s=metrics.e2e_latency_s.mean,
+                         p99_latency_s=metrics.e2e_latency_s.p99,
+                         sustains_target=bool(
+                             metrics.throughput_ratio >= rule.throughput_ratio
+                             and metrics.latency_growth <= rule.latency_growth
+                             and metrics.completed_fraction >= rule.completed_fraction))
+        plans[plan.name] = entry
+    return plans
+
+
+def ratios(record: dict) -> dict[str, dict]:
+    """Per baseline: ``throughput``, the better plan's max sustainable rate over the
+    baseline's; ``latency``, the baseline's mean latency at the target over the plan's;
+    ``latency_common``, the same at the common rate every baseline sustains."""
+    plans, common = record.get("plans", {}), record.get("plans_common", {})
+    planned = plans.get("planned", {})
+    best_max = max((plans.get(n, {}).get("max_sustainable_rps", 0.0)
+                    for n in ("planned", "planned_max")), default=0.0)
+    out = {}
+    for name in BASELINES:
+        base = plans.get(name)
+        if not base or "latency_s" not in base or "latency_s" not in planned:
+            out[name] = {"note": (base or {}).get("error", "not run")}
+            continue
+        entry = {
+            "throughput": best_max / base["max_sustainable_rps"]
+            if base["max_sustainable_rps"] > 0 else math.inf,
+            "latency": base["latency_s"] / planned["latency_s"],
+            "baseline_sustains": base["sustains_target"],
+        }
+        there, mine = common.get(name, {}), common.get("planned", {})
+        if "latency_s" in there and "latency_s" in mine:
+            entry["latency_common"] = there["latency_s"] / mine["latency_s"]
+            entry["baseline_sustains_common"] = there["sustains_target"]
+        out[name] = entry
+    return out
+
+
+def markdown(records: list[dict]) -> str:
+    """The ratio table: per baseline ``throughput x / latency x at the target / latency x at
+    the common rate`` (``*``: the baseline does not sustain that rate)."""
+    lines = ["| workflow | cluster | target / common rps | planned latency s (target / common) "
+             "| max rps planned / planned_max | " + " | ".join(BASELINES) + " |",
+             "|---|---|---|---|---|" + "---|" * len(BASELINES)]
+    for record in records:
+        plans = record.get("plans", {})
+        if "error" in record or not plans:
+            lines.append(f"| {record['workflow']} | {record['cluster']} | - | "
+                         f"{record.get('error', 'no plan')[:90]} |" + " |" * (len(BASELINES) + 1))
+            continue
+        planned, top = plans.get("planned", {}), plans.get("planned_max", {})
+        mine = record.get("plans_common", {}).get("planned", {})
+        cells = []
+        for r in ratios(record).values():
+            if "latency" not in r:
+                cells.append("n/a: " + _short(r["note"]))
+                continue
+            star = "" if r["baseline_sustains"] else "*"
+            text = f"{r['throughput']:.2f} / {r['latency']:.2f}{star}"
+            if "latency_common" in r:
+                star = "" if r["baseline_sustains_common"] else "*"
+                text += f" / {r['latency_common']:.2f}{star}"
+            cells.append(text)
+        lines.append(
+            f"| {record['workflow']} | {record['cluster']} | {record['target_rps']:.3g} / "
+            f"{record.get('common_rps', math.nan):.3g} | "
+            f"{planned.get('latency_s', math.nan):.3g} / {mine.get('latency_s', math.nan):.3g} | "
+            f"{planned.get('max_sustainable_rps', math.nan):.3g} / "
+            f"{top.get('max_sustainable_rps', math.nan):.3g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _short(error: str) -> str:
+    """The gist of a baseline's error (its problem, without source and fix)."""
+    text = error.split(": ", 1)[-1].split(" (got")[0].split(". Fix")[0]
+    return text[:70]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", nargs="+", default=list(WORKFLOWS))
+    parser.add_argument("--clusters", nargs="+", default=list(CLUSTERS))
+    parser.add_argument("--load", type=float, default=0.5,
+                        help="target rate as a share of the highest predicted achievable rate")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/accuracy"),
+                        help="fits are read from <cache>/fits, cells kept in <cache>/plans")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cells = [(w, c) for w in args.workflows for c in args.clusters]
+    records: dict[tuple[str, str], dict] = {}
+    todo = []
+    for workflow, cluster in cells:
+        key = hashlib.sha256(json.dumps([workflow, cluster, args.load, _source_key()]).encode()
+                             ).hexdigest()[:20]
+        path = args.cache / "plans" / f"{workflow}__{cluster}__{key}.json"
+        if path.is_file():
+            records[(workflow, cluster)] = json.loads(path.read_text())
+        else:
+            todo.append(((workflow, cluster, args.load, args.cache / "fits"), path))
+    for (task, path), record in zip(todo, map_processes(run_cell, [t for t, _ in todo],
+                                                        args.workers), strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(to_jsonable(record), indent=1) + "\n")
+        records[(task[0], task[1])] = record
+    ordered = [records[cell] for cell in cells]
+    text = markdown(ordered)
+    print(text)
+    if args.markdown:
+        atomic_write_text(args.markdown, text)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(
+            [dict(r, ratios=ratios(r)) for r in ordered], indent=1, default=str) + "\n")
+    return 0
+
+
+def _source_key() -> str:
+    """Cells are recomputed when the planner's code changes (search, surrogate, simulate)."""
+    root = Path(__file__).resolve().parents[1] / "scepsy_opt"
+    digest = hashlib.sha256()
+    for folder in ("search", "surrogate", "simulate"):
+        for file in sorted((root / folder).glob("*.py")):
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
