@@ -262,9 +262,15 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
 # --------------------------------------------------------------------------- fitting
 
 
+ETA_PRIOR = 0.01  # weight of the pull of eta's weights towards their start
+
+
 def load_loss(load: dict, surrogate: WorkflowSurrogate, data: dict[str, Any]) -> Any:
     """Mean squared log errors of every member's mean latency over the runs, plus twice that
-    of the max sustainable throughput over the allocations (fewer points, as important)."""
+    of the max sustainable throughput over the allocations (fewer points, as important), plus
+    ``ETA_PRIOR`` times the squared distance of eta's weights from their start: a few dozen
+    allocations do not pin down how eta changes with replicas, and unpulled it extrapolates to
+    allocations with more replicas than any calibration run as a collapse of capacity."""
     batch = jax.vmap(surrogate.evaluate, in_axes=(None, 0, 0, 0, 0))
     alloc = data["run_allocation"]
     runs = batch(load, data["tp"][alloc], data["replicas"][alloc], data["fraction"][alloc],
@@ -279,7 +285,8 @@ def load_loss(load: dict, surrogate: WorkflowSurrogate, data: dict[str, Any]) ->
     throughput = jnp.sum(jnp.where(valid, jnp.log(limits) - jnp.log(
         jnp.where(valid, data["max_rate_rps"], 1.0)), 0.0) ** 2) / jnp.maximum(
         jnp.sum(valid), 1)
-    return latency + 2.0 * throughput
+    prior = jnp.sum((load["e"] - jnp.asarray(model.ETA_START)) ** 2)
+    return latency + 2.0 * throughput + ETA_PRIOR * prior
 
 
 def optimiser(settings: CalibrationSettings) -> optax.GradientTransformation:

@@ -34,8 +34,8 @@ the workflow saturates below either one's capacity (the soft minimum) and both q
 towards that point; a lightly loaded stage stays fast through its small numerator. The delay
 is nondecreasing in every stage's utilisation.
 
-``eta = 1.25 sigmoid(e . [1, log2 r, log2(mu l0)])`` is the fraction of the single-instance
-capacity that the llm sustains inside the workflow (requests' own pacing limits
+``eta = 0.5 + 0.75 sigmoid(e . [1, log2 r, log2(mu l0)])`` is the fraction of the
+single-instance capacity that the llm sustains inside the workflow (requests' own pacing limits
 the concurrency the replicas see; a stage whose delays are small next to the request's latency
 tolerates a slight overload), and the workflow's throughput the soft minimum of its stages'
 (:func:`soft_min`, exponent fitted). ``nu = softplus(k)``, the delays' standard deviation over
@@ -63,6 +63,8 @@ TP_GRID = 4  # TP 1, 2, 4, 8
 FRACTION_GRID = 8  # fractions k / 8
 RHO_MAX = 0.98  # utilisation is clipped here: latency stays finite (and differentiable)
 ETA_MAX = 1.25  # the workflow can sustain a little overload of a stage whose delay is small
+ETA_MIN = 0.5  # and reaches at least half of a stage's single-instance capacity
+ETA_START = (1.5, 0.0, 0.0)  # eta's starting weights, which the calibration is pulled towards
 
 
 def features(tp: Any, fraction: Any) -> Any:
@@ -201,7 +203,7 @@ def init_load(key: jax.Array, num_llms: int) -> dict[str, jax.Array]:
         "s": noise + jnp.array([0.0, -2.0, 0.0, 0.0]),
         "g": jnp.zeros((num_llms,)),
         "k": jnp.full((num_llms,), 0.5),
-        "e": jnp.tile(jnp.array([1.5, 0.0, 0.0]), (num_llms, 1)),
+        "e": jnp.tile(jnp.array(ETA_START), (num_llms, 1)),
         "p": jnp.asarray(1.0),
     }
 
@@ -215,7 +217,8 @@ def efficiency(load: dict, replicas: Any, capacity: Any, unloaded: Any) -> Any:
     z = jnp.log2(jnp.maximum(replicas, 1.0))
     need = jnp.log2(jnp.maximum(capacity * unloaded, 1e-3))
     e = load["e"]
-    return ETA_MAX * jax.nn.sigmoid(e[..., 0] + e[..., 1] * z + e[..., 2] * need)
+    return ETA_MIN + (ETA_MAX - ETA_MIN) * jax.nn.sigmoid(
+        e[..., 0] + e[..., 1] * z + e[..., 2] * need)
 
 
 def soft_min(load: dict, values: Any) -> Any:
