@@ -1,0 +1,464 @@
+r"""The placement MILP (Pyomo), in two forms: the flat GPU-level model, and the node-level model
+of the hierarchical decomposition. Component names below match the Pyomo model's.
+
+Flat model (:func:`build_flat`)
+===============================
+
+Sets
+----
+- ``L``: instance classes (one per llm: ``r_l`` identical replicas), ``N`` nodes, ``K`` racks.
+- ``D``: TP domains ``(n, d)`` (NVLink domains, or the whole node without NVLink); ``G_nd`` the
+  GPUs of domain ``(n, d)``; ``G``: every GPU ``(n, g)``; ``d(n, g)`` its domain.
+- ``LD`` (``LG``, ``LN``): pairs of a class and a domain (GPU, node) it may use: the node has its
+  GPU type, is not excluded, is within its pins, and the domain has at least ``t_l`` GPUs.
+- ``P``: affinity pairs ``(a, b)`` of classes whose llms call each other.
+
+Parameters
+----------
+- ``t_l`` TP degree, ``c_l`` compute share per GPU (the GPU fraction under MPS, MIG slices over
+  total slices under MIG), ``m_l`` memory per GPU (GiB), ``r_l`` replicas.
+- ``M_n`` usable memory of a GPU of node ``n`` (after the headroom under MPS).
+- ``(c0_n, m0_n)`` the per-GPU share of the plan's smallest instance on node ``n``'s GPU type.
+- ``Q_p`` per-GPU instance limit of MIG profile ``p``; ``L_p`` the classes using profile ``p``.
+- ``s_l = ceil(r_l / |eligible nodes of l|)`` the anti-affinity spread cap.
+- ``w_ab`` affinity weights (sum 1); ``W_*`` objective weights
+  (:func:`scepsy_opt.placement.problem.objective_weights`).
+
+Variables
+---------
+- ``x[l,n,d]`` in Z+: instances of ``l`` in domain ``(n, d)`` (counts, not per-instance
+  binaries: identical replicas are aggregated).
+- ``z[l,n,g]`` in Z+: instances of ``l`` that use GPU ``(n, g)``.
+- ``u[n,g]``, ``v[n]`` in {0,1}: GPU used, node used.
+- ``full[n,g]``, ``room[n,g]``, ``frag[n,g]`` in {0,1}: GPU compute full, free part hosts the
+  smallest instance, GPU fragmented.
+- ``excess[l,n]`` >= 0: replicas of ``l`` on ``n`` beyond the spread cap.
+- ``node_overlap[a,b,n]``, ``rack_overlap[a,b,k]`` in [0, 1]: shared share of two llms' replicas.
+- (partial problems) the instances left out are ``r_l - sum x``.
+
+Objective
+---------
+minimise ``W_unplaced sum_l t_l c_l (r_l - sum_nd x[l,n,d]) + W_excess sum excess
++ W_fragmented sum frag + W_gpus sum u + W_nodes sum v
++ W_topology sum_(a,b) w_ab ((1 - sum_n node_overlap[a,b,n]) + (1 - sum_k rack_overlap[a,b,k]))``
+
+The weights make the order lexicographic: unplaced capacity (partial problems only), then
+anti-affinity excess, then fragmented GPUs, then GPUs opened, then nodes opened, then topology.
+
+Constraints
+-----------
+- C1 ``demand[l]``: ``sum_(n,d) x[l,n,d] = r_l`` (``<=`` for partial problems).
+- C2 ``group[l,n,d]``: ``sum_(g in G_nd) z[l,n,g] = t_l x[l,n,d]``: a TP group takes ``t_l``
+  GPUs of one domain, each with the same share.
+- C3 ``distinct[l,n,g]`` (``t_l > 1``): ``z[l,n,g] <= x[l,n,d(n,g)]``: no GPU twice in one
+  group. With C2 this is exact: per-GPU counts bounded by the group count always split into
+  groups of ``t_l`` distinct GPUs (wrap-around assignment, :func:`extract`).
+- C4 ``compute[n,g]``: ``sum_l c_l z[l,n,g] <= u[n,g]``.
+- C5 ``memory[n,g]``: ``sum_l m_l z[l,n,g] <= M_n u[n,g]``.
+- C6 ``mig[n,g,p]``: ``sum_(l in L_p) z[l,n,g] <= Q_p``.
+- C7 ``opened[n,g]``: ``u[n,g] <= v[n]``.
+- C8 ``is_full[n,g]``: ``sum_l c_l z[l,n,g] >= (1 - 1e-6) full[n,g]``.
+- C9 ``room_compute[n,g]``: ``sum_l c_l z[l,n,g] + c0_n room[n,g] <= 1`` and
+  ``room_memory[n,g]``: ``sum_l m_l z[l,n,g] + m0_n room[n,g] <= M_n``.
+- C10 ``fragmented[n,g]``: ``frag[n,g] >= u[n,g] - full[n,g] - room[n,g]``.
+- C11 ``spread[l,n]``: ``sum_d x[l,n,d] <= s_l + excess[l,n]`` (anti-affinity on).
+- C12 ``node_share_a/b[a,b,n]``: ``node_overlap[a,b,n] <= sum_d x[a,n,d] / r_a`` (and for b);
+  ``rack_share_a/b[a,b,k]`` likewise over the nodes of rack ``k``.
+- C13 ``gpu_order[n,g]``: GPUs of one domain are interchangeable, so their compute loads are
+  non-increasing in index order (symmetry breaking).
+- C14 ``domain_order[n,d]`` and ``node_order[n]``: domains of equal size in a node, and
+  identical nodes (same GPU type, domains, rack and eligibility) consecutive in cluster order,
+  have non-increasing compute loads (symmetry breaking).
+
+Node-level model (:func:`build_nodes`), first stage of the hierarchical decomposition
+===================================================================================
+
+Same ``L, N, D, LD, LN, P, K``, ``x``, ``v``, ``excess``, overlaps and C1, C11, C12; GPUs are
+not modelled one by one but counted per domain:
+
+- ``k[n,d]`` in ``{0..|G_nd|}``: GPUs used in domain ``(n, d)``; ``y[l,n,d]`` in {0,1} for TP
+  groups with a fractional share (``t_l > 1``, ``c_l < 1``): the domain holds such a group.
+- H1 ``capacity[n,d]``: ``sum_l t_l c_l x[l,n,d] <= k[n,d]``.
+- H2 ``memory[n,d]``: ``sum_l t_l m_l x[l,n,d] <= M_n k[n,d]``.
+- H3 ``large[n,d]``: ``sum_(l: c_l > 1/2 or m_l > M_n/2) t_l x[l,n,d] <= k[n,d]`` (two such
+  shares never share a GPU).
+- H4 ``holds[l,n,d]``: ``x[l,n,d] <= r_l y[l,n,d]`` and ``spans[l,n,d]``:
+  ``t_l y[l,n,d] <= k[n,d]`` (a group needs ``t_l`` distinct used GPUs).
+- H5 ``mig[n,d,p]``: ``sum_(l in L_p) t_l x[l,n,d] <= Q_p k[n,d]``.
+- H6 ``opened[n,d]``: ``k[n,d] <= |G_nd| v[n]``.
+- H7 ``node_order[n]``: identical nodes have non-increasing ``sum_d k``.
+
+Objective: the flat objective without fragmentation, ``sum u`` replaced by ``sum k``. Every
+flat solution maps to a node-level solution with the same or lower objective, so the node-level
+bound bounds those terms. The second stage places each node's instances on its GPUs with the
+flat model of that node alone (fragmentation, then GPUs); a node whose instances do not pack
+adds a no-good cut (``nogood``) forbidding that node's counts or more on every identical node,
+and the first stage is solved again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from scepsy_opt.placement.problem import (
+    EPS,
+    ObjectiveWeights,
+    PlacementProblem,
+    objective_weights,
+    tp_domains,
+)
+from scepsy_opt.types import InstancePlacement, NodeSpec, Placement
+
+FULL_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Index:
+    """The index sets of a problem (shared by both models and by extraction)."""
+
+    nodes: tuple[NodeSpec, ...]
+    domains: tuple[tuple[str, int], ...]                 # (node, d)
+    domain_gpus: dict[tuple[str, int], tuple[int, ...]]
+    gpus: tuple[tuple[str, int], ...]                    # (node, g)
+    gpu_domain: dict[tuple[str, int], int]
+    ld: tuple[tuple[int, str, int], ...]                 # (l, node, d)
+    lg: tuple[tuple[int, str, int], ...]                 # (l, node, g)
+    ln: tuple[tuple[int, str], ...]                      # (l, node)
+    racks: dict[str, tuple[str, ...]]                    # rack -> nodes
+    identical_runs: tuple[tuple[str, ...], ...]          # runs of interchangeable nodes
+
+
+def index_sets(problem: PlacementProblem) -> Index:
+    nodes = tuple(n for n in problem.cluster.nodes if n.id not in problem.exclude_nodes
+                  and any(n.gpu == c.gpu for c in problem.classes))
+    domains, domain_gpus, gpus, gpu_domain = [], {}, [], {}
+    for n in nodes:
+        for d, members in enumerate(tp_domains(n)):
+            domains.append((n.id, d))
+            domain_gpus[(n.id, d)] = members
+            for g in members:
+                gpu_domain[(n.id, g)] = d
+        gpus.extend((n.id, g) for g in range(n.num_gpus))
+    eligible = {ci: {n.id for n in problem.eligible_nodes(c)}
+                for ci, c in enumerate(problem.classes)}
+    ld, lg, ln = [], [], []
+    for ci, c in enumerate(problem.classes):
+        for n in nodes:
+            if n.id not in eligible[ci]:
+                continue
+            ln.append((ci, n.id))
+            for d, members in enumerate(tp_domains(n)):
+                if len(members) >= c.tp:
+                    ld.append((ci, n.id, d))
+                    lg.extend((ci, n.id, g) for g in members)
+    racks: dict[str, list[str]] = defaultdict(list)
+    for n in nodes:
+        racks[n.rack].append(n.id)
+    runs: list[list[str]] = []
+    last = None
+    for n in nodes:
+        signature = (n.gpu, n.num_gpus, n.nvlink_domains, n.rack,
+                     tuple(n.id in eligible[ci] for ci in eligible))
+        if runs and signature == last:
+            runs[-1].append(n.id)
+        else:
+            runs.append([n.id])
+        last = signature
+    return Index(nodes, tuple(domains), domain_gpus, tuple(gpus), gpu_domain, tuple(ld),
+                 tuple(lg), tuple(ln), {k: tuple(v) for k, v in racks.items()},
+                 tuple(tuple(r) for r in runs if len(r) > 1))
+
+
+def _memory(problem: PlacementProblem, node: NodeSpec) -> float:
+    return problem.gpu_type(node.gpu).memory_gib
+
+
+def _common(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
+    """Sets, ``x``, ``v``, C1, C11 and C12 (shared by both models)."""
+    classes = problem.classes
+    m.L = pyo.Set(initialize=range(len(classes)))
+    m.N = pyo.Set(initialize=[n.id for n in ix.nodes])
+    m.D = pyo.Set(initialize=ix.domains, dimen=2)
+    m.LD = pyo.Set(initialize=ix.ld, dimen=3)
+    m.LN = pyo.Set(initialize=ix.ln, dimen=2)
+    m.K = pyo.Set(initialize=sorted(ix.racks))
+    pairs = problem.pair_weights()
+    m.P = pyo.Set(initialize=[(a, b) for a, b, _ in pairs], dimen=2)
+    m.x = pyo.Var(m.LD, domain=pyo.NonNegativeIntegers,
+                  bounds=lambda _, l, n, d: (0, classes[l].replicas))
+    m.v = pyo.Var(m.N, domain=pyo.Binary)
+    by_class: dict[int, list] = defaultdict(list)
+    by_class_node: dict[tuple[int, str], list] = defaultdict(list)
+    for key in ix.ld:
+        by_class[key[0]].append(key)
+        by_class_node[(key[0], key[1])].append(key)
+    m._by_class_node = by_class_node
+
+    def demand(m, l):
+        total = sum(m.x[k] for k in by_class[l])
+        if problem.allow_partial:
+            return total <= classes[l].replicas
+        return total == classes[l].replicas
+    m.demand = pyo.Constraint(m.L, rule=demand)
+
+    if problem.anti_affinity:
+        m.excess = pyo.Var(m.LN, domain=pyo.NonNegativeReals)
+        m.spread = pyo.Constraint(m.LN, rule=lambda m, l, n: sum(
+            m.x[k] for k in by_class_node[(l, n)]) <= problem.spread_cap(classes[l])
+            + m.excess[l, n])
+    if pairs:
+        m.PN = pyo.Set(initialize=[(a, b, n) for a, b in m.P for n in m.N], dimen=3)
+        m.PK = pyo.Set(initialize=[(a, b, k) for a, b in m.P for k in m.K], dimen=3)
+        m.node_overlap = pyo.Var(m.PN, bounds=(0, 1))
+        m.rack_overlap = pyo.Var(m.PK, bounds=(0, 1))
+
+        def on_node(m, l, n):
+            return sum(m.x[k] for k in by_class_node.get((l, n), ())) / classes[l].replicas
+
+        def on_rack(m, l, rack):
+            return sum(on_node(m, l, n) for n in ix.racks[rack])
+
+        m.node_share_a = pyo.Constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
+            a, b, n] <= on_node(m, a, n))
+        m.node_share_b = pyo.Constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
+            a, b, n] <= on_node(m, b, n))
+        m.rack_share_a = pyo.Constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
+            a, b, k] <= on_rack(m, a, k))
+        m.rack_share_b = pyo.Constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
+            a, b, k] <= on_rack(m, b, k))
+
+
+def _objective_rest(m: pyo.ConcreteModel, problem: PlacementProblem, w: ObjectiveWeights,
+                    ix: Index):
+    """Unplaced capacity, excess, nodes and topology terms."""
+    classes = problem.classes
+    expr = w.nodes * sum(m.v[n] for n in m.N)
+    if problem.allow_partial:
+        expr += w.unplaced * sum(
+            classes[l].capacity * (classes[l].replicas - sum(
+                m.x[k] for n in m.N for k in m._by_class_node.get((l, n), ())))
+            for l in m.L)
+    if problem.anti_affinity:
+        expr += w.excess * sum(m.excess[k] for k in m.LN)
+    pairs = problem.pair_weights()
+    if pairs:
+        expr += w.topology * sum(
+            wt * ((1 - sum(m.node_overlap[a, b, n] for n in m.N))
+                  + (1 - sum(m.rack_overlap[a, b, k] for k in m.K)))
+            for a, b, wt in pairs)
+    return expr
+
+
+def build_flat(problem: PlacementProblem,
+               fixed: Mapping[tuple[int, str, int], int] | None = None) -> pyo.ConcreteModel:
+    """The flat GPU-level model (C1-C14). ``fixed``: domain counts ``x[l,n,d]`` to fix (the
+    second stage of the hierarchical decomposition)."""
+    ix = index_sets(problem)
+    classes = problem.classes
+    w = objective_weights(problem)
+    m = pyo.ConcreteModel(name="placement_flat")
+    m._index = ix
+    _common(m, problem, ix)
+    m.G = pyo.Set(initialize=ix.gpus, dimen=2)
+    m.LG = pyo.Set(initialize=ix.lg, dimen=3)
+    node_of = {n.id: n for n in ix.nodes}
+
+    def z_bounds(_, l, n, g):
+        c = classes[l]
+        return 0, min(c.replicas, int(math.floor(1 / c.compute_share + EPS)))
+    m.z = pyo.Var(m.LG, domain=pyo.NonNegativeIntegers, bounds=z_bounds)
+    m.u = pyo.Var(m.G, domain=pyo.Binary)
+    m.full = pyo.Var(m.G, domain=pyo.Binary)
+    m.room = pyo.Var(m.G, domain=pyo.Binary)
+    m.frag = pyo.Var(m.G, domain=pyo.Binary)
+
+    on_gpu: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for l, n, g in ix.lg:
+        on_gpu[(n, g)].append(l)
+
+    def load(m, n, g):
+        return sum(classes[l].compute_share * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
+
+    m.group = pyo.Constraint(m.LD, rule=lambda m, l, n, d: sum(
+        m.z[l, n, g] for g in ix.domain_gpus[(n, d)]) == classes[l].tp * m.x[l, n, d])
+    m.LG_tp = pyo.Set(initialize=[k for k in ix.lg if classes[k[0]].tp > 1], dimen=3)
+    m.distinct = pyo.Constraint(m.LG_tp, rule=lambda m, l, n, g: m.z[l, n, g] <= m.x[
+        l, n, ix.gpu_domain[(n, g)]])
+    m.compute = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) <= m.u[n, g])
+    m.memory = pyo.Constraint(m.G, rule=lambda m, n, g: sum(
+        classes[l].memory_gib * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
+        <= _memory(problem, node_of[n]) * m.u[n, g])
+    profiles = sorted({c.mig_profile for c in classes if c.mig_profile})
+    if profiles:
+        m.GP = pyo.Set(initialize=[(n, g, p) for n, g in ix.gpus for p in profiles
+                                   if any(classes[l].mig_profile == p
+                                          for l in on_gpu.get((n, g), ()))], dimen=3)
+        m.mig = pyo.Constraint(m.GP, rule=lambda m, n, g, p: sum(
+            m.z[l, n, g] for l in on_gpu[(n, g)] if classes[l].mig_profile == p)
+            <= problem.gpu_type(node_of[n].gpu).mig_limit(p))
+    m.opened = pyo.Constraint(m.G, rule=lambda m, n, g: m.u[n, g] <= m.v[n])
+    m.is_full = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) >= (
+        1 - FULL_TOLERANCE) * m.full[n, g])
+
+    def smallest(n):
+        return problem.smallest_share(node_of[n].gpu) or (1.0, 0.0)
+    m.room_compute = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) + smallest(n)[
+        0] * m.room[n, g] <= 1)
+    m.room_memory = pyo.Constraint(m.G, rule=lambda m, n, g: sum(
+        classes[l].memory_gib * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
+        + smallest(n)[1] * m.room[n, g] <= _memory(problem, node_of[n]))
+    m.fragmented = pyo.Constraint(m.G, rule=lambda m, n, g: m.frag[n, g] >= m.u[n, g]
+                                  - m.full[n, g] - m.room[n, g])
+
+    # C13, C14: symmetry breaking
+    gpu_pairs = [(n, a, b) for (n, d), members in ix.domain_gpus.items()
+                 for a, b in zip(members, members[1:], strict=False)]
+    m.GO = pyo.Set(initialize=gpu_pairs, dimen=3)
+    m.gpu_order = pyo.Constraint(m.GO, rule=lambda m, n, a, b: load(m, n, a) >= load(m, n, b))
+    domain_pairs = []
+    for n in ix.nodes:
+        doms = tp_domains(n)
+        for d in range(len(doms) - 1):
+            if len(doms[d]) == len(doms[d + 1]):
+                domain_pairs.append((n.id, d))
+    m.DO = pyo.Set(initialize=domain_pairs, dimen=2)
+    m.domain_order = pyo.Constraint(m.DO, rule=lambda m, n, d: sum(
+        load(m, n, g) for g in ix.domain_gpus[(n, d)]) >= sum(
+        load(m, n, g) for g in ix.domain_gpus[(n, d + 1)]))
+    node_pairs = [(a, b) for run in ix.identical_runs
+                  for a, b in zip(run, run[1:], strict=False)]
+    gpus_of = {n.id: range(n.num_gpus) for n in ix.nodes}
+    m.NO = pyo.Set(initialize=node_pairs, dimen=2)
+    m.node_order = pyo.Constraint(m.NO, rule=lambda m, a, b: sum(
+        load(m, a, g) for g in gpus_of[a]) >= sum(load(m, b, g) for g in gpus_of[b]))
+
+    if fixed is not None:
+        for key in ix.ld:
+            m.x[key].fix(int(fixed.get(key, 0)))
+
+    m.objective = pyo.Objective(
+        expr=_objective_rest(m, problem, w, ix) + w.fragmented * sum(m.frag[k] for k in m.G)
+        + w.gpus * sum(m.u[k] for k in m.G), sense=pyo.minimize)
+    return m
+
+
+def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
+    """The node-level model (first stage of the hierarchical decomposition: H1-H7)."""
+    ix = index_sets(problem)
+    classes = problem.classes
+    w = objective_weights(problem, fragmentation=False)
+    m = pyo.ConcreteModel(name="placement_nodes")
+    m._index = ix
+    _common(m, problem, ix)
+    node_of = {n.id: n for n in ix.nodes}
+    m.k = pyo.Var(m.D, domain=pyo.NonNegativeIntegers,
+                  bounds=lambda _, n, d: (0, len(ix.domain_gpus[(n, d)])))
+    in_domain: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for l, n, d in ix.ld:
+        in_domain[(n, d)].append(l)
+
+    m.capacity = pyo.Constraint(m.D, rule=lambda m, n, d: sum(
+        classes[l].capacity * m.x[l, n, d] for l in in_domain[(n, d)]) <= m.k[n, d])
+    m.memory = pyo.Constraint(m.D, rule=lambda m, n, d: sum(
+        classes[l].tp * classes[l].memory_gib * m.x[l, n, d] for l in in_domain[(n, d)])
+        <= _memory(problem, node_of[n]) * m.k[n, d])
+
+    def large(m, n, d):
+        memory = _memory(problem, node_of[n])
+        big = [l for l in in_domain[(n, d)] if classes[l].compute_share > 0.5 + EPS
+               or classes[l].memory_gib > memory / 2 + EPS]
+        if not big:
+            return pyo.Constraint.Skip
+        return sum(classes[l].tp * m.x[l, n, d] for l in big) <= m.k[n, d]
+    m.large = pyo.Constraint(m.D, rule=large)
+    m.LDy = pyo.Set(initialize=[k for k in ix.ld if classes[k[0]].tp > 1
+                                and classes[k[0]].compute_share < 1 - EPS], dimen=3)
+    m.y = pyo.Var(m.LDy, domain=pyo.Binary)
+    m.holds = pyo.Constraint(m.LDy, rule=lambda m, l, n, d: m.x[l, n, d]
+                             <= classes[l].replicas * m.y[l, n, d])
+    m.spans = pyo.Constraint(m.LDy, rule=lambda m, l, n, d: classes[l].tp * m.y[l, n, d]
+                             <= m.k[n, d])
+    profiles = sorted({c.mig_profile for c in classes if c.mig_profile})
+    if profiles:
+        m.DP = pyo.Set(initialize=[(n, d, p) for n, d in ix.domains for p in profiles
+                                   if any(classes[l].mig_profile == p
+                                          for l in in_domain[(n, d)])], dimen=3)
+        m.mig = pyo.Constraint(m.DP, rule=lambda m, n, d, p: sum(
+            m.x[l, n, d] for l in in_domain[(n, d)] if classes[l].mig_profile == p)
+            <= problem.gpu_type(node_of[n].gpu).mig_limit(p) * m.k[n, d])
+    m.opened = pyo.Constraint(m.D, rule=lambda m, n, d: m.k[n, d]
+                              <= len(ix.domain_gpus[(n, d)]) * m.v[n])
+    domains_of: dict[str, list[int]] = defaultdict(list)
+    for n, d in ix.domains:
+        domains_of[n].append(d)
+    node_pairs = [(a, b) for run in ix.identical_runs
+                  for a, b in zip(run, run[1:], strict=False)]
+    m.NO = pyo.Set(initialize=node_pairs, dimen=2)
+    m.node_order = pyo.Constraint(m.NO, rule=lambda m, a, b: sum(
+        m.k[a, d] for d in domains_of[a]) >= sum(m.k[b, d] for d in domains_of[b]))
+    m.nogood = pyo.ConstraintList()
+    m.nogood_flag = pyo.VarList(domain=pyo.Binary)
+    m.objective = pyo.Objective(
+        expr=_objective_rest(m, problem, w, ix) + w.gpus * sum(m.k[k] for k in m.D),
+        sense=pyo.minimize)
+    return m
+
+
+def add_nogood(m: pyo.ConcreteModel, problem: PlacementProblem, node: str,
+               counts: Mapping[int, int]) -> None:
+    """Forbid ``counts`` (instances per class) or more on ``node`` and every node identical
+    to it: that multiset did not pack onto its GPUs."""
+    ix: Index = m._index
+    run = next((r for r in ix.identical_runs if node in r), (node,))
+    for n in run:
+        flags = []
+        for l, count in counts.items():
+            flag = m.nogood_flag.add()
+            flags.append(flag)
+            total = sum(m.x[k] for k in m._by_class_node.get((l, n), ()))
+            # total >= count forces the flag to 1
+            m.nogood.add(total <= count - 1 + problem.classes[l].replicas * flag)
+        m.nogood.add(sum(flags) <= len(flags) - 1)
+
+
+# ------------------------------------------------------------------------------ extraction
+
+def domain_counts(m: pyo.ConcreteModel) -> dict[tuple[int, str, int], int]:
+    """Rounded ``x[l,n,d]`` of a solved model (only the non-zero ones)."""
+    out = {}
+    for key in m.LD:
+        value = m.x[key].value
+        count = int(round(value)) if value is not None else 0
+        if count:
+            out[key] = count
+    return out
+
+
+def extract(m: pyo.ConcreteModel, problem: PlacementProblem, method: str) -> Placement:
+    """The placement of a solved flat model: each domain's per-GPU counts split into TP groups
+    by wrap-around (GPU copies in order, group ``j`` takes copies ``j, j + x, j + 2x...``)."""
+    ix: Index = m._index
+    classes = problem.classes
+    counts = domain_counts(m)
+    replica: dict[int, int] = defaultdict(int)
+    placed = []
+    position = {n.id: i for i, n in enumerate(ix.nodes)}
+    for (l, n, d), x in sorted(counts.items(),
+                               key=lambda kv: (kv[0][0], position[kv[0][1]], kv[0][2])):
+        copies = []
+        for g in ix.domain_gpus[(n, d)]:
+            value = m.z[l, n, g].value
+            copies.extend([g] * (int(round(value)) if value is not None else 0))
+        c = classes[l]
+        if len(copies) != c.tp * x:
+            raise ValueError(f"solver result breaks C2 for {c.llm} on {n} domain {d}")
+        for j in range(x):
+            gpus = tuple(sorted(copies[j::x]))
+            placed.append(InstancePlacement(c.llm, replica[l], n, gpus, c.gpu_fraction))
+            replica[l] += 1
+    return Placement(method, tuple(placed))
