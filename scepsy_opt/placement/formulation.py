@@ -174,6 +174,21 @@ def index_sets(problem: PlacementProblem) -> Index:
                  tuple(tuple(r) for r in runs if len(r) > 1))
 
 
+def _safe(rule):
+    """A constraint rule whose expression may reduce to a constant (an empty sum): a true one
+    is skipped, a false one is kept as infeasible."""
+    def wrapped(m, *index):
+        expr = rule(m, *index)
+        if isinstance(expr, bool):
+            return pyo.Constraint.Skip if expr else pyo.Constraint.Infeasible
+        return expr
+    return wrapped
+
+
+def _constraint(index, *, rule) -> pyo.Constraint:
+    return pyo.Constraint(index, rule=_safe(rule))
+
+
 def _memory(problem: PlacementProblem, node: NodeSpec) -> float:
     return problem.gpu_type(node.gpu).memory_gib
 
@@ -204,11 +219,11 @@ def _common(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
         if problem.allow_partial:
             return total <= classes[l].replicas
         return total == classes[l].replicas
-    m.demand = pyo.Constraint(m.L, rule=demand)
+    m.demand = _constraint(m.L, rule=demand)
 
     if problem.anti_affinity:
         m.excess = pyo.Var(m.LN, domain=pyo.NonNegativeReals)
-        m.spread = pyo.Constraint(m.LN, rule=lambda m, l, n: sum(
+        m.spread = _constraint(m.LN, rule=lambda m, l, n: sum(
             m.x[k] for k in by_class_node[(l, n)]) <= problem.spread_cap(classes[l])
             + m.excess[l, n])
     if pairs:
@@ -223,13 +238,13 @@ def _common(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
         def on_rack(m, l, rack):
             return sum(on_node(m, l, n) for n in ix.racks[rack])
 
-        m.node_share_a = pyo.Constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
+        m.node_share_a = _constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
             a, b, n] <= on_node(m, a, n))
-        m.node_share_b = pyo.Constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
+        m.node_share_b = _constraint(m.PN, rule=lambda m, a, b, n: m.node_overlap[
             a, b, n] <= on_node(m, b, n))
-        m.rack_share_a = pyo.Constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
+        m.rack_share_a = _constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
             a, b, k] <= on_rack(m, a, k))
-        m.rack_share_b = pyo.Constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
+        m.rack_share_b = _constraint(m.PK, rule=lambda m, a, b, k: m.rack_overlap[
             a, b, k] <= on_rack(m, b, k))
 
 
@@ -284,13 +299,13 @@ def build_flat(problem: PlacementProblem,
     def load(m, n, g):
         return sum(classes[l].compute_share * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
 
-    m.group = pyo.Constraint(m.LD, rule=lambda m, l, n, d: sum(
+    m.group = _constraint(m.LD, rule=lambda m, l, n, d: sum(
         m.z[l, n, g] for g in ix.domain_gpus[(n, d)]) == classes[l].tp * m.x[l, n, d])
     m.LG_tp = pyo.Set(initialize=[k for k in ix.lg if classes[k[0]].tp > 1], dimen=3)
-    m.distinct = pyo.Constraint(m.LG_tp, rule=lambda m, l, n, g: m.z[l, n, g] <= m.x[
+    m.distinct = _constraint(m.LG_tp, rule=lambda m, l, n, g: m.z[l, n, g] <= m.x[
         l, n, ix.gpu_domain[(n, g)]])
-    m.compute = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) <= m.u[n, g])
-    m.memory = pyo.Constraint(m.G, rule=lambda m, n, g: sum(
+    m.compute = _constraint(m.G, rule=lambda m, n, g: load(m, n, g) <= m.u[n, g])
+    m.memory = _constraint(m.G, rule=lambda m, n, g: sum(
         classes[l].memory_gib * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
         <= _memory(problem, node_of[n]) * m.u[n, g])
     profiles = sorted({c.mig_profile for c in classes if c.mig_profile})
@@ -298,28 +313,28 @@ def build_flat(problem: PlacementProblem,
         m.GP = pyo.Set(initialize=[(n, g, p) for n, g in ix.gpus for p in profiles
                                    if any(classes[l].mig_profile == p
                                           for l in on_gpu.get((n, g), ()))], dimen=3)
-        m.mig = pyo.Constraint(m.GP, rule=lambda m, n, g, p: sum(
+        m.mig = _constraint(m.GP, rule=lambda m, n, g, p: sum(
             m.z[l, n, g] for l in on_gpu[(n, g)] if classes[l].mig_profile == p)
             <= problem.gpu_type(node_of[n].gpu).mig_limit(p))
-    m.opened = pyo.Constraint(m.G, rule=lambda m, n, g: m.u[n, g] <= m.v[n])
-    m.is_full = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) >= (
+    m.opened = _constraint(m.G, rule=lambda m, n, g: m.u[n, g] <= m.v[n])
+    m.is_full = _constraint(m.G, rule=lambda m, n, g: load(m, n, g) >= (
         1 - FULL_TOLERANCE) * m.full[n, g])
 
     def smallest(n):
         return problem.smallest_share(node_of[n].gpu) or (1.0, 0.0)
-    m.room_compute = pyo.Constraint(m.G, rule=lambda m, n, g: load(m, n, g) + smallest(n)[
+    m.room_compute = _constraint(m.G, rule=lambda m, n, g: load(m, n, g) + smallest(n)[
         0] * m.room[n, g] <= 1)
-    m.room_memory = pyo.Constraint(m.G, rule=lambda m, n, g: sum(
+    m.room_memory = _constraint(m.G, rule=lambda m, n, g: sum(
         classes[l].memory_gib * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
         + smallest(n)[1] * m.room[n, g] <= _memory(problem, node_of[n]))
-    m.fragmented = pyo.Constraint(m.G, rule=lambda m, n, g: m.frag[n, g] >= m.u[n, g]
+    m.fragmented = _constraint(m.G, rule=lambda m, n, g: m.frag[n, g] >= m.u[n, g]
                                   - m.full[n, g] - m.room[n, g])
 
     # C13, C14: symmetry breaking
     gpu_pairs = [(n, a, b) for (n, d), members in ix.domain_gpus.items()
                  for a, b in zip(members, members[1:], strict=False)]
     m.GO = pyo.Set(initialize=gpu_pairs, dimen=3)
-    m.gpu_order = pyo.Constraint(m.GO, rule=lambda m, n, a, b: load(m, n, a) >= load(m, n, b))
+    m.gpu_order = _constraint(m.GO, rule=lambda m, n, a, b: load(m, n, a) >= load(m, n, b))
     domain_pairs = []
     for n in ix.nodes:
         doms = tp_domains(n)
@@ -327,14 +342,14 @@ def build_flat(problem: PlacementProblem,
             if len(doms[d]) == len(doms[d + 1]):
                 domain_pairs.append((n.id, d))
     m.DO = pyo.Set(initialize=domain_pairs, dimen=2)
-    m.domain_order = pyo.Constraint(m.DO, rule=lambda m, n, d: sum(
+    m.domain_order = _constraint(m.DO, rule=lambda m, n, d: sum(
         load(m, n, g) for g in ix.domain_gpus[(n, d)]) >= sum(
         load(m, n, g) for g in ix.domain_gpus[(n, d + 1)]))
     node_pairs = [(a, b) for run in ix.identical_runs
                   for a, b in zip(run, run[1:], strict=False)]
     gpus_of = {n.id: range(n.num_gpus) for n in ix.nodes}
     m.NO = pyo.Set(initialize=node_pairs, dimen=2)
-    m.node_order = pyo.Constraint(m.NO, rule=lambda m, a, b: sum(
+    m.node_order = _constraint(m.NO, rule=lambda m, a, b: sum(
         load(m, a, g) for g in gpus_of[a]) >= sum(load(m, b, g) for g in gpus_of[b]))
 
     if fixed is not None:
@@ -362,9 +377,9 @@ def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
     for l, n, d in ix.ld:
         in_domain[(n, d)].append(l)
 
-    m.capacity = pyo.Constraint(m.D, rule=lambda m, n, d: sum(
+    m.capacity = _constraint(m.D, rule=lambda m, n, d: sum(
         classes[l].capacity * m.x[l, n, d] for l in in_domain[(n, d)]) <= m.k[n, d])
-    m.memory = pyo.Constraint(m.D, rule=lambda m, n, d: sum(
+    m.memory = _constraint(m.D, rule=lambda m, n, d: sum(
         classes[l].tp * classes[l].memory_gib * m.x[l, n, d] for l in in_domain[(n, d)])
         <= _memory(problem, node_of[n]) * m.k[n, d])
 
@@ -375,23 +390,23 @@ def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
         if not big:
             return pyo.Constraint.Skip
         return sum(classes[l].tp * m.x[l, n, d] for l in big) <= m.k[n, d]
-    m.large = pyo.Constraint(m.D, rule=large)
+    m.large = _constraint(m.D, rule=large)
     m.LDy = pyo.Set(initialize=[k for k in ix.ld if classes[k[0]].tp > 1
                                 and classes[k[0]].compute_share < 1 - EPS], dimen=3)
     m.y = pyo.Var(m.LDy, domain=pyo.Binary)
-    m.holds = pyo.Constraint(m.LDy, rule=lambda m, l, n, d: m.x[l, n, d]
+    m.holds = _constraint(m.LDy, rule=lambda m, l, n, d: m.x[l, n, d]
                              <= classes[l].replicas * m.y[l, n, d])
-    m.spans = pyo.Constraint(m.LDy, rule=lambda m, l, n, d: classes[l].tp * m.y[l, n, d]
+    m.spans = _constraint(m.LDy, rule=lambda m, l, n, d: classes[l].tp * m.y[l, n, d]
                              <= m.k[n, d])
     profiles = sorted({c.mig_profile for c in classes if c.mig_profile})
     if profiles:
         m.DP = pyo.Set(initialize=[(n, d, p) for n, d in ix.domains for p in profiles
                                    if any(classes[l].mig_profile == p
                                           for l in in_domain[(n, d)])], dimen=3)
-        m.mig = pyo.Constraint(m.DP, rule=lambda m, n, d, p: sum(
+        m.mig = _constraint(m.DP, rule=lambda m, n, d, p: sum(
             m.x[l, n, d] for l in in_domain[(n, d)] if classes[l].mig_profile == p)
             <= problem.gpu_type(node_of[n].gpu).mig_limit(p) * m.k[n, d])
-    m.opened = pyo.Constraint(m.D, rule=lambda m, n, d: m.k[n, d]
+    m.opened = _constraint(m.D, rule=lambda m, n, d: m.k[n, d]
                               <= len(ix.domain_gpus[(n, d)]) * m.v[n])
     domains_of: dict[str, list[int]] = defaultdict(list)
     for n, d in ix.domains:
@@ -399,7 +414,7 @@ def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
     node_pairs = [(a, b) for run in ix.identical_runs
                   for a, b in zip(run, run[1:], strict=False)]
     m.NO = pyo.Set(initialize=node_pairs, dimen=2)
-    m.node_order = pyo.Constraint(m.NO, rule=lambda m, a, b: sum(
+    m.node_order = _constraint(m.NO, rule=lambda m, a, b: sum(
         m.k[a, d] for d in domains_of[a]) >= sum(m.k[b, d] for d in domains_of[b]))
     m.nogood = pyo.ConstraintList()
     m.nogood_flag = pyo.VarList(domain=pyo.Binary)

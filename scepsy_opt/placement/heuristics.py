@@ -198,7 +198,10 @@ def _instances(problem: PlacementProblem, order: Sequence[int] | None
 def precheck(problem: PlacementProblem) -> None:
     """Necessary conditions, checked before any solving: every class has eligible nodes, its
     per-GPU share fits one GPU, and each GPU type has the capacity the plan asks of it. Raises
-    :class:`PlacementError` naming the resource and the fix."""
+    :class:`PlacementError` naming the resource and the fix. A partial problem places what
+    fits, so it has no necessary conditions."""
+    if problem.allow_partial:
+        return
     for c in problem.classes:
         where = f"{c.llm} (TP {c.tp}, share {c.compute_share:g}, {c.memory_gib:.1f} GiB/GPU)"
         try:
@@ -228,8 +231,6 @@ def precheck(problem: PlacementProblem) -> None:
                                "outside its pins"
                 fix = "relax placement.exclude_nodes or placement.pin"
             raise PlacementError(problem_text, source=problem.source, field=c.llm, fix=fix)
-    if problem.allow_partial:
-        return
     for gpu in problem.cluster.gpu_types:
         need = sum(c.capacity * c.replicas for c in problem.classes if c.gpu == gpu)
         have = sum(n.num_gpus for n in problem.cluster.nodes
