@@ -184,7 +184,7 @@ class PlacementConf:
     fraction_mechanism: str = "mps"
     pin: list[PinConf] = field(default_factory=list)
     exclude_nodes: list[str] = field(default_factory=list)
-    hierarchical_threshold: int = 20000
+    hierarchical_threshold: int = 2000
     export_mps: bool = False
 
 

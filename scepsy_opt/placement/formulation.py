@@ -1,5 +1,6 @@
-r"""The placement MILP (Pyomo), in two forms: the flat GPU-level model, and the node-level model
-of the hierarchical decomposition. Component names below match the Pyomo model's.
+r"""The placement MILP (Pyomo): the flat GPU-level model, and the two node-level models of the
+hierarchical decomposition (occupancy patterns, or aggregate capacities). Component names below
+match the Pyomo models'.
 
 Flat model (:func:`build_flat`)
 ===============================
@@ -70,8 +71,35 @@ Constraints
   identical nodes (same GPU type, domains, rack and eligibility) consecutive in cluster order,
   have non-increasing compute loads (symmetry breaking).
 
-Node-level model (:func:`build_nodes`), first stage of the hierarchical decomposition
-===================================================================================
+Node-level model with occupancy patterns (:func:`build_patterns`)
+================================================================
+
+First stage of the hierarchical decomposition when the plan has few distinct per-GPU shares
+(an allocation's fractions lie on a grid, so its GPUs can hold only a few dozen different
+mixes). Identical GPUs are aggregated: instead of GPU-level variables, each domain counts how
+many of its GPUs hold each *pattern*.
+
+- ``S``: share classes (distinct ``(c_l, m_l, MIG profile)``); ``s(l)`` the class of ``l``.
+- ``Pat``: patterns of the GPU type, every non-empty multiset of shares that fits one GPU
+  (compute, memory, MIG limits), enumerated by :func:`enumerate_patterns`; ``a_ps`` shares of
+  class ``s`` in pattern ``p``; ``frag_p``, ``load_p`` its fragmentation and compute load.
+- ``y[n,d,p]`` in Z+: GPUs of domain ``(n, d)`` holding pattern ``p``; ``yb[l,n,d]`` in {0,1}.
+- P1 ``patterns[n,d]``: ``sum_p y[n,d,p] <= |G_nd| v[n]``.
+- P2 ``cover[n,d,s]``: ``sum_(l: s(l) = s) t_l x[l,n,d] = sum_p a_ps y[n,d,p]`` (every share
+  slot of the chosen patterns holds exactly one instance's share).
+- P3 ``holds[l,n,d]``: ``x[l,n,d] <= r_l yb[l,n,d]`` and ``spans[l,n,d]``
+  (``t_l > 1``, ``c_l < 1``): ``t_l yb[l,n,d] <= sum_(p: a_p,s(l) > 0) y[n,d,p]``.
+- P4 ``node_order[n]``: identical nodes have non-increasing ``sum_(d,p) load_p y[n,d,p]``.
+- Objective: the flat objective with ``sum frag = sum frag_p y`` and ``sum u = sum y``, with
+  the flat model's weights. Every flat solution maps to a pattern solution of the same
+  objective, so its bound bounds the full problem; the second stage recovers GPU ids per node
+  (best-fit decreasing when it meets the node's pattern counts, else the flat model of the
+  node), and a node whose TP groups cannot take distinct GPUs gets a no-good cut.
+
+Node-level model with aggregate capacities (:func:`build_nodes`)
+===============================================================
+
+The first stage when patterns are too many (arbitrary fractions).
 
 Same ``L, N, D, LD, LN, P, K``, ``x``, ``v``, ``excess``, overlaps and C1, C11, C12; GPUs are
 not modelled one by one but counted per domain:
@@ -88,12 +116,12 @@ not modelled one by one but counted per domain:
 - H6 ``opened[n,d]``: ``k[n,d] <= |G_nd| v[n]``.
 - H7 ``node_order[n]``: identical nodes have non-increasing ``sum_d k``.
 
-Objective: the flat objective without fragmentation, ``sum u`` replaced by ``sum k``. Every
-flat solution maps to a node-level solution with the same or lower objective, so the node-level
-bound bounds those terms. The second stage places each node's instances on its GPUs with the
-flat model of that node alone (fragmentation, then GPUs); a node whose instances do not pack
-adds a no-good cut (``nogood``) forbidding that node's counts or more on every identical node,
-and the first stage is solved again.
+Objective: the flat objective (same weights) without fragmentation, ``sum u`` replaced by
+``sum k``. Every flat solution maps to a node-level solution with the same or lower objective,
+so the node-level bound bounds the full problem. The second stage places each node's instances
+on its GPUs with the flat model of that node alone (fragmentation, then GPUs); a node whose
+instances do not pack adds a no-good cut (``nogood``) forbidding that node's counts or more on
+every identical node, and the first stage is solved again.
 """
 
 from __future__ import annotations
@@ -366,7 +394,7 @@ def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
     """The node-level model (first stage of the hierarchical decomposition: H1-H7)."""
     ix = index_sets(problem)
     classes = problem.classes
-    w = objective_weights(problem, fragmentation=False)
+    w = objective_weights(problem)
     m = pyo.ConcreteModel(name="placement_nodes")
     m._index = ix
     _common(m, problem, ix)
@@ -418,10 +446,147 @@ def build_nodes(problem: PlacementProblem) -> pyo.ConcreteModel:
         m.k[a, d] for d in domains_of[a]) >= sum(m.k[b, d] for d in domains_of[b]))
     m.nogood = pyo.ConstraintList()
     m.nogood_flag = pyo.VarList(domain=pyo.Binary)
+    m._nogoods = []
     m.objective = pyo.Objective(
         expr=_objective_rest(m, problem, w, ix) + w.gpus * sum(m.k[k] for k in m.D),
         sense=pyo.minimize)
     return m
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One GPU's occupancy: how many shares of each share class it holds."""
+
+    counts: tuple[int, ...]          # per share class of its GPU type
+    compute: float
+    memory_gib: float
+    full: bool
+    fragmented: bool
+
+
+def share_classes(problem: PlacementProblem, gpu: str) -> tuple[tuple, ...]:
+    """Distinct per-GPU shares ``(compute, memory, MIG profile)`` of the classes on ``gpu``."""
+    return tuple(sorted({(c.compute_share, c.memory_gib, c.mig_profile)
+                         for c in problem.classes if c.gpu == gpu},
+                        key=lambda s: (s[0], s[1], s[2] or "")))
+
+
+def enumerate_patterns(problem: PlacementProblem, gpu: str, limit: int
+                       ) -> tuple[Pattern, ...] | None:
+    """Every non-empty GPU occupancy of ``gpu`` that fits (compute, memory, MIG limits), or
+    None when there are more than ``limit``."""
+    shares = share_classes(problem, gpu)
+    gpu_type = problem.gpu_type(gpu)
+    smallest = problem.smallest_share(gpu) or (1.0, 0.0)
+    out: list[Pattern] = []
+    counts = [0] * len(shares)
+
+    def fits(i: int, compute: float, memory: float) -> bool:
+        c, mem, profile = shares[i]
+        if compute + c > 1 + EPS or memory + mem > gpu_type.memory_gib + EPS:
+            return False
+        if profile is not None:
+            same = sum(counts[j] for j, s in enumerate(shares) if s[2] == profile)
+            return same + 1 <= gpu_type.mig_limit(profile)
+        return True
+
+    def walk(i: int, compute: float, memory: float) -> bool:
+        if i == len(shares):
+            if any(counts):
+                full = compute >= 1 - FULL_TOLERANCE
+                room = compute + smallest[0] <= 1 + EPS and \
+                    memory + smallest[1] <= gpu_type.memory_gib + EPS
+                out.append(Pattern(tuple(counts), compute, memory, full,
+                                   not full and not room))
+            return len(out) <= limit
+        start = counts[i]
+        while True:
+            if not walk(i + 1, compute, memory):
+                return False
+            if not fits(i, compute, memory):
+                break
+            counts[i] += 1
+            compute += shares[i][0]
+            memory += shares[i][1]
+        counts[i] = start
+        return True
+
+    return tuple(out) if walk(0, 0.0, 0.0) else None
+
+
+def build_patterns(problem: PlacementProblem, patterns: Mapping[str, tuple[Pattern, ...]]
+                   ) -> pyo.ConcreteModel:
+    """The node-level model with GPU occupancy patterns (P1-P4): exact GPU-level loads per
+    domain, counted instead of placed GPU by GPU."""
+    ix = index_sets(problem)
+    classes = problem.classes
+    w = objective_weights(problem)
+    m = pyo.ConcreteModel(name="placement_patterns")
+    m._index = ix
+    m._patterns = patterns
+    _common(m, problem, ix)
+    node_of = {n.id: n for n in ix.nodes}
+    shares = {gpu: share_classes(problem, gpu) for gpu in patterns}
+    share_of = {l: shares[c.gpu].index((c.compute_share, c.memory_gib, c.mig_profile))
+                for l, c in enumerate(classes)}
+    m.DPat = pyo.Set(initialize=[(n, d, p) for n, d in ix.domains
+                                 for p in range(len(patterns[node_of[n].gpu]))], dimen=3)
+    m.y = pyo.Var(m.DPat, domain=pyo.NonNegativeIntegers,
+                  bounds=lambda _, n, d, p: (0, len(ix.domain_gpus[(n, d)])))
+    in_domain: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for l, n, d in ix.ld:
+        in_domain[(n, d)].append(l)
+
+    def pats(n):
+        return patterns[node_of[n].gpu]
+
+    m.patterns = _constraint(m.D, rule=lambda m, n, d: sum(
+        m.y[n, d, p] for p in range(len(pats(n)))) <= len(ix.domain_gpus[(n, d)]) * m.v[n])
+    m.DS = pyo.Set(initialize=[(n, d, s) for n, d in ix.domains
+                               for s in range(len(shares[node_of[n].gpu]))], dimen=3)
+    m.cover = _constraint(m.DS, rule=lambda m, n, d, s: sum(
+        classes[l].tp * m.x[l, n, d] for l in in_domain[(n, d)] if share_of[l] == s)
+        == sum(pat.counts[s] * m.y[n, d, p] for p, pat in enumerate(pats(n))))
+    m.LDy = pyo.Set(initialize=[k for k in ix.ld if classes[k[0]].tp > 1
+                                and classes[k[0]].compute_share < 1 - EPS], dimen=3)
+    m.yb = pyo.Var(m.LDy, domain=pyo.Binary)
+    m.holds = _constraint(m.LDy, rule=lambda m, l, n, d: m.x[l, n, d]
+                          <= classes[l].replicas * m.yb[l, n, d])
+    m.spans = _constraint(m.LDy, rule=lambda m, l, n, d: classes[l].tp * m.yb[l, n, d]
+                          <= sum(m.y[n, d, p] for p, pat in enumerate(pats(n))
+                                 if pat.counts[share_of[l]] > 0))
+    domains_of: dict[str, list[int]] = defaultdict(list)
+    for n, d in ix.domains:
+        domains_of[n].append(d)
+
+    def load(m, n):
+        return sum(pat.compute * m.y[n, d, p] for d in domains_of[n]
+                   for p, pat in enumerate(pats(n)))
+    node_pairs = [(a, b) for run in ix.identical_runs
+                  for a, b in zip(run, run[1:], strict=False)]
+    m.NO = pyo.Set(initialize=node_pairs, dimen=2)
+    m.node_order = _constraint(m.NO, rule=lambda m, a, b: load(m, a) >= load(m, b))
+    m.nogood = pyo.ConstraintList()
+    m.nogood_flag = pyo.VarList(domain=pyo.Binary)
+    m._nogoods = []
+    m.objective = pyo.Objective(
+        expr=_objective_rest(m, problem, w, ix) + sum(
+            (w.gpus + (w.fragmented if pats(n)[p].fragmented else 0.0)) * m.y[n, d, p]
+            for n, d, p in m.DPat), sense=pyo.minimize)
+    return m
+
+
+def pattern_totals(m: pyo.ConcreteModel) -> dict[str, tuple[int, int]]:
+    """Per node of a solved pattern model: (fragmented GPUs, GPUs used)."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    node_gpu = {n.id: n.gpu for n in m._index.nodes}
+    for n, d, p in m.DPat:
+        value = m.y[n, d, p].value
+        count = int(round(value)) if value is not None else 0
+        if count:
+            out[n][0] += count
+            out[n][1] += count * m._patterns[node_gpu[n]][p].fragmented
+    return {n: (frag, gpus) for n, (gpus, frag) in out.items()}
 
 
 def add_nogood(m: pyo.ConcreteModel, problem: PlacementProblem, node: str,
@@ -439,6 +604,7 @@ def add_nogood(m: pyo.ConcreteModel, problem: PlacementProblem, node: str,
             # total >= count forces the flag to 1
             m.nogood.add(total <= count - 1 + problem.classes[l].replicas * flag)
         m.nogood.add(sum(flags) <= len(flags) - 1)
+        m._nogoods.append((n, dict(counts), flags))
 
 
 # ------------------------------------------------------------------------------ extraction
@@ -477,3 +643,151 @@ def extract(m: pyo.ConcreteModel, problem: PlacementProblem, method: str) -> Pla
             placed.append(InstancePlacement(c.llm, replica[l], n, gpus, c.gpu_fraction))
             replica[l] += 1
     return Placement(method, tuple(placed))
+
+
+# ------------------------------------------------------------------------------ MIP start
+
+def canonical(problem: PlacementProblem, placement: Placement, *, by: str) -> Placement:
+    """The mirror image of ``placement`` that meets the symmetry-breaking constraints:
+    identical nodes sorted by decreasing compute load (``by="load"``, flat model) or GPUs used
+    (``by="gpus"``, node-level model), equal-size domains of a node and GPUs of a domain by
+    decreasing load."""
+    ix = index_sets(problem)
+    share = {c.llm: c.compute_share for c in problem.classes}
+    load: dict[tuple[str, int], float] = defaultdict(float)
+    for inst in placement.instances:
+        for g in inst.gpus:
+            load[(inst.node, g)] += share[inst.llm]
+    nodes = {n.id: n for n in ix.nodes}
+
+    def node_key(n: str) -> float:
+        gpus = range(nodes[n].num_gpus)
+        if by == "gpus":
+            return sum(1 for g in gpus if load[(n, g)] > EPS)
+        return sum(load[(n, g)] for g in gpus)
+
+    node_map = {}
+    for run in ix.identical_runs:
+        ranked = sorted(run, key=lambda n: -node_key(n))
+        node_map.update(zip(ranked, run, strict=True))
+    gpu_map: dict[tuple[str, int], int] = {}
+    for node in ix.nodes:
+        domains = tp_domains(node)
+        target: dict[int, int] = {}
+        by_size: dict[int, list[int]] = defaultdict(list)
+        for d, members in enumerate(domains):
+            by_size[len(members)].append(d)
+        for group in by_size.values():
+            ranked = sorted(group, key=lambda d: -sum(load[(node.id, g)] for g in domains[d]))
+            for old, new in zip(ranked, group, strict=True):
+                gpus = sorted(domains[old], key=lambda g: -load[(node.id, g)])
+                target.update(zip(gpus, domains[new], strict=True))
+        for g, new in target.items():
+            gpu_map[(node.id, g)] = new
+    placed = []
+    for inst in placement.instances:
+        gpus = tuple(sorted(gpu_map.get((inst.node, g), g) for g in inst.gpus))
+        placed.append(InstancePlacement(inst.llm, inst.replica, node_map.get(inst.node,
+                                                                               inst.node),
+                                        gpus, inst.gpu_fraction))
+    return Placement(placement.method, tuple(placed))
+
+
+def set_start(m: pyo.ConcreteModel, problem: PlacementProblem, placement: Placement) -> None:
+    """Set every variable of a model (flat or node-level) to the values of ``placement`` (made
+    canonical first), so the solver can start from it."""
+    from scepsy_opt.placement.verify import gpu_uses
+
+    flat = m.name == "placement_flat"
+    pattern_model = m.name == "placement_patterns"
+    placement = canonical(problem, placement,
+                          by="load" if flat or pattern_model else "gpus")
+    ix: Index = m._index
+    position = {c.llm: i for i, c in enumerate(problem.classes)}
+    for v in m.component_data_objects(pyo.Var):
+        if not v.fixed:
+            v.set_value(0, skip_validation=True)
+    per_domain: dict[tuple[int, str, int], int] = defaultdict(int)
+    per_node: dict[tuple[int, str], int] = defaultdict(int)
+    per_gpu: dict[tuple[int, str, int], int] = defaultdict(int)
+    used_nodes = set()
+    for inst in placement.instances:
+        l = position[inst.llm]
+        d = ix.gpu_domain[(inst.node, inst.gpus[0])]
+        per_domain[(l, inst.node, d)] += 1
+        per_node[(l, inst.node)] += 1
+        for g in inst.gpus:
+            per_gpu[(l, inst.node, g)] += 1
+        used_nodes.add(inst.node)
+    for key, count in per_domain.items():
+        if not m.x[key].fixed:
+            m.x[key].set_value(count, skip_validation=True)
+    for n in used_nodes:
+        m.v[n].set_value(1, skip_validation=True)
+    uses = {(u.node, u.gpu): u for u in gpu_uses(problem, placement)}
+    if flat:
+        for key, count in per_gpu.items():
+            m.z[key].set_value(count, skip_validation=True)
+        for key in m.G:
+            use = uses[key]
+            if not use.occupants:
+                continue
+            node = problem.cluster.node(key[0])
+            smallest = problem.smallest_share(node.gpu) or (1.0, 0.0)
+            full = use.compute_used >= 1 - FULL_TOLERANCE
+            room = (use.compute_used + smallest[0] <= 1 + 1e-9
+                    and use.memory_used_gib + smallest[1] <= use.memory_gib + 1e-9)
+            m.u[key].set_value(1, skip_validation=True)
+            m.full[key].set_value(int(full), skip_validation=True)
+            m.room[key].set_value(int(room and not full), skip_validation=True)
+            m.frag[key].set_value(int(not full and not room), skip_validation=True)
+    elif pattern_model:
+        index = {gpu: {pat.counts: p for p, pat in enumerate(pats)}
+                 for gpu, pats in m._patterns.items()}
+        share_index = {gpu: share_classes(problem, gpu) for gpu in m._patterns}
+        classes = {c.llm: c for c in problem.classes}
+        for (n, d), members in ix.domain_gpus.items():
+            gpu = problem.cluster.node(n).gpu
+            for g in members:
+                use = uses[(n, g)]
+                if not use.occupants:
+                    continue
+                counts = [0] * len(share_index[gpu])
+                for llm, _ in use.occupants:
+                    c = classes[llm]
+                    counts[share_index[gpu].index((c.compute_share, c.memory_gib,
+                                                   c.mig_profile))] += 1
+                key = (n, d, index[gpu][tuple(counts)])
+                m.y[key].set_value((m.y[key].value or 0) + 1, skip_validation=True)
+        for key in m.LDy:
+            m.yb[key].set_value(int(per_domain.get(key, 0) > 0), skip_validation=True)
+        for n, counts, flags in m._nogoods:
+            for (l, count), flag in zip(counts.items(), flags, strict=True):
+                flag.set_value(int(per_node.get((l, n), 0) >= count), skip_validation=True)
+    else:
+        for key in m.D:
+            n, d = key
+            used = sum(1 for g in ix.domain_gpus[key] if uses[(n, g)].occupants)
+            m.k[key].set_value(used, skip_validation=True)
+        for key in m.LDy:
+            m.y[key].set_value(int(per_domain.get(key, 0) > 0), skip_validation=True)
+        for n, counts, flags in m._nogoods:
+            for (l, count), flag in zip(counts.items(), flags, strict=True):
+                flag.set_value(int(per_node.get((l, n), 0) >= count), skip_validation=True)
+    if problem.anti_affinity:
+        for l, n in m.LN:
+            cap = problem.spread_cap(problem.classes[l])
+            m.excess[l, n].set_value(max(0, per_node.get((l, n), 0) - cap),
+                                     skip_validation=True)
+    if problem.pair_weights():
+        share_of = {}
+        for l, c in enumerate(problem.classes):
+            for n in m.N:
+                share_of[(l, n)] = per_node.get((l, n), 0) / c.replicas
+        for a, b, n in m.PN:
+            m.node_overlap[a, b, n].set_value(min(share_of[(a, n)], share_of[(b, n)]),
+                                              skip_validation=True)
+        for a, b, k in m.PK:
+            ra = sum(share_of[(a, n)] for n in ix.racks[k])
+            rb = sum(share_of[(b, n)] for n in ix.racks[k])
+            m.rack_overlap[a, b, k].set_value(min(ra, rb), skip_validation=True)

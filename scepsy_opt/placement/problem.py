@@ -110,6 +110,9 @@ class PlacementProblem:
     allow_partial: bool = False
     mechanism: str = "mps"
     source: str = "allocation"
+    # the smallest instance per GPU type when it is not among ``classes`` (a part of a
+    # larger problem keeps the whole plan's smallest instance): (gpu, compute, memory)
+    smallest: tuple[tuple[str, float, float], ...] = ()
 
     # ---------------------------------------------------------------- lookups
     def gpu_type(self, gpu: str) -> GpuType:
@@ -154,6 +157,9 @@ class PlacementProblem:
     def smallest_share(self, gpu: str) -> tuple[float, float] | None:
         """The per-GPU share (compute, memory) of the plan's smallest instance on ``gpu``
         (smallest compute, then memory), or None when no class uses the GPU type."""
+        for name, compute, memory in self.smallest:
+            if name == gpu:
+                return compute, memory
         shares = sorted((c.compute_share, c.memory_gib) for c in self.classes if c.gpu == gpu)
         return shares[0] if shares else None
 

@@ -36,15 +36,19 @@ from scepsy_opt.types import ClusterSpec, InstancePlacement, Placement
 log = logging.getLogger(__name__)
 MAX_CUT_ROUNDS = 10
 NODE_TIME_LIMIT_S = 5.0
+PATTERN_LIMIT = 2000
 
 
 @dataclass(frozen=True)
 class PlaceSettings:
-    """How to solve: the HiGHS preset, when to decompose, whether to keep the model as MPS."""
+    """How to solve: the HiGHS preset, when to decompose, whether to keep the model as MPS, and
+    how many GPU occupancy patterns per GPU type the node-level model may enumerate (beyond
+    that it counts aggregate capacities instead)."""
 
     preset: SolverPreset
-    hierarchical_threshold: int = 20_000
+    hierarchical_threshold: int = 2_000
     export_mps: bool = False
+    pattern_limit: int = PATTERN_LIMIT
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,16 +86,17 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
         verify(problem, heuristic.placement)
     except PlacementError as error:
         heuristic_error = error
+    incumbent = heuristic.placement if heuristic is not None else None
     size = model_size(problem)
     hierarchical = size > settings.hierarchical_threshold
     log.info("placing %d instances of %d llms on %d GPUs (%d GPU x class pairs): %s model",
              problem.num_instances, len(problem.classes), problem.cluster.num_gpus, size,
              "hierarchical" if hierarchical else "flat")
     if hierarchical:
-        found, reports, bound, mps, note = _hierarchical(problem, settings, started)
+        found, reports, bound, mps, note = _hierarchical(problem, settings, started, incumbent)
         method = "milp_hierarchical"
     else:
-        found, reports, bound, mps, note = _flat(problem, settings)
+        found, reports, bound, mps, note = _flat(problem, settings, incumbent)
         method = "milp"
     status = reports[0].status if reports else "error"
     base = heuristic.placement if heuristic is not None else None
@@ -163,12 +168,15 @@ def write_mps(model: pyo.ConcreteModel) -> str:
         return path.read_text(encoding="utf-8")
 
 
-def _flat(problem: PlacementProblem, settings: PlaceSettings):
+def _flat(problem: PlacementProblem, settings: PlaceSettings, incumbent: Placement | None):
     started = time.perf_counter()
     model = formulation.build_flat(problem)
     build_s = time.perf_counter() - started
     mps = write_mps(model) if settings.export_mps else None
-    report = solve(model, settings.preset, name="flat", build_s=build_s)
+    if incumbent is not None:
+        formulation.set_start(model, problem, incumbent)
+    report = solve(model, settings.preset, name="flat", build_s=build_s,
+                   start=incumbent is not None)
     found = formulation.extract(model, problem, "milp") if report.has_solution else None
     return found, [report], report.bound, mps, ""
 
@@ -185,15 +193,28 @@ def node_problem(problem: PlacementProblem, node_id: str, counts: dict[int, int]
         mig_profile=c.mig_profile) for ci, c in enumerate(problem.classes) if counts.get(ci))
     cluster = ClusterSpec(name=f"{problem.cluster.name}:{node_id}", description="",
                           nodes=(node,))
+    smallest = tuple((t.id, *problem.smallest_share(t.id)) for t in problem.gpu_types
+                     if problem.smallest_share(t.id) is not None)
     return replace(problem, cluster=cluster, classes=classes, anti_affinity=False,
                    affinity=(), allow_partial=False, exclude_nodes=frozenset(),
-                   source=f"{problem.source}, node {node_id}")
+                   source=f"{problem.source}, node {node_id}", smallest=smallest)
 
 
-def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: float):
+def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: float,
+                  incumbent: Placement | None):
     preset = settings.preset
     t0 = time.perf_counter()
-    model = formulation.build_nodes(problem)
+    patterns = {}
+    for gpu in {c.gpu for c in problem.classes}:
+        found = formulation.enumerate_patterns(problem, gpu, settings.pattern_limit)
+        if found is None:
+            patterns = None
+            break
+        patterns[gpu] = found
+    if patterns is not None:
+        model = formulation.build_patterns(problem, patterns)
+    else:
+        model = formulation.build_nodes(problem)
     build_s = time.perf_counter() - t0
     mps = write_mps(model) if settings.export_mps else None
     reports: list[SolveReport] = []
@@ -201,9 +222,11 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
     cache: dict[tuple, Placement | None] = {}
     for round_ in range(MAX_CUT_ROUNDS):
         left = preset.time_limit_s - (time.perf_counter() - started)
+        if incumbent is not None:
+            formulation.set_start(model, problem, incumbent)
         report = solve(model, preset, name="nodes" if round_ == 0 else f"nodes (cuts {round_})",
                        build_s=build_s if round_ == 0 else 0.0,
-                       time_limit_s=max(1.0, 0.8 * left))
+                       time_limit_s=max(1.0, 0.8 * left), start=incumbent is not None)
         reports.append(report)
         first = first or report
         if not report.has_solution:
@@ -213,17 +236,23 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
         gpus_bound: dict[str, float] = defaultdict(float)
         for (ci, n, _), count in counts.items():
             per_node[n][ci] += count
-        for key in model.D:
-            value = model.k[key].value or 0.0
-            gpus_bound[key[0]] += round(value)
+        if patterns is None:
+            for key in model.D:
+                gpus_bound[key[0]] += round(model.k[key].value or 0.0)
+        if patterns is not None:
+            targets = formulation.pattern_totals(model)
+        else:
+            targets = {n: (0, int(b)) for n, b in gpus_bound.items()}
         pieces: dict[str, Placement] = {}
         failed = []
         for node_id, assigned in per_node.items():
             node = problem.cluster.node(node_id)
-            key = (node.gpu, node.num_gpus, node.nvlink_domains, tuple(sorted(assigned.items())))
+            key = (node.gpu, node.num_gpus, node.nvlink_domains, tuple(sorted(assigned.items())),
+                   targets.get(node_id, (0, 0)))
             if key not in cache:
-                cache[key] = _pack_node(problem, node_id, dict(assigned), gpus_bound[node_id],
-                                        settings, reports, started)
+                cache[key] = _pack_node(problem, node_id, dict(assigned),
+                                        targets.get(node_id, (0, 0)), settings, reports,
+                                        started)
             packed = cache[key]
             if packed is None:
                 failed.append((node_id, dict(assigned)))
@@ -232,9 +261,10 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
                     replace(i, node=node_id) for i in packed.instances))
         if not failed:
             placement = _combine(problem, pieces)
-            note = (f"hierarchical: {len(per_node)} nodes packed, {len(cache)} distinct node "
-                    f"packings solved, {round_} no-good round(s); the gap is the node-level "
-                    "model's (fragmentation is minimised per node)")
+            kind = (f"GPU occupancy patterns ({sum(len(p) for p in patterns.values())})"
+                    if patterns is not None else "aggregate capacities")
+            note = (f"hierarchical: node-level model with {kind}, {len(per_node)} nodes packed, "
+                    f"{len(cache)} distinct node packings, {round_} no-good round(s)")
             status = report.status
             reports[0] = replace(reports[0], status=status)
             return placement, reports, report.bound, mps, note
@@ -245,24 +275,27 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
 
 
 def _pack_node(problem: PlacementProblem, node_id: str, counts: dict[int, int],
-               gpus_bound: float, settings: PlaceSettings, reports: list[SolveReport],
+               target: tuple[int, int], settings: PlaceSettings, reports: list[SolveReport],
                started: float) -> Placement | None:
     """One node's instances on its GPUs: best-fit decreasing when it reaches the node-level
-    bound without fragmentation (then it is optimal), else the flat model of the node."""
+    model's (fragmented GPUs, GPUs used) for the node (then it is optimal), else the flat
+    model of the node."""
     sub = node_problem(problem, node_id, counts)
     try:
         quick = best_fit_decreasing(sub)
         metrics = measure(sub, quick.placement)
-        if metrics.fragmented_gpus == 0 and metrics.gpus_used <= gpus_bound + 1e-9:
+        if (metrics.fragmented_gpus, metrics.gpus_used) <= target:
             return quick.placement
     except PlacementError:
         quick = None
     t0 = time.perf_counter()
     model = formulation.build_flat(sub)
+    if quick is not None:
+        formulation.set_start(model, sub, quick.placement)
     left = settings.preset.time_limit_s - (time.perf_counter() - started)
     report = solve(model, settings.preset, name=f"gpus of {node_id}",
                    build_s=time.perf_counter() - t0,
-                   time_limit_s=max(0.5, min(NODE_TIME_LIMIT_S, left)))
+                   time_limit_s=max(0.5, min(NODE_TIME_LIMIT_S, left)), start=quick is not None)
     reports.append(report)
     if report.has_solution:
         found = formulation.extract(model, sub, "node")

@@ -224,3 +224,35 @@ def all_spots(problem: PlacementProblem) -> Iterator[tuple[str, str, tuple[int, 
     for c in problem.classes:
         for node_id, gpus in _spots(problem, c):
             yield c.llm, node_id, gpus
+
+
+def mixed_problem(seed: int, cluster: ClusterSpec, *, llms: int = 20, instances: int = 220,
+                  load: float = 0.85) -> PlacementProblem:
+    """A large problem on ``cluster`` (one GPU type): ``llms`` classes with mixed TP degrees
+    (1-8, within the largest TP domain) and fractions on the 1/8 grid, about ``instances``
+    instances taking about ``load`` of the cluster's GPUs, random affinity pairs, anti-affinity
+    on. For scale tests and benchmarks."""
+    rng = np.random.default_rng(seed)
+    gpu = cluster.nodes[0].gpu
+    largest = max(len(d) for n in cluster.nodes for d in tp_domains(n))
+    capacity = load * sum(n.num_gpus for n in cluster.nodes)
+    shapes = []
+    for _ in range(llms):
+        tp = int(rng.choice([t for t in (1, 1, 1, 2, 2, 4, 8) if t <= largest]))
+        fraction = 1.0 if tp >= 4 else float(rng.choice([0.25, 0.375, 0.5, 0.625, 0.75, 1.0]))
+        shapes.append((tp, fraction))
+    weights = rng.dirichlet(np.ones(llms))
+    counts = np.maximum(1, np.round(weights * instances)).astype(int)
+    used = sum(c * tp * f for c, (tp, f) in zip(counts, shapes, strict=True))
+    scale = capacity / used
+    counts = np.maximum(1, np.floor(counts * min(1.0, scale))).astype(int)
+    classes = tuple(InstanceClass(
+        llm=f"llm{i:02d}", gpu=gpu, tp=tp, gpu_fraction=f, compute_share=f,
+        memory_gib=0.9 * f * 80.0, replicas=int(counts[i]))
+        for i, (tp, f) in enumerate(shapes))
+    pairs = rng.choice(llms, size=(llms // 2, 2))
+    affinity = tuple((f"llm{a:02d}", f"llm{b:02d}", float(rng.uniform(0.5, 2)))
+                     for a, b in pairs if a != b)
+    return PlacementProblem(cluster=cluster, classes=classes,
+                            gpu_types=(GpuType(gpu, MEMORY_GIB),), anti_affinity=True,
+                            affinity=affinity, source=f"mixed problem {seed}")
