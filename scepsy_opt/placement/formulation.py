@@ -232,8 +232,11 @@ def _common(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
     m.K = pyo.Set(initialize=sorted(ix.racks))
     pairs = problem.pair_weights()
     m.P = pyo.Set(initialize=[(a, b) for a, b, _ in pairs], dimen=2)
-    m.x = pyo.Var(m.LD, domain=pyo.NonNegativeIntegers,
-                  bounds=lambda _, l, n, d: (0, classes[l].replicas))
+    def most(_, l, n, d):  # the replicas, and what the domain's GPUs can hold of them
+        c = classes[l]
+        per_gpu = int(math.floor(1 / c.compute_share + EPS))
+        return 0, min(c.replicas, len(ix.domain_gpus[(n, d)]) * per_gpu // c.tp)
+    m.x = pyo.Var(m.LD, domain=pyo.NonNegativeIntegers, bounds=most)
     m.v = pyo.Var(m.N, domain=pyo.Binary)
     by_class: dict[int, list] = defaultdict(list)
     by_class_node: dict[tuple[int, str], list] = defaultdict(list)

@@ -202,33 +202,61 @@ class ObjectiveWeights:
                 + self.topology * topology)
 
 
-def objective_weights(problem: PlacementProblem, *, fragmentation: bool = True
-                      ) -> ObjectiveWeights:
-    """Lexicographic weights from the ranges of the terms: topology cost is in [0, 2]; at most
+MAX_DYNAMIC_RANGE = 1e9
+CAPPED_FACTOR = 1e2
+
+
+def objective_weights(problem: PlacementProblem) -> ObjectiveWeights:
+    """Weights from the ranges of the terms: topology cost is in [0, 2]; at most
     ``min(nodes, instances)`` nodes and ``min(GPUs, sum tp x replicas)`` GPUs can be opened or
     fragmented; excess is at most the number of instances; unplaced capacity changes in steps of
-    at least the smallest instance's capacity. ``fragmentation=False``: the weights of the
-    node-level model, which has no fragmentation term (its weight is then 0)."""
+    at least the smallest instance's capacity. Each weight exceeds what all terms below it can
+    add up to, so the order is lexicographic.
+
+    On very large problems (thousands of nodes and GPUs) these weights would span more than
+    ``MAX_DYNAMIC_RANGE``, which the solver cannot resolve numerically; there each present
+    term's weight is instead ``CAPPED_FACTOR`` (100) times the next present one's (unplaced
+    capacity counted in GPUs): still lexicographic unless a lower term changes by 100 units
+    or more."""
+    exact = _weights(problem)
+    top = max(exact.unplaced, exact.excess, exact.fragmented, exact.gpus)
+    if top <= MAX_DYNAMIC_RANGE:
+        return exact
+    present = ["nodes", "gpus", "fragmented"]
+    if problem.pair_weights():
+        present.insert(0, "topology")
+    if problem.anti_affinity:
+        present.append("excess")
+    if problem.allow_partial:
+        present.append("unplaced")
+    weights = dict.fromkeys(("unplaced", "excess", "fragmented", "gpus", "nodes", "topology"),
+                            0.0)
+    for k, name in enumerate(present):
+        weights[name] = CAPPED_FACTOR ** k
+    return ObjectiveWeights(**weights)
+
+
+def _weights(problem: PlacementProblem) -> ObjectiveWeights:
     eligible_gpus = sum(n.num_gpus for n in problem.cluster.nodes
                         if n.id not in problem.exclude_nodes)
     instances = problem.num_instances
     max_nodes = min(len(problem.cluster.nodes), instances)
     max_gpus = min(eligible_gpus, sum(c.tp * c.replicas for c in problem.classes))
     topology_range = 2.0 if problem.pair_weights() else 0.0
+
     w_topology = 1.0
     below = w_topology * topology_range
     w_nodes = below + 1.0
     below += w_nodes * max_nodes
     w_gpus = below + 1.0
     below += w_gpus * max_gpus
-    w_fragmented = below + 1.0 if fragmentation else 0.0
+    w_fragmented = below + 1.0
     below += w_fragmented * max_gpus
     w_excess = below + 1.0 if problem.anti_affinity else 0.0
     below += w_excess * instances
     w_unplaced = 0.0
     if problem.allow_partial and problem.classes:
-        step = min(c.capacity for c in problem.classes)
-        w_unplaced = (below + 1.0) / step
+        w_unplaced = (below + 1.0) / min(c.capacity for c in problem.classes)
     return ObjectiveWeights(w_unplaced, w_excess, w_fragmented, w_gpus, w_nodes, w_topology)
 
 

@@ -243,14 +243,17 @@ def test_time_limit_reports_feasible_and_the_gap():
 
 
 def test_hierarchical_decomposition_cuts_unpackable_nodes():
-    # five 3/8 instances: 15/8 of compute fits 2 GPUs, but at most two share a GPU, so the
-    # node-level model's first answer (one 2-GPU node) needs a no-good cut.
-    p = problem([node(0, gpus=2), node(1, gpus=2)], llm("a", fraction=0.375, replicas=5))
+    # three 3/8 and one 3/4 instance: 15/8 of compute fits one 2-GPU node, but the 3/4 shares
+    # its GPU with no 3/8, so the aggregate node-level model's first answer (everything on one
+    # node) needs a no-good cut.
+    p = problem([node(0, gpus=2), node(1, gpus=2)], llm("a", fraction=0.375, replicas=3),
+                llm("b", fraction=0.75))
     flat = place(p, EXACT)
     aggregate = place(p, dataclasses.replace(EXACT, hierarchical_threshold=0, pattern_limit=0))
     verify(p, aggregate.placement)
     assert aggregate.method == "milp_hierarchical" and "1 no-good round" in aggregate.note
-    assert aggregate.metrics.objective == pytest.approx(flat.metrics.objective)
+    # aggregate capacities do not see fragmentation: never better than the flat optimum
+    assert aggregate.metrics.objective >= flat.metrics.objective - 1e-9
     # occupancy patterns count each GPU's load exactly: no cut needed
     patterns = place(p, dataclasses.replace(EXACT, hierarchical_threshold=0))
     assert "patterns" in patterns.note and "0 no-good round" in patterns.note
