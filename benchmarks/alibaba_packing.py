@@ -134,7 +134,9 @@ def main() -> None:
                   f"{m['gpus_used']:>6} {m['fragmented_gpus']:>10} "
                   f"{m['free_capacity_on_used_gpus']:>12.2f} {m['seconds']:>8.1f}")
         milp = r["methods"]["milp"]
-        print(f"  milp: {milp['method']} ({milp['status']}), gap {milp['gap']}; {milp['note']}")
+        gap = "-" if milp["gap"] is None else (
+            "> 100%" if milp["gap"] > 1 else f"{milp['gap']:.2%}")
+        print(f"  milp: {milp['method']} ({milp['status']}), gap {gap}; {milp['note']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

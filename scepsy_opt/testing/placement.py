@@ -256,3 +256,47 @@ def mixed_problem(seed: int, cluster: ClusterSpec, *, llms: int = 20, instances:
     return PlacementProblem(cluster=cluster, classes=classes,
                             gpu_types=(GpuType(gpu, MEMORY_GIB),), anti_affinity=True,
                             affinity=affinity, source=f"mixed problem {seed}")
+
+
+def reference_problems() -> dict[str, PlacementProblem]:
+    """The small problems behind ``solvers/instances/*.mps`` (regression instances: their
+    optimal objectives are recorded in ``solvers/instances/expected.json``)."""
+
+    def cls(llm, tp, fraction, replicas, **kw):
+        return InstanceClass(llm=llm, gpu=GPU, tp=tp, gpu_fraction=fraction,
+                             compute_share=kw.pop("share", fraction),
+                             memory_gib=kw.pop("memory", 72.0 * fraction), replicas=replicas,
+                             **kw)
+
+    def nodes(count, gpus, domains, racks=1):
+        return ClusterSpec("reference", "", tuple(
+            NodeSpec(f"n{i}", GPU, gpus, f"r{i % racks}", domains, 100.0)
+            for i in range(count)))
+
+    memory = (GpuType(GPU, MEMORY_GIB),)
+    pairs = ((0, 1), (2, 3))
+    return {
+        "pairs_tp2_fractions": PlacementProblem(
+            nodes(2, 4, pairs), (cls("a", 2, 0.5, 3), cls("b", 1, 0.25, 4),
+                                 cls("c", 1, 0.75, 2)), memory, anti_affinity=True),
+        "pcie_tp2": PlacementProblem(
+            nodes(2, 4, ((0,), (1,), (2,), (3,))),
+            (cls("a", 2, 1.0, 2), cls("b", 1, 0.375, 5)), memory, anti_affinity=True),
+        "mig_profiles": PlacementProblem(
+            nodes(2, 2, ((0, 1),)),
+            (cls("a", 1, 0.125, 5, share=1 / 7, memory=10.0, mig_profile="1g.10gb"),
+             cls("b", 1, 0.375, 3, share=3 / 7, memory=40.0, mig_profile="3g.40gb"),
+             cls("c", 1, 1.0, 1)),
+            (GpuType(GPU, 80.0, (("1g.10gb", 7), ("3g.40gb", 2))),), anti_affinity=False,
+            mechanism="mig"),
+        "topology_two_racks": PlacementProblem(
+            nodes(4, 2, ((0, 1),), racks=2),
+            (cls("a", 1, 0.5, 3), cls("b", 1, 0.5, 3), cls("c", 2, 0.625, 1)), memory,
+            anti_affinity=True, affinity=(("a", "b", 2.0), ("b", "c", 1.0))),
+        "partial_overfull": PlacementProblem(
+            nodes(1, 4, ((0, 1, 2, 3),)),
+            (cls("a", 2, 1.0, 2), cls("b", 1, 0.625, 3)), memory, anti_affinity=False,
+            allow_partial=True),
+        "infeasible_bin_packing": PlacementProblem(
+            nodes(1, 2, ((0, 1),)), (cls("a", 1, 0.625, 3),), memory, anti_affinity=False),
+    }
