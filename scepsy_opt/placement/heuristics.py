@@ -130,10 +130,15 @@ def _spots(state: ClusterState, ci: int, fits: np.ndarray, preferred: np.ndarray
 
 
 def _place(problem: PlacementProblem, order: Sequence[tuple[int, int]], method: str,
-           best: bool) -> HeuristicResult:
+           best: bool, existing: Placement | None = None) -> HeuristicResult:
     state = ClusterState(problem)
-    caps = np.array([problem.spread_cap(c) for c in problem.classes], dtype=np.int64)
     placed: list[InstancePlacement] = []
+    if existing is not None:
+        position = {c.llm: i for i, c in enumerate(problem.classes)}
+        for inst in existing.instances:
+            state.take(position[inst.llm], state.node_index[inst.node], inst.gpus)
+            placed.append(inst)
+    caps = np.array([problem.spread_cap(c) for c in problem.classes], dtype=np.int64)
     unplaced: list[tuple[str, int]] = []
     for ci, replica in order:
         c = problem.classes[ci]
@@ -177,6 +182,17 @@ def best_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
         -problem.classes[i].memory_gib, i))
     order = [(ci, r) for ci in ranked for r in range(problem.classes[ci].replicas)]
     return _place(problem, order, "best_fit_decreasing", best=True)
+
+
+def complete(problem: PlacementProblem, existing: Placement,
+             missing: Sequence[tuple[str, int]]) -> HeuristicResult:
+    """Best-fit decreasing of the ``missing`` (llm, replica) instances around an ``existing``
+    placement (the repair step of the hierarchical decomposition)."""
+    position = {c.llm: i for i, c in enumerate(problem.classes)}
+    order = sorted(((position[llm], r) for llm, r in missing), key=lambda item: (
+        -problem.classes[item[0]].capacity, -problem.classes[item[0]].compute_share,
+        -problem.classes[item[0]].memory_gib, item))
+    return _place(problem, order, "best_fit_decreasing", best=True, existing=existing)
 
 
 def _instances(problem: PlacementProblem, order: Sequence[int] | None

@@ -26,7 +26,12 @@ import pyomo.environ as pyo
 
 from scepsy_opt.errors import PlacementError, PlacementVerificationError
 from scepsy_opt.placement import formulation
-from scepsy_opt.placement.heuristics import HeuristicResult, best_fit_decreasing, precheck
+from scepsy_opt.placement.heuristics import (
+    HeuristicResult,
+    best_fit_decreasing,
+    complete,
+    precheck,
+)
 from scepsy_opt.placement.presets import SolverPreset
 from scepsy_opt.placement.problem import InstanceClass, PlacementProblem
 from scepsy_opt.placement.solve import FEASIBLE, INFEASIBLE, OPTIMAL, SolveReport, solve
@@ -219,6 +224,7 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
     mps = write_mps(model) if settings.export_mps else None
     reports: list[SolveReport] = []
     first: SolveReport | None = None
+    best: tuple[Placement, float, int] | None = None
     cache: dict[tuple, Placement | None] = {}
     for round_ in range(MAX_CUT_ROUNDS):
         left = preset.time_limit_s - (time.perf_counter() - started)
@@ -267,11 +273,41 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
                     f"{len(cache)} distinct node packings, {round_} no-good round(s)")
             status = report.status
             reports[0] = replace(reports[0], status=status)
+            if best is not None and best[1] < measure(problem, placement).objective:
+                placement = best[0]
+                note += f"; the repair of round {best[2]} was better"
             return placement, reports, report.bound, mps, note
+        repaired = _repair(problem, pieces, failed)
+        if repaired is not None:
+            value = measure(problem, repaired).objective
+            if best is None or value < best[1]:
+                best = (repaired, value, round_)
         for node_id, assigned in failed:
             log.info("node %s cannot pack %s: no-good cut", node_id, assigned)
             formulation.add_nogood(model, problem, node_id, assigned)
-    return None, reports, None, mps, f"no packing after {MAX_CUT_ROUNDS} no-good rounds"
+        if preset.time_limit_s - (time.perf_counter() - started) < 1.0:
+            break
+    if best is not None:
+        note = (f"hierarchical: {round_ + 1} no-good round(s) left nodes whose instances did "
+                f"not pack; best-fit decreasing re-placed them (repair of round {best[2]})")
+        return best[0], reports, first.bound if first else None, mps, note
+    return None, reports, None, mps, f"no packing after {round_ + 1} no-good rounds"
+
+
+def _repair(problem: PlacementProblem, pieces: dict[str, Placement],
+            failed: list[tuple[str, dict[int, int]]]) -> Placement | None:
+    """The packed nodes as they are, and the instances of nodes that did not pack placed
+    around them by best-fit decreasing (None when they do not all fit a complete problem)."""
+    combined = _combine(problem, pieces)
+    count: dict[str, int] = defaultdict(int)
+    for inst in combined.instances:
+        count[inst.llm] += 1
+    missing = [(c.llm, r) for c in problem.classes for r in range(count[c.llm], c.replicas)]
+    try:
+        result = complete(problem, combined, missing)
+    except PlacementError:
+        return None
+    return Placement("milp_hierarchical", result.placement.instances)
 
 
 def _pack_node(problem: PlacementProblem, node_id: str, counts: dict[int, int],
