@@ -77,7 +77,7 @@ def placement_to_json(result: PlacementResult) -> dict:
         "objective": {"value": metrics.objective, "bound": result.bound, "gap": result.gap,
                       "weights": dataclasses.asdict(weights)},
         "affinity": [{"llms": [a, b], "weight": w} for a, b, w in problem.affinity],
-        "baseline_best_fit_decreasing": (dataclasses.asdict(result.heuristic)
-                                         if result.heuristic is not None else None),
+        "heuristic_incumbent": (dataclasses.asdict(result.heuristic)
+                                if result.heuristic is not None else None),
         "solver": {"solves": preset_reports, "elapsed_s": result.elapsed_s},
     }

@@ -1,7 +1,8 @@
 """The place stage's entry: :func:`place` puts an allocation's instances on GPUs.
 
-Steps: necessary conditions (:func:`~scepsy_opt.placement.heuristics.precheck`), best-fit
-decreasing as the incumbent to beat and the fallback, then the MILP: the flat model when it is
+Steps: necessary conditions (:func:`~scepsy_opt.placement.heuristics.precheck`), the better of
+best-fit decreasing and first fit as the incumbent to beat, the MIP start and the fallback, then
+the MILP: the flat model when it is
 small (GPU x class pairs up to ``hierarchical_threshold``), else the hierarchical decomposition
 (node-level model, then each node's GPUs, with no-good cuts for nodes whose instances do not
 pack). Pyomo's HiGHS interface takes no MIP start, so the heuristic's placement stays the
@@ -30,6 +31,7 @@ from scepsy_opt.placement.heuristics import (
     HeuristicResult,
     best_fit_decreasing,
     complete,
+    first_fit,
     precheck,
 )
 from scepsy_opt.placement.presets import SolverPreset
@@ -63,7 +65,7 @@ class PlacementResult:
     problem: PlacementProblem
     placement: Placement
     metrics: PlacementMetrics
-    method: str          # milp | milp_hierarchical | best_fit_decreasing
+    method: str          # milp | milp_hierarchical | best_fit_decreasing | first_fit
     status: str          # the MILP's status, see scepsy_opt.placement.solve
     solves: tuple[SolveReport, ...]
     note: str
@@ -86,11 +88,16 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
     precheck(problem)
     heuristic: HeuristicResult | None = None
     heuristic_error: PlacementError | None = None
-    try:
-        heuristic = best_fit_decreasing(problem)
-        verify(problem, heuristic.placement)
-    except PlacementError as error:
-        heuristic_error = error
+    for placer in (best_fit_decreasing, first_fit):
+        try:
+            found_here = placer(problem)
+        except PlacementError as error:
+            heuristic_error = heuristic_error or error
+            continue
+        verify(problem, found_here.placement)
+        if heuristic is None or measure(problem, found_here.placement).objective < measure(
+                problem, heuristic.placement).objective - 1e-9:
+            heuristic = found_here
     incumbent = heuristic.placement if heuristic is not None else None
     size = model_size(problem)
     hierarchical = size > settings.hierarchical_threshold
@@ -111,7 +118,7 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
             raise _infeasible(problem, heuristic_error)
         if status == INFEASIBLE:
             raise PlacementVerificationError(
-                "the MILP reports the allocation infeasible, yet best-fit decreasing placed it",
+                "the MILP reports the allocation infeasible, yet a heuristic placed it",
                 source=problem.source, fix="report this with the allocation (a formulation bug)")
         if heuristic is None and heuristic_error is not None:
             raise PlacementError(
@@ -122,17 +129,19 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
                     + (heuristic_error.fix or "use a larger cluster"))
         if heuristic is None:
             raise _infeasible(problem, None)
-        log.warning("the MILP ended %s without a placement: using best-fit decreasing", status)
-        return _result(problem, heuristic.placement, "best_fit_decreasing", status, reports,
-                       f"the MILP ended '{status}' without a placement; best-fit decreasing "
-                       "placement instead" + (f" ({note})" if note else ""), bound, base_metrics,
-                       started, heuristic.unplaced, mps)
+        log.warning("the MILP ended %s without a placement: using %s", status,
+                    heuristic.placement.method)
+        return _result(problem, heuristic.placement, heuristic.placement.method, status,
+                       reports, f"the MILP ended '{status}' without a placement; "
+                       f"{heuristic.placement.method} placement instead"
+                       + (f" ({note})" if note else ""), bound, base_metrics, started,
+                       heuristic.unplaced, mps)
     verify(problem, found)
     metrics = measure(problem, found)
     if base_metrics is not None and base_metrics.objective < metrics.objective - 1e-6:
-        note = ("the MILP's incumbent was worse than best-fit decreasing, which is kept"
+        note = (f"the MILP's incumbent was worse than {base.method}, which is kept"
                 + (f"; {note}" if note else ""))
-        return _result(problem, base, "best_fit_decreasing", status, reports, note, bound,
+        return _result(problem, base, base.method, status, reports, note, bound,
                        base_metrics, started, heuristic.unplaced, mps)
     return _result(problem, found, method, status, reports, note, bound, base_metrics, started,
                    _unplaced(problem, found), mps)

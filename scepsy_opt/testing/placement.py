@@ -300,3 +300,33 @@ def reference_problems() -> dict[str, PlacementProblem]:
         "infeasible_bin_packing": PlacementProblem(
             nodes(1, 2, ((0, 1),)), (cls("a", 1, 0.625, 3),), memory, anti_affinity=False),
     }
+
+
+def plan_like_problem(seed: int, cluster: ClusterSpec) -> PlacementProblem:
+    """A problem shaped like a large allocation (20 llms, about 220 instances using about 75%
+    of 512 GPUs): small llms at TP 1 with fractions, mid-size ones at TP 2 (half or whole
+    GPUs), large ones at TP 4 and TP 8 on whole GPUs, a few whole-GPU TP-1 llms; fractions on
+    the 1/8 grid, the smallest 1/4; random affinity pairs; anti-affinity on. For the scale
+    benchmark."""
+    rng = np.random.default_rng(seed)
+    gpu = cluster.nodes[0].gpu
+    scale = sum(n.num_gpus for n in cluster.nodes) / 512
+    mix = ([(1, float(rng.choice([0.25, 0.5, 0.75])), (12, 20))] * 6
+           + [(2, float(rng.choice([0.5, 1.0])), (8, 12))] * 5
+           + [(4, 1.0, (6, 9))] * 5 + [(8, 1.0, (2, 4))] * 2 + [(1, 1.0, (10, 15))] * 2)
+    classes = []
+    for i, (tp, fraction, (low, high)) in enumerate(mix):
+        if tp == 1 and fraction < 1:
+            fraction = float(rng.choice([0.25, 0.5, 0.75]))
+        elif tp == 2:
+            fraction = float(rng.choice([0.5, 1.0]))
+        replicas = max(1, int(round(rng.integers(low, high + 1) * scale)))
+        classes.append(InstanceClass(llm=f"llm{i:02d}", gpu=gpu, tp=tp, gpu_fraction=fraction,
+                                     compute_share=fraction, memory_gib=0.9 * fraction * 80.0,
+                                     replicas=replicas))
+    pairs = rng.choice(len(classes), size=(8, 2))
+    affinity = tuple((f"llm{a:02d}", f"llm{b:02d}", float(rng.uniform(0.5, 2)))
+                     for a, b in pairs if a != b)
+    return PlacementProblem(cluster=cluster, classes=tuple(classes),
+                            gpu_types=(GpuType(gpu, MEMORY_GIB),), anti_affinity=True,
+                            affinity=affinity, source=f"plan-like problem {seed}")
