@@ -224,7 +224,10 @@ def format_placement(result) -> str:
         if use.occupants:
             names = "+".join(f"{llm}#{r}" for llm, r in use.occupants)
             by_node.setdefault(use.node, []).append(f"GPU{use.gpu}: {names}")
-    for node, cells in by_node.items():
+    for k, (node, cells) in enumerate(by_node.items()):
+        if k == 16:
+            lines.append(f"  ... and {len(by_node) - 16} more nodes (placement.json)")
+            break
         lines.append(f"  {node}: " + ", ".join(cells))
     gap = "-" if result.gap is None else f"{result.gap:.2%}"
     solve_s = sum(r.solve_s for r in result.solves)
