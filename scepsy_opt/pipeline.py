@@ -21,7 +21,7 @@ from scepsy_opt.search.problem import AllocationError, problem_from_stats
 from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
 from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
 from scepsy_opt.surrogate.stage import fit_surrogate
-from scepsy_opt.types import Catalog
+from scepsy_opt.types import Allocation, Catalog
 from scepsy_opt.workflow.stage import AnalyzeOptions, WorkflowAnalysis, analyze_workflow
 from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 
@@ -126,7 +126,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                           placement=placed)
 
 
-def place_allocation(allocation, settings: RunSettings, catalog: Catalog,
+def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Catalog,
                      tables: dict[str, TraceTable]) -> PlacementResult:
     """The place stage: the allocation's instances on the cluster, llms that call each other
     kept close."""

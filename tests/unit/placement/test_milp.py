@@ -13,7 +13,7 @@ from scepsy_opt.placement.formulation import build_flat
 from scepsy_opt.placement.presets import SolverPreset
 from scepsy_opt.placement.problem import GpuType, InstanceClass, PlacementProblem
 from scepsy_opt.placement.stage import PlaceSettings, place
-from scepsy_opt.placement.verify import measure, verify
+from scepsy_opt.placement.verify import verify
 from scepsy_opt.testing.placement import GPU, brute_force, tiny_problem
 from scepsy_opt.types import ClusterSpec, NodeSpec
 
@@ -297,4 +297,27 @@ def test_flat_model_components_match_the_docstring():
                  "memory", "opened", "is_full", "room_compute", "room_memory", "fragmented",
                  "gpu_order", "domain_order", "node_order", "objective"):
         assert hasattr(m, name), name
-    assert measure  # imported for the verifier's objective
+    from scepsy_opt.placement.formulation import build_nodes, build_patterns, enumerate_patterns
+
+    p = tiny_problem(3)
+    patterns = {GPU: enumerate_patterns(p, GPU, 1000)}
+    m = build_patterns(p, patterns)
+    for name in ("x", "v", "y", "yb", "demand", "patterns", "cover", "holds", "spans",
+                 "node_order", "nogood", "objective"):
+        assert hasattr(m, name), name
+    m = build_nodes(p)
+    for name in ("x", "v", "k", "y", "capacity", "memory", "large", "holds", "spans",
+                 "opened", "node_order", "nogood", "objective"):
+        assert hasattr(m, name), name
+
+
+def test_patterns_are_every_fitting_mix():
+    p = problem([node(0)], llm("a", fraction=0.25), llm("b", fraction=0.5))
+    from scepsy_opt.placement.formulation import enumerate_patterns
+
+    found = enumerate_patterns(p, GPU, 100)
+    # shares 1/4 and 1/2: (a, b) counts with a/4 + b/2 <= 1, not both 0
+    assert sorted(pat.counts for pat in found) == sorted(
+        (a, b) for a in range(5) for b in range(3) if (a, b) != (0, 0) and a + 2 * b <= 4)
+    assert all(not pat.fragmented for pat in found)  # a quarter is always free or full
+    assert enumerate_patterns(p, GPU, 3) is None
