@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from scepsy_opt import pipeline
-from scepsy_opt.artifacts import atomic_write_json
+from scepsy_opt.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
 from scepsy_opt.catalog import load_catalog, load_yaml
 from scepsy_opt.config import register_configs, to_settings
 from scepsy_opt.errors import EXIT_CODE, ConfigError, ScepsyError
@@ -210,6 +210,36 @@ def format_evaluation(evaluation: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
+def format_placement(result) -> str:
+    """The placement: per node its GPUs' occupants, then the metrics and how it was solved."""
+    from scepsy_opt.placement.verify import gpu_uses
+
+    m = result.metrics
+    lines = [f"\nplacement on {result.problem.cluster.name}: {result.method} ({result.status}), "
+             f"{m.instances_placed} instances on {m.gpus_used} GPUs of {m.nodes_used} nodes, "
+             f"{m.fragmented_gpus} fragmented GPU(s), anti-affinity excess "
+             f"{m.anti_affinity_excess}, topology cost {m.topology_cost:.3g}"]
+    by_node: dict[str, list[str]] = {}
+    for use in gpu_uses(result.problem, result.placement):
+        if use.occupants:
+            names = "+".join(f"{llm}#{r}" for llm, r in use.occupants)
+            by_node.setdefault(use.node, []).append(f"GPU{use.gpu}: {names}")
+    for k, (node, cells) in enumerate(by_node.items()):
+        if k == 16:
+            lines.append(f"  ... and {len(by_node) - 16} more nodes (placement.json)")
+            break
+        lines.append(f"  {node}: " + ", ".join(cells))
+    gap = "-" if result.gap is None else f"{result.gap:.2%}"
+    solve_s = sum(r.solve_s for r in result.solves)
+    build_s = sum(r.build_s for r in result.solves)
+    lines.append(f"  objective {m.objective:.6g}, bound {_fmt(result.bound, 6)}, gap {gap}; "
+                 f"build {build_s:.2f} s, solve {solve_s:.2f} s (HiGHS "
+                 f"{result.solves[0].solver_version if result.solves else '-'})")
+    if result.note:
+        lines.append(f"  note: {result.note}")
+    return "\n".join(lines)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
@@ -235,6 +265,8 @@ def _hydra_entry(cfg: DictConfig) -> None:
         print(format_profiles(result.profiles))
     if result.allocation_record is not None:
         print(format_allocation(result.allocation_record))
+    if result.placement is not None:
+        print(format_placement(result.placement))
     if result.evaluation is not None:
         print(format_evaluation(result.evaluation))
     for path in paths:
@@ -254,6 +286,8 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
         path = run_dir / "allocation.json"
         atomic_write_json(path, result.allocation_record)
         paths.append(path)
+    if result.placement is not None:
+        paths.extend(write_placement(result.placement, run_dir))
     if result.evaluation is not None:
         path = run_dir / "evaluation.json"
         atomic_write_json(path, evaluation_to_json(result.evaluation))
@@ -263,6 +297,25 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
             path = run_dir / "traces" / f"{name}.jsonl"
             write_jsonl(table, path)
             paths.append(path)
+    return paths
+
+
+def write_placement(result, run_dir: Path) -> list[Path]:
+    """``placement.json``, the cluster map ``placement.png`` and, when exported, the model as
+    ``placement.mps``."""
+    import io
+
+    from scepsy_opt.placement.artifact import placement_to_json
+    from scepsy_opt.placement.plot import cluster_map
+
+    paths = [run_dir / "placement.json", run_dir / "placement.png"]
+    atomic_write_json(paths[0], placement_to_json(result))
+    buffer = io.BytesIO()
+    cluster_map(result).savefig(buffer, format="png")
+    atomic_write_bytes(paths[1], buffer.getvalue())
+    if result.mps is not None:
+        paths.append(run_dir / "placement.mps")
+        atomic_write_text(paths[-1], result.mps)
     return paths
 
 

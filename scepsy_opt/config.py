@@ -21,6 +21,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from scepsy_opt.catalog import expand_cluster, main_gpu_type
 from scepsy_opt.errors import ConfigError
+from scepsy_opt.placement.presets import SolverPreset, read_preset
+from scepsy_opt.placement.problem import PlacementOptions
 from scepsy_opt.profile.backends import ProfileGrid
 from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.resources import data_dir
@@ -164,12 +166,26 @@ class SearchConf:
 
 
 @dataclass
+class PinConf:
+    """Instances of ``llm`` only on ``nodes`` (node ids of the expanded cluster)."""
+
+    llm: str = MISSING
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PlacementConf:
-    """``solver_preset`` names a HiGHS options file ``solvers/<preset>.opt``."""
+    """``solver_preset`` names a HiGHS options file ``solvers/<preset>.opt``. See
+    ``conf/placement/default.yaml`` for every key."""
 
     solver_preset: str = "default"
     memory_headroom: float = 0.05
     anti_affinity: bool = True
+    fraction_mechanism: str = "mps"
+    pin: list[PinConf] = field(default_factory=list)
+    exclude_nodes: list[str] = field(default_factory=list)
+    hierarchical_threshold: int = 2000
+    export_mps: bool = False
 
 
 @dataclass
@@ -223,7 +239,7 @@ class RunConf:
     simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
     evaluate: bool = False
-    stop_after: str = "search"
+    stop_after: str = "place"
     seed: int = 0
 
 
@@ -263,8 +279,10 @@ class SearchSettings:
 @dataclass(frozen=True)
 class PlacementSettings:
     solver_options_path: str
-    memory_headroom: float
-    anti_affinity: bool
+    preset: SolverPreset
+    options: PlacementOptions
+    hierarchical_threshold: int
+    export_mps: bool
 
 
 @dataclass(frozen=True)
@@ -287,12 +305,12 @@ class RunSettings:
     simulate: SimulateSettings
     evaluate: bool
     seed: int
-    stop_after: str = "search"
+    stop_after: str = "place"
 
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
-STAGES = ("analyze", "profile", "fit", "search")
+STAGES = ("analyze", "profile", "fit", "search", "place")
 EMIT_FORMATS = ("vllm", "kubernetes", "ray_serve", "plan")
 FRACTION_MECHANISMS = ("mps", "mig")
 
@@ -443,6 +461,43 @@ def _simulate_settings(simulate: dict[str, Any], seed: int) -> SimulateSettings:
         exact_max_candidates=int(simulate["exact_max_candidates"]), seed=seed)
 
 
+def _placement_settings(placement: dict[str, Any], cluster: ClusterSpec) -> PlacementSettings:
+    if not 0 <= placement["memory_headroom"] < 1:
+        raise ConfigError("must be in [0, 1)", source="config", field="placement.memory_headroom",
+                          value=placement["memory_headroom"], fix="reserve e.g. 0.05 of GPU memory")
+    _one_of(placement["fraction_mechanism"], FRACTION_MECHANISMS, "placement.fraction_mechanism")
+    if placement["hierarchical_threshold"] < 0:
+        raise ConfigError("must be >= 0", source="config",
+                          field="placement.hierarchical_threshold",
+                          value=placement["hierarchical_threshold"],
+                          fix="use 0 to always decompose, or a count of GPU x llm pairs")
+    node_ids = {n.id for n in cluster.nodes}
+    shown = ", ".join(sorted(node_ids)[:6]) + (", ..." if len(node_ids) > 6 else "")
+    for key, nodes in [("placement.exclude_nodes", placement["exclude_nodes"])] + [
+            (f"placement.pin[{i}].nodes", pin["nodes"]) for i, pin in
+            enumerate(placement["pin"])]:
+        for node in nodes:
+            if node not in node_ids:
+                raise ConfigError("unknown node", source="config", field=key, value=node,
+                                  fix=f"use node ids of cluster '{cluster.name}': {shown}")
+    for i, pin in enumerate(placement["pin"]):
+        if not pin["nodes"]:
+            raise ConfigError("a pin needs at least one node", source="config",
+                              field=f"placement.pin[{i}].nodes", value=pin["nodes"],
+                              fix="list node ids, e.g. nodes: [dgx-h100-00]")
+    path = data_dir("solvers") / f"{placement['solver_preset']}.opt"
+    return PlacementSettings(
+        solver_options_path=str(path), preset=read_preset(path),
+        options=PlacementOptions(
+            memory_headroom=float(placement["memory_headroom"]),
+            anti_affinity=bool(placement["anti_affinity"]),
+            fraction_mechanism=placement["fraction_mechanism"],
+            pins=tuple((pin["llm"], tuple(pin["nodes"])) for pin in placement["pin"]),
+            exclude_nodes=tuple(placement["exclude_nodes"])),
+        hierarchical_threshold=int(placement["hierarchical_threshold"]),
+        export_mps=bool(placement["export_mps"]))
+
+
 def to_settings(
     cfg: DictConfig,
     catalog: Catalog,
@@ -491,9 +546,7 @@ def to_settings(
         raise ConfigError("unknown solver preset", source="config",
                           field="placement.solver_preset", value=placement["solver_preset"],
                           fix=f"use one of {', '.join(presets)} (HiGHS options files in solvers/)")
-    if not 0 <= placement["memory_headroom"] < 1:
-        raise ConfigError("must be in [0, 1)", source="config", field="placement.memory_headroom",
-                          value=placement["memory_headroom"], fix="reserve e.g. 0.05 of GPU memory")
+    placement_settings = _placement_settings(placement, cluster)
     emit = raw["emit"]
     for fmt in emit["formats"]:
         _one_of(fmt, EMIT_FORMATS, "emit.formats")
@@ -514,9 +567,7 @@ def to_settings(
         profile=profile_settings,
         fit=_fit_settings(raw["fit"], int(raw["seed"])),
         search=SearchSettings(search["method"], int(search["max_steps"])),
-        placement=PlacementSettings(
-            str(data_dir("solvers") / f"{placement['solver_preset']}.opt"),
-            float(placement["memory_headroom"]), bool(placement["anti_affinity"])),
+        placement=placement_settings,
         emit=EmitSettings(tuple(emit["formats"]), emit["fraction_mechanism"]),
         simulate=_simulate_settings(raw["simulate"], int(raw["seed"])),
         evaluate=bool(raw["evaluate"]),

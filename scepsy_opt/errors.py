@@ -69,3 +69,13 @@ class TraceError(ScepsyError):
 
 class AnalyzeError(ScepsyError):
     """Workflow statistics cannot be computed from the given requests."""
+
+
+class PlacementError(ScepsyError):
+    """The instances of an allocation do not fit the cluster (the message names the node, GPU or
+    NVLink domain that lacks room, and what it lacks)."""
+
+
+class PlacementVerificationError(ScepsyError):
+    """A placement breaks a constraint of its problem (a solver or heuristic result that the
+    independent verifier rejects)."""

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from scepsy_opt.config import RunSettings
+from scepsy_opt.placement.affinity import call_affinity
+from scepsy_opt.placement.problem import placement_problem
+from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
 from scepsy_opt.profile.backends import CallMix
 from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.profile.stage import profile_llms
@@ -18,7 +21,7 @@ from scepsy_opt.search.problem import AllocationError, problem_from_stats
 from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
 from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
 from scepsy_opt.surrogate.stage import fit_surrogate
-from scepsy_opt.types import Catalog
+from scepsy_opt.types import Allocation, Catalog
 from scepsy_opt.workflow.stage import AnalyzeOptions, WorkflowAnalysis, analyze_workflow
 from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 
@@ -33,6 +36,7 @@ class PipelineResult:
     evaluation: EvaluationResult | None = None
     plan: Plan | None = None
     allocation_record: dict | None = None
+    placement: PlacementResult | None = None
 
 
 def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str, CallMix]:
@@ -63,8 +67,8 @@ def compilation_cache(folder: Path) -> None:
 
 
 def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
-    """Run the stages up to ``settings.stop_after``: analyze, profile, fit and search, and with
-    ``evaluate`` the simulator's comparison of the plan with the baselines."""
+    """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search and place,
+    and with ``evaluate`` the simulator's comparison of the plan with the baselines."""
     options = AnalyzeOptions(
         num_requests=settings.analyze.num_requests,
         seed=settings.analyze.seed,
@@ -85,7 +89,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
         call_mixes=call_mixes(tables, settings.profile.call_mix_size, settings.seed),
         kept_dir=data_dir("models"),
     )
-    planning = settings.stop_after in ("fit", "search")
+    planning = settings.stop_after in ("fit", "search", "place")
     if (planning or settings.evaluate) and outside:
         raise AllocationError(
             "only catalog llms can be planned and simulated", source="workflow", value=outside,
@@ -103,11 +107,14 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
             settings.workflow, analysis, tables, problem, catalog, simulate=settings.simulate,
             settings=settings.fit, profiles=profiles, seed=settings.seed)
         fit_s = time.perf_counter() - started
-        if settings.stop_after == "search":
+        if settings.stop_after in ("search", "place"):
             plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
                                    max_steps=settings.search.max_steps)
             record = plan_to_json(plan, surrogate, catalog, workflow=settings.workflow.name,
                                   fits=fits, workflow_fit=workflow_fit, fit_s=fit_s)
+    placed = None
+    if plan is not None and settings.stop_after == "place":
+        placed = place_allocation(plan.allocation, settings, catalog, tables)
     evaluation = None
     if settings.evaluate:
         planned = {"planned": plan.allocation} if plan is not None else None
@@ -115,4 +122,16 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                               unloaded_latency_s(analysis.combined.e2e_latency_s.mean),
                               profiles=profiles, plans=planned)
     return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
-                          evaluation=evaluation, plan=plan, allocation_record=record)
+                          evaluation=evaluation, plan=plan, allocation_record=record,
+                          placement=placed)
+
+
+def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Catalog,
+                     tables: dict[str, TraceTable]) -> PlacementResult:
+    """The place stage: the allocation's instances on the cluster, llms that call each other
+    kept close."""
+    problem = placement_problem(allocation, settings.cluster, catalog, settings.profile.memory,
+                                settings.placement.options, affinity=call_affinity(tables))
+    return place(problem, PlaceSettings(settings.placement.preset,
+                                        settings.placement.hierarchical_threshold,
+                                        settings.placement.export_mps))

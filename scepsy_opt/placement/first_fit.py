@@ -11,14 +11,12 @@ simple placer the baselines use; the MILP placement minimises fragmentation inst
 
 from __future__ import annotations
 
-from scepsy_opt.errors import ScepsyError
+from scepsy_opt.errors import PlacementError
 from scepsy_opt.types import Allocation, ClusterSpec, InstancePlacement, Placement
 
+__all__ = ["PlacementError", "first_fit", "first_fit_decreasing"]
+
 EPSILON = 1e-9
-
-
-class PlacementError(ScepsyError):
-    """An allocation does not fit the cluster."""
 
 
 def first_fit(allocation: Allocation, cluster: ClusterSpec) -> Placement:

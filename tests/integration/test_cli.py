@@ -288,3 +288,54 @@ def test_bad_traces_fail_with_a_clear_message(cli, tmp_path, lines, needles):
     run_dir = tmp_path / "run"
     result = cli("+workflow=traces", f"workflow.traces.path={trace}", f"hydra.run.dir={run_dir}")
     _fails_cleanly(result, run_dir, str(trace), *needles)
+
+
+# ------------------------------------------------------------------------------ place stage
+
+def test_place_writes_a_verified_placement_and_its_map(cli, tmp_path, catalog, compose):
+    from scepsy_opt.placement.problem import placement_problem
+    from scepsy_opt.placement.verify import measure, verify
+    from scepsy_opt.types import Allocation, InstancePlacement, LlmAllocation, Placement
+
+    run_dir = tmp_path / "run"
+    overrides = ["cluster=a100_pairwise_x4", "target.rate_rps=1", "analyze.num_requests=300"]
+    result = cli("+workflow=react_tool_agent", "fit=fast", "placement.export_mps=true",
+                 *overrides, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    for name in ("allocation.json", "placement.json", "placement.png", "placement.mps"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "placement.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ROWS" in (run_dir / "placement.mps").read_text()
+    assert "placement on a100_pairwise_x4" in result.stdout
+    allocation = json.loads((run_dir / "allocation.json").read_text())
+    record = json.loads((run_dir / "placement.json").read_text())
+    assert record["schema_version"] == 1 and record["status"] in ("optimal", "feasible")
+    assert record["solver"]["solves"][0]["solver"] == "highs"
+    assert {"fragmented_gpus", "partially_used_gpus"} <= set(record["fragmentation"])
+    assert len(record["gpus"]) == 16
+    # Rebuild the problem from the run's allocation and verify the written placement.
+    _, settings = compose("react_tool_agent", *overrides)
+    planned = Allocation("planned", tuple(
+        LlmAllocation(llm, e["gpu"], e["tp"], e["replicas"], e["gpu_fraction"])
+        for llm, e in allocation["llms"].items()))
+    problem = placement_problem(planned, settings.cluster, catalog, settings.profile.memory,
+                                settings.placement.options)
+    placement = Placement(record["method"], tuple(
+        InstancePlacement(i["llm"], i["replica"], i["node"], tuple(i["gpus"]), i["gpu_fraction"])
+        for i in record["instances"]))
+    verify(problem, placement)
+    metrics = measure(problem, placement)
+    assert metrics.gpus_used == record["metrics"]["gpus_used"]
+    assert metrics.fragmented_gpus == record["fragmentation"]["fragmented_gpus"]
+    for instance in record["instances"]:  # TP groups inside NVLink pairs
+        if instance["tp"] == 2:
+            assert sorted(instance["gpus"]) in ([0, 1], [2, 3])
+
+
+def test_place_fails_cleanly_when_the_plan_cannot_be_placed(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=rag_reranker", "fit=fast", "analyze.num_requests=300",
+                 "placement.exclude_nodes=[dgx-h100-00]", f"hydra.run.dir={run_dir}")
+    _fails_cleanly(result, run_dir, "every H100-SXM-80GB node that could take",
+                   "is excluded or outside its pins", "Fix: relax placement.exclude_nodes")
+    assert not (run_dir / "placement.json").exists()

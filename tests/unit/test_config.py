@@ -90,12 +90,33 @@ def test_mix_members_and_their_weights(compose):
     (["profile.tp_degrees=[1,3]"], ConfigError, "unsupported tensor-parallel degree"),
     (["profile.backend=magic"], ConfigError, "profile.backend: unknown option"),
     (["placement.solver_preset=nope"], ConfigError, "unknown solver preset"),
+    (["placement.memory_headroom=1"], ConfigError, "placement.memory_headroom"),
+    (["placement.fraction_mechanism=vgpu"], ConfigError, "placement.fraction_mechanism"),
+    (["placement.exclude_nodes=[dgx-h100-07]"], ConfigError, "unknown node"),
+    (["placement.pin=[{llm: llama-3.2-3b-instruct, nodes: [nope]}]"], ConfigError,
+     "placement.pin[0].nodes: unknown node"),
+    (["placement.hierarchical_threshold=-1"], ConfigError, "must be >= 0"),
+    (["stop_after=emit"], ConfigError, "stop_after: unknown option"),
     (["emit.formats=[helm]"], ConfigError, "emit.formats: unknown option"),
 ])
 def test_out_of_range_settings_are_rejected(compose, overrides, error, needle):
     with pytest.raises(error) as info:
         compose("rag_reranker", *overrides)
     assert needle in str(info.value) and "Fix:" in str(info.value)
+
+
+def test_placement_settings_are_frozen_from_the_config(compose):
+    _, settings = compose("rag_reranker", "placement.solver_preset=fast",
+                          "placement.pin=[{llm: llama-3.2-3b-instruct, nodes: [dgx-h100-00]}]",
+                          "emit.fraction_mechanism=mig", "placement.export_mps=true")
+    placement = settings.placement
+    assert settings.stop_after == "place"
+    assert placement.preset.name == "fast" and placement.preset.time_limit_s == 10
+    assert placement.preset.mip_rel_gap == 0.05 and placement.preset.threads == 2
+    assert dict(placement.preset.options) == {"presolve": "on"}
+    assert placement.options.pins == (("llama-3.2-3b-instruct", ("dgx-h100-00",)),)
+    assert placement.options.fraction_mechanism == "mig"  # follows emit's by default
+    assert placement.export_mps and placement.hierarchical_threshold == 2000
 
 
 def test_zero_and_negative_member_rates_are_rejected(compose):
