@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import Any
 
 import yaml
@@ -212,7 +213,7 @@ def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str,
     options = plan.settings.kubernetes
     labels = _labels(plan, record, record.llm)
     name = dns_label(record.name)
-    serve = " ".join(["vllm", "serve", *map(_shell_word, serve_args(record, options.port,
+    serve = " ".join(["vllm", "serve", *map(shlex.quote, serve_args(record, options.port,
                                                                       flags))])
     leader = _container(record, plan, ["/bin/bash", "-c"], [
         f"ray start --head --port={RAY_PORT} && exec {serve}"], serving=True)
@@ -313,6 +314,11 @@ class KubernetesEmitter:
                 f"{title}\n{r.llm} replica {r.replica}: "
                 + "; ".join(f"{g.node} GPU {','.join(map(str, g.gpus))}" for g in r.nodes)
                 + f" ({r.mechanism}, fraction {r.gpu_fraction:g}, TP {r.tp})")
+        services = names + [dns_label(f"llm-{llm}") for llm in plan.llms]
+        if len(set(services)) != len(services):
+            raise EmitError("two Services get the same name", source=plan.source,
+                            value=sorted(n for n in services if services.count(n) > 1),
+                            fix="rename the llm whose id starts with 'llm-'")
         for llm in plan.llms:
             files[f"llm-{dns_label(llm)}.yaml"] = yaml_documents(
                 [service(dns_label(f"llm-{llm}"), {"scepsy-opt/llm": dns_label(llm)}, plan,
@@ -360,9 +366,3 @@ def validate_object(document: dict[str, Any], version: str, *, source: str) -> N
         raise EmitError("kubernetes-validate has no schemas for this Kubernetes version",
                         source="config", field="emit.kubernetes.version", value=version,
                         fix="use a version kubernetes-validate ships, e.g. 1.34") from None
-
-
-def _shell_word(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)

@@ -17,6 +17,7 @@ headroom that leaves no room for the weights, the reserve and the minimum KV cac
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import defaultdict
@@ -26,9 +27,10 @@ from typing import Any
 
 from scepsy_opt.emit.settings import EmitSettings
 from scepsy_opt.errors import EmitError
+from scepsy_opt.placement.problem import tp_domains
 from scepsy_opt.profile.memory import MemorySettings, memory_plan
 from scepsy_opt.resources import data_dir
-from scepsy_opt.types import Catalog, ClusterSpec, GpuSpec, MigProfile, NodeSpec
+from scepsy_opt.types import Catalog, ClusterSpec, GpuSpec, MigProfile
 
 EPS = 1e-6
 MIB_PER_GIB = 1024
@@ -228,12 +230,6 @@ def instances_from_json(document: Any, source: str) -> tuple[PlannedInstance, ..
 
 # ----------------------------------------------------------------------------- checks
 
-def _tp_domains(node: NodeSpec) -> tuple[tuple[int, ...], ...]:
-    from scepsy_opt.placement.problem import tp_domains
-
-    return tp_domains(node)
-
-
 def _mig(gpu: GpuSpec, name: str | None) -> MigProfile | None:
     return next((p for p in gpu.mig_profiles if p.name == name), None)
 
@@ -298,9 +294,9 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
                 raise EmitError(f"GPU ids outside node {node_id} (0..{node.num_gpus - 1})",
                                 source=source, field=f"{field}.gpus", value=list(gpus),
                                 fix=f"use GPU ids 0..{node.num_gpus - 1}")
-            if not any(set(gpus) <= set(d) for d in _tp_domains(node)):
+            if not any(set(gpus) <= set(d) for d in tp_domains(node)):
                 raise EmitError(f"the TP group's GPUs are not in one NVLink domain of node "
-                                f"{node_id} {[list(d) for d in _tp_domains(node)]}",
+                                f"{node_id} {[list(d) for d in tp_domains(node)]}",
                                 source=source, field=f"{field}.gpus", value=list(gpus),
                                 fix="keep a TP group inside one NVLink domain")
         if not inst.whole and inst.mechanism not in (MPS, MIG):
@@ -548,8 +544,6 @@ def dns_label(text: str, limit: int = 63) -> str:
     if not label or not label[0].isalpha():
         label = f"x-{label}"
     if len(label) > limit:
-        import hashlib
-
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         label = f"{label[: limit - 9].rstrip('-')}-{digest}"
     return label
