@@ -208,15 +208,19 @@ def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict]
 
 def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict]
                       ) -> dict[str, Any]:
-    """A group that spans nodes: the leader (first node) runs the Ray head and ``vllm serve``
-    with pipeline parallelism over the nodes, the workers join its Ray cluster."""
+    """A group that spans nodes: the leader (first node) starts the Ray head, waits until the
+    workers have joined with all the group's GPUs, then runs ``vllm serve`` with pipeline
+    parallelism over the nodes; the workers join its Ray cluster (LWS_LEADER_ADDRESS)."""
     options = plan.settings.kubernetes
     labels = _labels(plan, record, record.llm)
     name = dns_label(record.name)
     serve = " ".join(["vllm", "serve", *map(shlex.quote, serve_args(record, options.port,
                                                                       flags))])
+    gpus = record.tp * record.pp
+    wait = ("until python3 -c \"import ray, sys; ray.init(address='auto'); "
+            f"sys.exit(ray.cluster_resources().get('GPU', 0) < {gpus})\"; do sleep 5; done")
     leader = _container(record, plan, ["/bin/bash", "-c"], [
-        f"ray start --head --port={RAY_PORT} && exec {serve}"], serving=True)
+        f"ray start --head --port={RAY_PORT} && {wait} && exec {serve}"], serving=True)
     worker = _container(record, plan, ["/bin/bash", "-c"], [
         f"exec ray start --block --address=$(LWS_LEADER_ADDRESS):{RAY_PORT}"], serving=False)
     return {

@@ -421,10 +421,3 @@ def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
                    "GPU fractions of its instances sum to", "> 1", "Fix:")
     assert not (bad_dir / "manifests").exists() and not (bad_dir / "plan.json").exists()
 
-
-def test_emit_options_are_checked(cli, tmp_path):
-    run_dir = tmp_path / "run"
-    result = cli("+workflow=rag_reranker", "placement.fraction_mechanism=mig",
-                 f"hydra.run.dir={run_dir}")
-    _fails_cleanly(result, run_dir, "placement.fraction_mechanism",
-                   "emit.fraction_mechanism=mig")
