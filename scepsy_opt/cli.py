@@ -8,10 +8,14 @@ printed as one message without a traceback and the process exits with
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from scepsy_opt import pipeline
 from scepsy_opt.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
 from scepsy_opt.catalog import load_catalog, load_yaml
 from scepsy_opt.config import register_configs, to_settings
-from scepsy_opt.errors import EXIT_CODE, ConfigError, ScepsyError
+from scepsy_opt.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
 from scepsy_opt.profile.schema import profile_filename, write_csv
 from scepsy_opt.resources import data_dir
 from scepsy_opt.simulate.evaluate import EvaluationResult, evaluation_to_json
@@ -254,6 +258,15 @@ def _hydra_entry(cfg: DictConfig) -> None:
             workflow_option=HydraConfig.get().runtime.choices.get("workflow"),
             cluster_source=_group_source("cluster"),
         )
+        if settings.emit.placement is not None:
+            path = Path(settings.emit.placement).expanduser()
+            emitted = pipeline.emit_placement(read_placement(path), str(path), settings,
+                                              catalog)
+            paths = write_emitted(emitted, Path(HydraConfig.get().runtime.output_dir))
+            print(format_emitted(emitted))
+            for written in paths:
+                print(f"wrote {written}")
+            return
         result = pipeline.run(settings, catalog)
     except ScepsyError as error:
         _fail(error)
@@ -267,6 +280,8 @@ def _hydra_entry(cfg: DictConfig) -> None:
         print(format_allocation(result.allocation_record))
     if result.placement is not None:
         print(format_placement(result.placement))
+    if result.emitted is not None:
+        print(format_emitted(result.emitted))
     if result.evaluation is not None:
         print(format_evaluation(result.evaluation))
     for path in paths:
@@ -288,6 +303,8 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
         paths.append(path)
     if result.placement is not None:
         paths.extend(write_placement(result.placement, run_dir))
+    if result.emitted is not None:
+        paths.extend(write_emitted(result.emitted, run_dir))
     if result.evaluation is not None:
         path = run_dir / "evaluation.json"
         atomic_write_json(path, evaluation_to_json(result.evaluation))
@@ -316,6 +333,82 @@ def write_placement(result, run_dir: Path) -> list[Path]:
     if result.mps is not None:
         paths.append(run_dir / "placement.mps")
         atomic_write_text(paths[-1], result.mps)
+    return paths
+
+
+def read_placement(path: Path) -> dict:
+    """A ``placement.json`` to emit from (``emit.placement``)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EmitError(f"cannot read the placement ({exc.strerror})", source=str(path),
+                        field="emit.placement",
+                        fix="point emit.placement at the placement.json of a run") from None
+    except json.JSONDecodeError as exc:
+        raise EmitError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                        source=str(path), field="emit.placement",
+                        fix="restore the file as the place stage wrote it") from None
+
+
+def format_emitted(emitted) -> str:
+    """What the emit stage rendered: instances per node and files per format."""
+    plan = emitted.plan
+    lines = [f"\nmanifests for {len(plan.records)} instance(s) on {len(plan.nodes)} node(s) "
+             f"({plan.mechanism} for shared GPUs), validated:"]
+    for fmt in dict.fromkeys(f.format for f in emitted.files):
+        count = sum(1 for f in emitted.files if f.format == fmt)
+        lines.append(f"  {fmt}: {count} file(s)")
+    for r in plan.records:
+        gpus = ",".join(map(str, r.gpus))
+        lines.append(f"  {r.name}: {r.node} GPU {gpus}, {r.mechanism} {r.gpu_fraction:g}, "
+                     f"TP {r.tp}, port {r.port}, gpu-memory-utilization "
+                     f"{r.gpu_memory_utilization:g}, max-model-len {r.max_model_len_tokens}")
+    return "\n".join(lines)
+
+
+def write_tree(files: dict[str, str], target: Path, *, executable: tuple[str, ...] = (".sh",)
+               ) -> list[Path]:
+    """Write ``files`` (relative path -> text) as the folder ``target``, atomically as a whole:
+    everything goes to a temporary folder beside it, which then replaces ``target``. A failure
+    leaves the previous ``target`` (or none) untouched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old: Path | None = None
+    try:
+        for relative, text in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if path.suffix in executable:
+                path.chmod(0o755)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
+                                        dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and not target.exists():
+            os.replace(old / target.name, target)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return [target / relative for relative in files]
+
+
+def write_emitted(emitted, run_dir: Path) -> list[Path]:
+    """The ``manifests/`` tree (replaced as a whole) and ``plan.json``."""
+    paths = []
+    manifests = emitted.manifests()
+    if manifests:
+        paths += write_tree(manifests, run_dir / "manifests")
+    for relative, text in emitted.top_level().items():
+        atomic_write_text(run_dir / relative, text)
+        paths.append(run_dir / relative)
     return paths
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from scepsy_opt.catalog import expand_cluster, main_gpu_type
+from scepsy_opt.emit.settings import (
+    FORMATS,
+    FRACTION_MECHANISMS,
+    EmitSettings,
+    KubernetesOptions,
+    RayServeOptions,
+    VllmOptions,
+)
 from scepsy_opt.errors import ConfigError
 from scepsy_opt.placement.presets import SolverPreset, read_preset
 from scepsy_opt.placement.problem import PlacementOptions
@@ -189,9 +198,52 @@ class PlacementConf:
 
 
 @dataclass
+class VllmEmitConf:
+    """``vllm serve`` launch configs (see ``conf/emit/default.yaml``)."""
+
+    base_port: int = 8000
+    host: str = "0.0.0.0"
+    model_root: str | None = None
+    memory_headroom: float | None = None
+    max_model_len_tokens: int | None = None
+    extra_args: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    health_timeout_s: int = 1200
+
+
+@dataclass
+class KubernetesEmitConf:
+    version: str = "1.34"
+    namespace: str = "scepsy"
+    image: str = "vllm/vllm-openai:v0.32.0"
+    node_label: str = "kubernetes.io/hostname"
+    node_names: dict[str, str] = field(default_factory=dict)
+    device_class: str = "gpu.nvidia.com"
+    port: int = 8000
+    cpu: str = "4"
+    memory_gib: int = 32
+    shm_gib: int = 16
+    startup_timeout_s: int = 1200
+
+
+@dataclass
+class RayServeEmitConf:
+    http_host: str = "0.0.0.0"
+    http_port: int = 8000
+    route_prefix: str = "/{llm}"
+
+
+@dataclass
 class EmitConf:
+    """The emit stage (``conf/emit/``): which manifests, how fractions are enforced, and each
+    format's options. ``placement``: emit from this placement.json instead of planning."""
+
     formats: list[str] = field(default_factory=lambda: ["vllm", "kubernetes", "ray_serve", "plan"])
     fraction_mechanism: str = "mps"
+    placement: str | None = None
+    vllm: VllmEmitConf = field(default_factory=VllmEmitConf)
+    kubernetes: KubernetesEmitConf = field(default_factory=KubernetesEmitConf)
+    ray_serve: RayServeEmitConf = field(default_factory=RayServeEmitConf)
 
 
 @dataclass
@@ -239,7 +291,7 @@ class RunConf:
     simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
     evaluate: bool = False
-    stop_after: str = "place"
+    stop_after: str = "emit"
     seed: int = 0
 
 
@@ -286,12 +338,6 @@ class PlacementSettings:
 
 
 @dataclass(frozen=True)
-class EmitSettings:
-    formats: tuple[str, ...]
-    fraction_mechanism: str
-
-
-@dataclass(frozen=True)
 class RunSettings:
     workflow: WorkflowSpec
     cluster: ClusterSpec
@@ -305,14 +351,13 @@ class RunSettings:
     simulate: SimulateSettings
     evaluate: bool
     seed: int
-    stop_after: str = "place"
+    stop_after: str = "emit"
 
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
-STAGES = ("analyze", "profile", "fit", "search", "place")
-EMIT_FORMATS = ("vllm", "kubernetes", "ray_serve", "plan")
-FRACTION_MECHANISMS = ("mps", "mig")
+STAGES = ("analyze", "profile", "fit", "search", "place", "emit")
+EMIT_FORMATS = FORMATS
 
 
 def _positive(value: float, key: str, fix: str, *, allow_zero: bool = False) -> None:
@@ -498,6 +543,89 @@ def _placement_settings(placement: dict[str, Any], cluster: ClusterSpec) -> Plac
         export_mps=bool(placement["export_mps"]))
 
 
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _port(value: int, key: str) -> None:
+    if not 1 <= value <= 65535:
+        raise ConfigError("must be a TCP port in [1, 65535]", source="config", field=key,
+                          value=value, fix="use e.g. 8000")
+
+
+def _emit_settings(emit: dict[str, Any], placement_mechanism: str) -> EmitSettings:
+    if not emit["formats"]:
+        raise ConfigError("no manifest format selected", source="config", field="emit.formats",
+                          value=emit["formats"], fix=f"list some of {', '.join(FORMATS)}")
+    for fmt in emit["formats"]:
+        _one_of(fmt, EMIT_FORMATS, "emit.formats")
+    _one_of(emit["fraction_mechanism"], FRACTION_MECHANISMS, "emit.fraction_mechanism")
+    if placement_mechanism != emit["fraction_mechanism"]:
+        raise ConfigError("the placement and the manifests must enforce GPU fractions the same "
+                          "way", source="config", field="placement.fraction_mechanism",
+                          value=placement_mechanism,
+                          fix=f"set emit.fraction_mechanism={placement_mechanism} (placement "
+                              "follows it by default) instead of placement.fraction_mechanism")
+    vllm, k8s, ray = emit["vllm"], emit["kubernetes"], emit["ray_serve"]
+    _port(vllm["base_port"], "emit.vllm.base_port")
+    if vllm["memory_headroom"] is not None and not 0 <= vllm["memory_headroom"] < 1:
+        raise ConfigError("must be in [0, 1) or null", source="config",
+                          field="emit.vllm.memory_headroom", value=vllm["memory_headroom"],
+                          fix="leave e.g. 0.1 of each instance's share free, or null for the "
+                              "memory model's 1 - profile.memory.memory_utilization")
+    for key in ("max_model_len_tokens", "health_timeout_s"):
+        if vllm[key] is not None and vllm[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"emit.vllm.{key}",
+                              value=vllm[key], fix="use a positive integer (or null)")
+    for name in vllm["env"]:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)):
+            raise ConfigError("not an environment variable name", source="config",
+                              field="emit.vllm.env", value=name, fix="use e.g. HF_HOME")
+    if not re.fullmatch(r"v?1\.\d+(\.\d+)?", k8s["version"]) or \
+            int(k8s["version"].lstrip("v").split(".")[1]) < 34:
+        raise ConfigError("unsupported Kubernetes version", source="config",
+                          field="emit.kubernetes.version", value=k8s["version"],
+                          fix="use 1.34 or later (DRA's resource.k8s.io/v1)")
+    if not _DNS_LABEL.match(k8s["namespace"]):
+        raise ConfigError("not a Kubernetes namespace name", source="config",
+                          field="emit.kubernetes.namespace", value=k8s["namespace"],
+                          fix="use lower-case letters, digits and '-', e.g. scepsy")
+    for key in ("image", "node_label", "device_class", "cpu"):
+        if not str(k8s[key]).strip():
+            raise ConfigError("must not be empty", source="config",
+                              field=f"emit.kubernetes.{key}", value=k8s[key],
+                              fix="see conf/emit/default.yaml")
+    for key in ("memory_gib", "shm_gib", "startup_timeout_s"):
+        if k8s[key] <= 0:
+            raise ConfigError("must be > 0", source="config", field=f"emit.kubernetes.{key}",
+                              value=k8s[key], fix="use a positive integer")
+    _port(k8s["port"], "emit.kubernetes.port")
+    _port(ray["http_port"], "emit.ray_serve.http_port")
+    if not ray["route_prefix"].startswith("/") or "{llm}" not in ray["route_prefix"]:
+        raise ConfigError("must start with / and contain {llm}", source="config",
+                          field="emit.ray_serve.route_prefix", value=ray["route_prefix"],
+                          fix="use e.g. /{llm}")
+    return EmitSettings(
+        formats=tuple(dict.fromkeys(emit["formats"])),
+        fraction_mechanism=emit["fraction_mechanism"],
+        placement=emit["placement"],
+        vllm=VllmOptions(
+            base_port=int(vllm["base_port"]), host=str(vllm["host"]),
+            model_root=vllm["model_root"], memory_headroom=vllm["memory_headroom"],
+            max_model_len_tokens=vllm["max_model_len_tokens"],
+            extra_args=tuple((str(k), v) for k, v in vllm["extra_args"].items()),
+            env=tuple((str(k), str(v)) for k, v in vllm["env"].items()),
+            health_timeout_s=int(vllm["health_timeout_s"])),
+        kubernetes=KubernetesOptions(
+            version=str(k8s["version"]).lstrip("v"), namespace=k8s["namespace"],
+            image=k8s["image"], node_label=k8s["node_label"],
+            node_names=tuple(sorted((str(k), str(v)) for k, v in k8s["node_names"].items())),
+            device_class=k8s["device_class"], port=int(k8s["port"]), cpu=str(k8s["cpu"]),
+            memory_gib=int(k8s["memory_gib"]), shm_gib=int(k8s["shm_gib"]),
+            startup_timeout_s=int(k8s["startup_timeout_s"])),
+        ray_serve=RayServeOptions(http_host=ray["http_host"], http_port=int(ray["http_port"]),
+                                  route_prefix=ray["route_prefix"]))
+
+
 def to_settings(
     cfg: DictConfig,
     catalog: Catalog,
@@ -547,10 +675,7 @@ def to_settings(
                           field="placement.solver_preset", value=placement["solver_preset"],
                           fix=f"use one of {', '.join(presets)} (HiGHS options files in solvers/)")
     placement_settings = _placement_settings(placement, cluster)
-    emit = raw["emit"]
-    for fmt in emit["formats"]:
-        _one_of(fmt, EMIT_FORMATS, "emit.formats")
-    _one_of(emit["fraction_mechanism"], FRACTION_MECHANISMS, "emit.fraction_mechanism")
+    emit_settings = _emit_settings(raw["emit"], placement["fraction_mechanism"])
     _one_of(raw["stop_after"], STAGES, "stop_after")
 
     return RunSettings(
@@ -568,7 +693,7 @@ def to_settings(
         fit=_fit_settings(raw["fit"], int(raw["seed"])),
         search=SearchSettings(search["method"], int(search["max_steps"])),
         placement=placement_settings,
-        emit=EmitSettings(tuple(emit["formats"]), emit["fraction_mechanism"]),
+        emit=emit_settings,
         simulate=_simulate_settings(raw["simulate"], int(raw["seed"])),
         evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),

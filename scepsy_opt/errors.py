@@ -79,3 +79,9 @@ class PlacementError(ScepsyError):
 class PlacementVerificationError(ScepsyError):
     """A placement breaks a constraint of its problem (a solver or heuristic result that the
     independent verifier rejects)."""
+
+
+class EmitError(ScepsyError):
+    """Launch manifests cannot be emitted for a plan: the plan breaks a cross-stack rule
+    (fractions on a GPU above 1, a TP group on unequal GPUs...), a setting of ``emit`` cannot
+    work, or a rendered manifest fails its schema."""

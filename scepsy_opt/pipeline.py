@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from scepsy_opt.config import RunSettings
+from scepsy_opt.emit.record import instances_from_json, planned_instances
+from scepsy_opt.emit.stage import EmitResult, emit
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.problem import placement_problem
 from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
@@ -37,6 +39,7 @@ class PipelineResult:
     plan: Plan | None = None
     allocation_record: dict | None = None
     placement: PlacementResult | None = None
+    emitted: EmitResult | None = None
 
 
 def call_mixes(tables: dict[str, TraceTable], size: int, seed: int) -> dict[str, CallMix]:
@@ -67,8 +70,8 @@ def compilation_cache(folder: Path) -> None:
 
 
 def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
-    """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search and place,
-    and with ``evaluate`` the simulator's comparison of the plan with the baselines."""
+    """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search, place and
+    emit, and with ``evaluate`` the simulator's comparison of the plan with the baselines."""
     options = AnalyzeOptions(
         num_requests=settings.analyze.num_requests,
         seed=settings.analyze.seed,
@@ -89,7 +92,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
         call_mixes=call_mixes(tables, settings.profile.call_mix_size, settings.seed),
         kept_dir=data_dir("models"),
     )
-    planning = settings.stop_after in ("fit", "search", "place")
+    planning = settings.stop_after in ("fit", "search", "place", "emit")
     if (planning or settings.evaluate) and outside:
         raise AllocationError(
             "only catalog llms can be planned and simulated", source="workflow", value=outside,
@@ -107,14 +110,19 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
             settings.workflow, analysis, tables, problem, catalog, simulate=settings.simulate,
             settings=settings.fit, profiles=profiles, seed=settings.seed)
         fit_s = time.perf_counter() - started
-        if settings.stop_after in ("search", "place"):
+        if settings.stop_after in ("search", "place", "emit"):
             plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
                                    max_steps=settings.search.max_steps)
             record = plan_to_json(plan, surrogate, catalog, workflow=settings.workflow.name,
                                   fits=fits, workflow_fit=workflow_fit, fit_s=fit_s)
-    placed = None
-    if plan is not None and settings.stop_after == "place":
+    placed = emitted = None
+    if plan is not None and settings.stop_after in ("place", "emit"):
         placed = place_allocation(plan.allocation, settings, catalog, tables)
+    if placed is not None and settings.stop_after == "emit":
+        emitted = emit(planned_instances(placed), settings.cluster, catalog,
+                       settings.profile.memory, settings.emit,
+                       workflow=settings.workflow.name, source=placed.problem.source,
+                       context_tokens={d.llm: d.context_tokens for d in problem.demands})
     evaluation = None
     if settings.evaluate:
         planned = {"planned": plan.allocation} if plan is not None else None
@@ -123,7 +131,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                               profiles=profiles, plans=planned)
     return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
                           evaluation=evaluation, plan=plan, allocation_record=record,
-                          placement=placed)
+                          placement=placed, emitted=emitted)
 
 
 def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Catalog,
@@ -135,3 +143,12 @@ def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Cat
     return place(problem, PlaceSettings(settings.placement.preset,
                                         settings.placement.hierarchical_threshold,
                                         settings.placement.export_mps))
+
+
+def emit_placement(document: dict, source: str, settings: RunSettings, catalog: Catalog
+                   ) -> EmitResult:
+    """The emit stage alone, from a ``placement.json`` document (``emit.placement``): the
+    manifests of an earlier run's placement, or of one edited by hand, re-checked first."""
+    return emit(instances_from_json(document, source), settings.cluster, catalog,
+                settings.profile.memory, settings.emit, workflow=settings.workflow.name,
+                source=source)

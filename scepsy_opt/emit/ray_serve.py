@@ -1,0 +1,126 @@
+"""Ray Serve LLM: one Serve config (``manifests/ray-serve/serve_config.yaml``) with one
+application per llm, deployed with ``serve deploy serve_config.yaml``.
+
+Each application builds Ray Serve LLM's OpenAI app (``ray.serve.llm:build_openai_app``) from one
+``LLMConfig``: the llm's id and source, ``num_replicas`` instances, ``engine_kwargs`` equal to
+the vLLM launch configs' engine arguments (snake_case), and ``placement_group_config`` bundles of
+``{GPU: <fraction>}``, one per TP rank (``STRICT_PACK``: one node; ``PACK`` for a group that
+spans nodes). ``VLLM_RAY_PER_WORKER_GPUS`` equals the bundle fraction, so vLLM's Ray workers ask
+for the same share. Ray schedules replicas itself: the node and GPU ids of the placement are
+not pinned here (the vllm and kubernetes formats pin them). Ray has no notion of MIG slices, so
+fractional MIG instances are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from scepsy_opt.emit.base import header, to_yaml
+from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan
+from scepsy_opt.emit.schemas import validate_json
+from scepsy_opt.emit.settings import RAY_ACCELERATOR_TYPES
+from scepsy_opt.errors import EmitError
+
+BUILDER = "ray.serve.llm:build_openai_app"
+# Engine arguments that are not engine kwargs in Ray Serve LLM (model_loading_config names the
+# model; Serve's proxy owns host and port).
+NOT_ENGINE_KWARGS = ("model", "served-model-name", "host", "port")
+
+
+def engine_kwargs(record: InstanceRecord) -> dict[str, Any]:
+    return {key.replace("-", "_"): value for key, value in record.engine_args
+            if key not in NOT_ENGINE_KWARGS}
+
+
+def _fraction(record: InstanceRecord) -> float:
+    return 1.0 if record.mechanism == "whole" else record.gpu_fraction
+
+
+def llm_config(records: list[InstanceRecord]) -> dict[str, Any]:
+    first = records[0]
+    fraction = _fraction(first)
+    config: dict[str, Any] = {
+        "model_loading_config": {"model_id": first.llm, "model_source": first.model}}
+    accelerator = RAY_ACCELERATOR_TYPES.get(first.gpu)
+    if accelerator:
+        config["accelerator_type"] = accelerator
+    config["engine_kwargs"] = engine_kwargs(first)
+    config["deployment_config"] = {"num_replicas": len(records)}
+    config["placement_group_config"] = {
+        "bundles": [{"GPU": fraction} for _ in range(first.tp * first.pp)],
+        "strategy": "PACK" if first.spans_nodes else "STRICT_PACK"}
+    env = {"VLLM_RAY_PER_WORKER_GPUS": f"{fraction:g}"}
+    if first.mechanism == MPS:
+        # each Ray worker sees its one GPU as device 0
+        env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = str(first.mps_active_thread_percentage)
+        env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = f"0={first.mps_pinned_memory_mib}M"
+    env.update((k, v) for k, v in first.env if not k.startswith("CUDA_"))
+    config["runtime_env"] = {"env_vars": env}
+    return config
+
+
+class RayServeEmitter:
+    """One Serve config with an application per llm."""
+
+    format = "ray_serve"
+    folder = "ray-serve"
+
+    def render(self, plan: LaunchPlan) -> dict[str, str]:
+        options = plan.settings.ray_serve
+        by_llm: dict[str, list[InstanceRecord]] = {}
+        for r in plan.records:
+            if r.mechanism == MIG:
+                raise EmitError(f"{r.name} runs on a MIG slice, which Ray cannot schedule",
+                                source=plan.source, field="emit.formats", value="ray_serve",
+                                fix="drop ray_serve from emit.formats, or use "
+                                    "fraction_mechanism=mps")
+            by_llm.setdefault(r.llm, []).append(r)
+        applications = []
+        for llm, records in by_llm.items():
+            shape = {(engine_kwargs(r)["tensor_parallel_size"], _fraction(r), r.pp,
+                      tuple(sorted(engine_kwargs(r).items()))) for r in records}
+            if len(shape) > 1:
+                raise EmitError(f"the instances of {llm} differ in their engine arguments, "
+                                "but a Ray Serve deployment has one shape", source=plan.source,
+                                field="instances", value=[r.name for r in records],
+                                fix="give every replica of an llm the same TP and fraction")
+            applications.append({
+                "name": llm,
+                "route_prefix": options.route_prefix.replace("{llm}", llm),
+                "import_path": BUILDER,
+                "args": {"llm_configs": [llm_config(records)]},
+            })
+        config = {"proxy_location": "EveryNode",
+                  "http_options": {"host": options.http_host, "port": options.http_port},
+                  "applications": applications}
+        text = (f"# {header(plan)}\n# Deploy with: serve deploy serve_config.yaml (Ray Serve "
+                "LLM; Ray places the replicas).\n" + to_yaml(config))
+        return {"serve_config.yaml": text}
+
+    def validate(self, files: dict[str, str]) -> None:
+        for path, text in files.items():
+            config = yaml.safe_load(text)
+            validate_json(config, "ray-serve-config.schema.json", source=path,
+                          what="the Serve config")
+            routes = [app["route_prefix"] for app in config["applications"]]
+            names = [app["name"] for app in config["applications"]]
+            for values, what in ((routes, "route_prefix"), (names, "name")):
+                if len(set(values)) != len(values):
+                    raise EmitError(f"two applications share a {what}", source=path,
+                                    field=f"applications[].{what}", value=values,
+                                    fix="use {llm} in emit.ray_serve.route_prefix")
+            for app in config["applications"]:
+                for llm in app["args"]["llm_configs"]:
+                    per_worker = float(llm["runtime_env"]["env_vars"]["VLLM_RAY_PER_WORKER_GPUS"])
+                    bundles = llm["placement_group_config"]["bundles"]
+                    if any(abs(b["GPU"] - per_worker) > 1e-9 for b in bundles):
+                        raise EmitError("VLLM_RAY_PER_WORKER_GPUS differs from the bundles' GPU "
+                                        "fraction", source=path, field=app["name"],
+                                        value=per_worker, fix="emit again")
+                    tp = llm["engine_kwargs"]["tensor_parallel_size"]
+                    pp = llm["engine_kwargs"].get("pipeline_parallel_size", 1)
+                    if len(bundles) != tp * pp:
+                        raise EmitError("one bundle per TP rank is needed", source=path,
+                                        field=app["name"], value=len(bundles), fix="emit again")
