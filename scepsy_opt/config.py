@@ -291,8 +291,10 @@ class RunConf:
     simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
     evaluate: bool = False
-    stop_after: str = "emit"
+    stop_after: str = "report"
     seed: int = 0
+    from_run: str | None = None
+    stage: str | None = None
 
 
 def register_configs() -> None:
@@ -351,12 +353,17 @@ class RunSettings:
     simulate: SimulateSettings
     evaluate: bool
     seed: int
-    stop_after: str = "emit"
+    stop_after: str = "report"
+    # re-run one stage alone from the artifacts of an earlier run directory
+    from_run: Path | None = None
+    stage: str | None = None
 
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
-STAGES = ("analyze", "profile", "fit", "search", "place", "emit")
+STAGES = ("analyze", "profile", "fit", "search", "place", "emit", "report")
+# stages that can re-run alone from a run directory's artifacts (from_run=<dir> stage=<name>)
+RERUN_STAGES = ("place", "emit", "report")
 EMIT_FORMATS = FORMATS
 
 
@@ -677,6 +684,16 @@ def to_settings(
     placement_settings = _placement_settings(placement, cluster)
     emit_settings = _emit_settings(raw["emit"], placement["fraction_mechanism"])
     _one_of(raw["stop_after"], STAGES, "stop_after")
+    from_run, stage = raw.get("from_run"), raw.get("stage")
+    if stage is not None:
+        _one_of(stage, RERUN_STAGES, "stage")
+        if from_run is None:
+            raise ConfigError("a stage re-runs from the artifacts of a run directory",
+                              source="config", field="stage", value=stage,
+                              fix="add from_run=<run directory>, or drop stage=")
+    if from_run is not None and stage is None:
+        raise ConfigError("no stage to re-run", source="config", field="from_run",
+                          value=from_run, fix=f"add stage=<{'|'.join(RERUN_STAGES)}>")
 
     return RunSettings(
         workflow=workflow,
@@ -698,6 +715,8 @@ def to_settings(
         evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),
         stop_after=raw["stop_after"],
+        from_run=Path(from_run).expanduser() if from_run is not None else None,
+        stage=stage,
     )
 
 
