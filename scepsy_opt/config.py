@@ -297,9 +297,20 @@ class RunConf:
     stage: str | None = None
 
 
+def run_dir(from_run: str | None, stage: str | None, workflow: str, now: str) -> str:
+    """Hydra's run directory (``scepsy_run_dir`` resolver of ``conf/config.yaml``): a run's own
+    ``outputs/<workflow>/<time>``, or for a stage re-run ``<from_run>/reruns/<time>_<stage>``
+    (its config and log; the re-run stage's artifacts go to ``from_run`` itself)."""
+    if from_run is not None:
+        return f"{from_run}/reruns/{now}_{stage}"
+    return f"outputs/{workflow}/{now}"
+
+
 def register_configs() -> None:
-    """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults."""
+    """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults.
+    Also the ``scepsy_run_dir`` resolver of Hydra's run directory."""
     ConfigStore.instance().store(name="base_config", node=RunConf)
+    OmegaConf.register_new_resolver("scepsy_run_dir", run_dir, replace=True)
 
 
 # ------------------------------------------------------------------ frozen settings for stages
