@@ -83,7 +83,7 @@ def _number(value) -> float | None:
 def summary_figure(rows: list[dict]) -> Figure:
     """Predicted (and simulated, where evaluated) mean latency, and GPUs used, against the
     target rate: one line per workflow and cluster; failed jobs as crosses on the rate axis."""
-    fig = Figure(figsize=(8.0, 6.5), dpi=110)
+    fig = Figure(figsize=(10.0, 6.5), dpi=110)
     latency_ax, gpus_ax = fig.subplots(2, 1, sharex=True)
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
@@ -118,15 +118,24 @@ def summary_figure(rows: list[dict]) -> Figure:
                             if failed_label and ax is latency_ax else None)
                 failed_label = False
     latency_ax.set_ylabel("mean end-to-end latency (s)")
-    latency_ax.set_ylim(bottom=0)
+    latency_ax.set_ylim(bottom=0, top=latency_ax.get_ylim()[1] * 1.1)
     latency_ax.set_title("sweep: latency and GPUs against the target rate")
     gpus_ax.set_ylabel("GPUs used (dotted: cluster)")
     gpus_ax.set_ylim(bottom=0)
     gpus_ax.set_xlabel("target rate (requests/s)")
-    gpus_ax.set_xlim(left=0)
+    rates = sorted({r for r in (_number(row["target_rate_rps"]) for row in rows) if r})
+    if len(rates) > 1 and rates[-1] / rates[0] > 3:
+        # sweeps double the rate: a log axis spaces them evenly; ticks at the swept rates
+        gpus_ax.set_xscale("log", base=2)
+        if len(rates) <= 12:
+            gpus_ax.set_xticks(rates, [f"{r:g}" for r in rates])
+            gpus_ax.minorticks_off()
+    else:
+        gpus_ax.set_xlim(left=0)
     for ax in (latency_ax, gpus_ax):
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      borderaxespad=0.0)
     fig.tight_layout()
     return fig
