@@ -516,15 +516,21 @@ def _override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
+NOT_CARRIED = ("stop_after", "from_run", "stage", "emit.placement")
+
+
 def rerun_overrides(earlier: Sequence[str], current: Sequence[str]) -> list[str]:
-    """The earlier run's overrides, then this command line's (which win); Hydra's own
-    settings except the config search path stay with the command line that gave them."""
+    """The earlier run's overrides, then this command line's (which win). Hydra's own
+    settings except the config search path stay with the command line that gave them, and
+    where the earlier run stopped (``stop_after``) does not carry over: a run that stopped
+    after the search goes on with ``stage=place``."""
     def keep(override: str) -> bool:
         key = _override_key(override)
         return not key.startswith("hydra.") or key == "hydra.searchpath"
 
     mine = {_override_key(o) for o in current}
-    return ([o for o in earlier if keep(o) and _override_key(o) not in mine]
+    return ([o for o in earlier if keep(o) and _override_key(o) not in mine
+             and _override_key(o) not in NOT_CARRIED]
             + [o for o in current if keep(o)])
 
 

@@ -117,7 +117,7 @@ def test_a_sweep_summary_has_a_row_per_job_with_the_errors_of_failed_ones():
 
 def test_a_rerun_applies_the_runs_overrides_then_the_command_lines():
     earlier = ["+workflow=rag_reranker", "target.rate_rps=2", "fit=fast", "hydra.run.dir=/r",
-               "hydra.searchpath=[file:///conf]"]
+               "hydra.searchpath=[file:///conf]", "stop_after=search"]
     current = ["from_run=/r", "stage=place", "target.rate_rps=3", "hydra.run.dir=/x"]
     assert rerun_overrides(earlier, current) == [
         "+workflow=rag_reranker", "fit=fast", "hydra.searchpath=[file:///conf]",
