@@ -1,6 +1,6 @@
 """The report's latency-throughput figure: predicted curves of every plan from the surrogate,
-and (with an evaluation) the simulated points: latency at the target rate and the highest
-sustainable rate."""
+and (with an evaluation) the simulated points: the sustained rates of each plan's search for its
+highest sustainable rate, the latency at the target rate, and the highest sustainable rate."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def colours(names: list[str]) -> dict[str, str]:
 
 
 def latency_throughput_figure(curves: dict | None, evaluation: dict | None) -> Figure:
-    """Mean end-to-end latency against the request rate: one line per plan (predicted), a
-    filled marker per plan at its simulated throughput and latency at the target, and a
+    """Mean end-to-end latency against the request rate: one line per plan (predicted); per
+    plan simulated points (squares) at the rates its highest sustainable rate's search
+    sustained, a filled marker at its simulated throughput and latency at the target, and a
     triangle on the rate axis at its simulated highest sustainable rate."""
     predicted = (curves or {}).get("plans", {})
     simulated = (evaluation or {}).get("plans", {})
@@ -50,6 +51,17 @@ def latency_throughput_figure(curves: dict | None, evaluation: dict | None) -> F
             ax.plot([p["rate_rps"] for p in points], latency, color=colour[name], ls=style,
                     lw=2.4 if name == "planned" else 1.6)
         at_target = sim.get("at_target")
+        # the sustained rates the search for the highest one simulated: a simulated curve
+        probes = sorted((p["throughput_rps"], p["mean_latency_s"])
+                        for p in sim.get("probes", []) if p["sustained"]
+                        and p["mean_latency_s"] is not None)
+        if at_target:
+            probes = sorted([*probes, (at_target["completed_throughput_rps"],
+                                       at_target["e2e_latency_s"]["mean"])])
+        if len(probes) > 1:
+            top_latency = max(top_latency, *(latency for _, latency in probes))
+            ax.plot(*zip(*probes, strict=True), ls="", marker="s", ms=5, color=colour[name],
+                    mec="black", mew=0.5, zorder=3)
         if at_target:
             latency = at_target["e2e_latency_s"]["mean"]
             top_latency = max(top_latency, latency)
@@ -62,6 +74,8 @@ def latency_throughput_figure(curves: dict | None, evaluation: dict | None) -> F
     if predicted:
         handles.append(Line2D([], [], color="0.3", label="line: predicted (surrogate)"))
     if simulated:
+        handles.append(Line2D([], [], marker="s", ms=5, ls="", color="0.6", mec="black",
+                              mew=0.5, label="simulated at rates it sustains"))
         handles.append(Line2D([], [], marker="o", ls="", color="0.6", mec="black",
                               label="simulated at the target"))
         handles.append(Line2D([], [], marker="^", ls="", color="0.6", mec="black",

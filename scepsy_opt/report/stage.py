@@ -154,7 +154,8 @@ def _curves_section(curves: dict | None, evaluation: dict | None, figure: str | 
         lines.append("")
     if evaluation:
         lines += [f"Simulated at {fmt(evaluation['target_rate_rps'])} requests/s (markers in the "
-                  "figure: latency at the target; triangles: highest sustainable rate):", ""]
+                  "figure: latency at the target; squares: rates the search for the highest "
+                  "sustainable rate simulated and sustained; triangles: that rate):", ""]
         rows = []
         for name, entry in evaluation["plans"].items():
             at = entry.get("at_target")

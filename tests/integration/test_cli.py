@@ -177,6 +177,9 @@ def test_evaluate_simulates_the_baselines(cli, tmp_path):
         assert plan["at_target"]["throughput_ratio"] > 0.9
         assert set(plan["at_target"]["llms"]) == set(plan["allocation"])
         assert len(plan["placement"]) == sum(a["replicas"] for a in plan["allocation"].values())
+        # the highest sustainable rate is the highest rate its search sustained
+        sustained = [p["rate_rps"] for p in plan["probes"] if p["sustained"]]
+        assert plan["max_sustainable_rate_rps"] == max(sustained, default=0.0)
     assert "evaluation of rag_reranker" in result.stdout and "max rps" in result.stdout
     # the report compares the plan with every baseline, simulated and predicted
     report = (run_dir / "report.md").read_text()

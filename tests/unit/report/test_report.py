@@ -72,7 +72,11 @@ def _inputs(evaluation: bool) -> ReportInputs:
         metrics = {"completed_throughput_rps": 0.98, "e2e_latency_s": SUMMARY}
         simulated = {"workflow": "toy", "cluster": "pair", "gpu": "H100", "target_rate_rps": 1.0,
                      "plans": {"planned": {"gpus": 2.0, "at_target": metrics,
-                                           "max_sustainable_rate_rps": 2.5},
+                                           "max_sustainable_rate_rps": 2.5,
+                                           "probes": [{"rate_rps": 2.5, "throughput_rps": 2.4,
+                                                       "mean_latency_s": 7.0,
+                                                       "p99_latency_s": 20.0,
+                                                       "sustained": True}]},
                                "exact": {"error": "too many candidates"}}}
     return ReportInputs(stats=stats, allocation=allocation, curves=curves, evaluation=simulated,
                         placement_figure=None, manifests=("manifests/vllm",))
