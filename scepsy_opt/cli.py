@@ -3,7 +3,10 @@
 The CLI is the only place that talks to the console and decides where files go: every artifact is
 written atomically into Hydra's run directory. A :class:`~scepsy_opt.errors.ScepsyError` is
 printed as one message without a traceback and the process exits with
-:data:`~scepsy_opt.errors.EXIT_CODE`.
+:data:`~scepsy_opt.errors.EXIT_CODE`; in a sweep (``--multirun``) the failed job's error goes to
+its ``error.json`` and the sweep goes on, and :class:`SweepSummary` summarises the jobs at the
+end. ``from_run=<dir> stage=<name>`` re-runs a stage from a run directory's artifacts
+(:func:`rerun`).
 """
 
 from __future__ import annotations
