@@ -637,7 +637,7 @@ def write_sweep_summary(sweep_dir: Path) -> list[Path]:
     rows = [job_row(job) for job in read_sweep_jobs(sweep_dir)]
     atomic_write_text(sweep_dir / SWEEP_CSV, summary_csv(rows))
     atomic_write_bytes(sweep_dir / SWEEP_FIGURE, png_bytes(summary_figure(rows)))
-    failed = [r for r in rows if r["status"] != "ok"]
+    failed = [r for r in rows if r["status"] in ("failed", "incomplete")]
     if failed:
         log.warning("%d of %d sweep job(s) without a plan: %s", len(failed), len(rows),
                     "; ".join(f"job {r['job']}: {r['error']}" for r in failed))

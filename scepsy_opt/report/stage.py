@@ -36,11 +36,7 @@ class ReportInputs:
 @dataclass(frozen=True)
 class Report:
     markdown: str
-    figures: dict[str, bytes] = field(default_factory=dict)
-
-    @property
-    def figure_names(self) -> tuple[str, ...]:
-        return tuple(self.figures)
+    figures: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG bytes
 
 
 def fmt(value, digits: int = 3) -> str:

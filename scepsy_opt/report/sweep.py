@@ -32,8 +32,8 @@ class SweepJob:
 
 
 def job_row(job: SweepJob) -> dict:
-    """The summary row of one job; a job without an allocation is failed (its error) or
-    incomplete (it stopped before the search, or was interrupted)."""
+    """The summary row of one job; a job without an allocation failed (its error), stopped
+    before the search (``stop_after``), or is incomplete (interrupted)."""
     config = job.config
     row = {c: "" for c in COLUMNS}
     row.update(job=job.num, workflow=(config.get("workflow") or {}).get("name", ""),
@@ -45,7 +45,11 @@ def job_row(job: SweepJob) -> dict:
         return row
     record = job.allocation
     if record is None:
-        row.update(status="incomplete", error="no allocation.json")
+        stop_after = config.get("stop_after")
+        if stop_after in ("analyze", "profile", "fit"):
+            row.update(status=f"stopped after {stop_after}")
+        else:
+            row.update(status="incomplete", error="no allocation.json")
         return row
     row.update(status="ok", gpus_used=record["gpus_used"], cluster_gpus=record["cluster_gpus"],
                predicted_throughput_rps=record["predicted"]["throughput_rps"],

@@ -131,6 +131,8 @@ def test_capacity_sweep_experiment(cli, tmp_path):
     rates = sorted(float(p.read_text().split("rate_rps: ")[1].split()[0])
                    for p in sweep.glob("*/.hydra/config.yaml"))
     assert rates == [1.0, 2.0, 4.0, 8.0]
+    summary = (sweep / "sweep_summary.csv").read_text().splitlines()
+    assert len(summary) == 5 and all(",stopped after profile," in line for line in summary[1:])
 
 
 def test_profiles_on_another_cluster_and_imported(cli, tmp_path):

@@ -107,11 +107,13 @@ def test_a_sweep_summary_has_a_row_per_job_with_the_errors_of_failed_ones():
     allocation = _inputs(False).allocation
     jobs = [SweepJob(0, "/s/0", config, ("target.rate_rps=2",), allocation=allocation),
             SweepJob(1, "/s/1", {**config, "target": {"rate_rps": 99.0}}, error="cannot, Fix: x"),
-            SweepJob(2, "/s/2", config)]
+            SweepJob(2, "/s/2", config),
+            SweepJob(3, "/s/3", {**config, "stop_after": "profile"})]
     rows = [job_row(job) for job in jobs]
     parsed = list(csv.DictReader(io.StringIO(summary_csv(rows))))
     assert list(parsed[0]) == list(COLUMNS)
-    assert [r["status"] for r in parsed] == ["ok", "failed", "incomplete"]
+    assert [r["status"] for r in parsed] == ["ok", "failed", "incomplete",
+                                             "stopped after profile"]
     assert parsed[0]["gpus_used"] == "2.0" and parsed[0]["predicted_latency_s"] == "2.1"
     assert parsed[1]["error"] == "cannot, Fix: x" and parsed[1]["target_rate_rps"] == "99.0"
     figure = summary_figure(rows)
