@@ -3,7 +3,10 @@
 The CLI is the only place that talks to the console and decides where files go: every artifact is
 written atomically into Hydra's run directory. A :class:`~scepsy_opt.errors.ScepsyError` is
 printed as one message without a traceback and the process exits with
-:data:`~scepsy_opt.errors.EXIT_CODE`.
+:data:`~scepsy_opt.errors.EXIT_CODE`; in a sweep (``--multirun``) the failed job's error goes to
+its ``error.json`` and the sweep goes on, and :class:`SweepSummary` summarises the jobs at the
+end. ``from_run=<dir> stage=<name>`` re-runs a stage from a run directory's artifacts
+(:func:`rerun`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 import hydra
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from scepsy_opt import pipeline
@@ -30,6 +35,8 @@ from scepsy_opt.catalog import load_catalog, load_yaml
 from scepsy_opt.config import register_configs, to_settings
 from scepsy_opt.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
 from scepsy_opt.profile.schema import profile_filename, write_csv
+from scepsy_opt.report import Report, ReportInputs, build_report
+from scepsy_opt.report.sweep import SweepJob, job_row, summary_csv, summary_figure
 from scepsy_opt.resources import data_dir
 from scepsy_opt.simulate.evaluate import EvaluationResult, evaluation_to_json
 from scepsy_opt.workflow.stage import WorkflowAnalysis, analysis_to_json
@@ -37,6 +44,9 @@ from scepsy_opt.workflow.trace import write_jsonl
 
 log = logging.getLogger("scepsy_opt")
 CONF_DIR = data_dir("conf")
+CURVES = "predicted_curves.json"
+REPORT = "report.md"
+JOB_ERROR = "error.json"  # a failed job of a sweep: its error, for the sweep summary
 
 
 def _fail(error: ScepsyError) -> None:
@@ -82,8 +92,8 @@ def _workflow_source(option: str) -> str:
     return f"workflow '{option}'"
 
 
-def _group_source(group: str) -> str:
-    option = HydraConfig.get().runtime.choices.get(group)
+def _group_source(group: str, option: str | None = None) -> str:
+    option = option or HydraConfig.get().runtime.choices.get(group)
     for source in HydraConfig.get().runtime.config_sources:
         if source.schema == "file":
             candidate = Path(source.path) / group / f"{option}.yaml"
@@ -247,32 +257,46 @@ def format_placement(result) -> str:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
-        if cfg.workflow is None:
-            names = ", ".join(_available_workflows())
-            raise ConfigError("no workflow selected", source="command line", field="workflow",
-                              fix=f"add +workflow=<name>; shipped workflows: {names}")
-        catalog = load_catalog()
-        settings = to_settings(
-            cfg, catalog,
-            workflow_source=_workflow_source,
-            workflow_option=HydraConfig.get().runtime.choices.get("workflow"),
-            cluster_source=_group_source("cluster"),
-        )
-        if settings.emit.placement is not None:
-            path = Path(settings.emit.placement).expanduser()
-            emitted = pipeline.emit_placement(read_placement(path), str(path), settings,
-                                              catalog)
-            paths = write_emitted(emitted, Path(HydraConfig.get().runtime.output_dir))
-            print(format_emitted(emitted))
-            for written in paths:
-                print(f"wrote {written}")
-            return
-        result = pipeline.run(settings, catalog)
+        _run(cfg)
     except ScepsyError as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # one job of a sweep: record the error for the sweep summary, go on with the next
+            output_dir = Path(HydraConfig.get().runtime.output_dir)
+            atomic_write_json(output_dir / JOB_ERROR, {"error": str(error),
+                                                       "type": type(error).__name__})
+            log.error("job %s failed: %s", HydraConfig.get().job.num, error)
+            return
         _fail(error)
+
+
+def _run(cfg: DictConfig) -> None:
+    """One run: the pipeline, a stage re-run (``from_run``) or an emit from a placement."""
+    if cfg.from_run is not None:
+        rerun(cfg)
         return
-    paths = write_artifacts(result, Path(HydraConfig.get().runtime.output_dir),
-                            write_traces=settings.analyze.write_traces)
+    if cfg.workflow is None:
+        names = ", ".join(_available_workflows())
+        raise ConfigError("no workflow selected", source="command line", field="workflow",
+                          fix=f"add +workflow=<name>; shipped workflows: {names}")
+    catalog = load_catalog()
+    settings = to_settings(
+        cfg, catalog,
+        workflow_source=_workflow_source,
+        workflow_option=HydraConfig.get().runtime.choices.get("workflow"),
+        cluster_source=_group_source("cluster"),
+    )
+    if settings.emit.placement is not None:
+        path = Path(settings.emit.placement).expanduser()
+        emitted = pipeline.emit_placement(read_placement(path), str(path), settings,
+                                          catalog)
+        paths = write_emitted(emitted, Path(HydraConfig.get().runtime.output_dir))
+        print(format_emitted(emitted))
+        for written in paths:
+            print(f"wrote {written}")
+        return
+    result = pipeline.run(settings, catalog)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    paths = write_artifacts(result, run_dir, write_traces=settings.analyze.write_traces)
     print(format_summary(result.analysis))
     if result.profiles:
         print(format_profiles(result.profiles))
@@ -286,6 +310,8 @@ def _hydra_entry(cfg: DictConfig) -> None:
         print(format_evaluation(result.evaluation))
     for path in paths:
         print(f"wrote {path}")
+    if result.allocation_record is not None:
+        print(format_run_summary(result.allocation_record, run_dir))
 
 
 def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_traces: bool
@@ -305,10 +331,16 @@ def write_artifacts(result: pipeline.PipelineResult, run_dir: Path, *, write_tra
         paths.extend(write_placement(result.placement, run_dir))
     if result.emitted is not None:
         paths.extend(write_emitted(result.emitted, run_dir))
+    if result.curves is not None:
+        path = run_dir / CURVES
+        atomic_write_json(path, result.curves)
+        paths.append(path)
     if result.evaluation is not None:
         path = run_dir / "evaluation.json"
         atomic_write_json(path, evaluation_to_json(result.evaluation))
         paths.append(path)
+    if result.report is not None:
+        paths.extend(write_report(result.report, run_dir))
     if write_traces:
         for name, table in result.tables.items():
             path = run_dir / "traces" / f"{name}.jsonl"
@@ -338,16 +370,21 @@ def write_placement(result, run_dir: Path) -> list[Path]:
 
 def read_placement(path: Path) -> dict:
     """A ``placement.json`` to emit from (``emit.placement``)."""
+    return read_json(path, "emit.placement", "point emit.placement at the placement.json of a "
+                                             "run", EmitError)
+
+
+def read_json(path: Path, field: str, fix: str, error: type[ScepsyError] = ConfigError) -> dict:
+    """A JSON artifact; a missing or malformed file is a :class:`ScepsyError` naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise EmitError(f"cannot read the placement ({exc.strerror})", source=str(path),
-                        field="emit.placement",
-                        fix="point emit.placement at the placement.json of a run") from None
+        raise error(f"cannot read {path.name} ({exc.strerror})", source=str(path),
+                    field=field, fix=fix) from None
     except json.JSONDecodeError as exc:
-        raise EmitError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                        source=str(path), field="emit.placement",
-                        fix="restore the file as the place stage wrote it") from None
+        raise error(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                    source=str(path), field=field,
+                    fix="restore the file as the stage that wrote it left it") from None
 
 
 def format_emitted(emitted) -> str:
@@ -410,6 +447,217 @@ def write_emitted(emitted, run_dir: Path) -> list[Path]:
         atomic_write_text(run_dir / relative, text)
         paths.append(run_dir / relative)
     return paths
+
+
+def format_run_summary(record: dict, run_dir: Path) -> str:
+    """The console's closing table: per llm its TP, replicas, gpu fraction and GPUs; the
+    predicted throughput and latency; where the manifests and the report are."""
+    predicted = record["predicted"]
+    lines = [f"\nsummary: {record['workflow']} on {record['cluster']} at "
+             f"{_fmt(record['target_rate_rps'])} rps"]
+    rows = [("llm", "TP", "replicas", "fraction", "GPUs")]
+    for llm, entry in record["llms"].items():
+        rows.append((llm, str(entry["tp"]), str(entry["replicas"]),
+                     _fmt(entry["gpu_fraction"]), _fmt(entry["gpus"])))
+    rows.append(("total", "", "", "", f"{_fmt(record['gpus_used'])} of "
+                                      f"{record['cluster_gpus']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for k, row in enumerate(rows):
+        if k in (1, len(rows) - 1):
+            lines.append("  " + "  ".join("-" * w for w in widths))
+        lines.append("  " + "  ".join(c.rjust(w) if i else c.ljust(w)
+                                      for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    lines.append(f"  predicted: throughput up to {_fmt(predicted['throughput_rps'])} rps, mean "
+                 f"latency {_fmt(predicted['latency_s'])} s at the target")
+    manifests = run_dir / "manifests"
+    if manifests.is_dir():
+        formats = ", ".join(sorted(p.name for p in manifests.iterdir() if p.is_dir()))
+        lines.append(f"  manifests: {manifests} ({formats})")
+    if (run_dir / "plan.json").is_file():
+        lines.append(f"  plan: {run_dir / 'plan.json'}")
+    if (run_dir / REPORT).is_file():
+        lines.append(f"  report: {run_dir / REPORT}")
+    return "\n".join(lines)
+
+
+def write_report(report: Report, run_dir: Path) -> list[Path]:
+    """``report.md`` and its figures, each atomically."""
+    paths = []
+    for name, data in report.figures.items():
+        atomic_write_bytes(run_dir / name, data)
+        paths.append(run_dir / name)
+    atomic_write_text(run_dir / REPORT, report.markdown)
+    return [*paths, run_dir / REPORT]
+
+
+def _optional_json(path: Path) -> dict | None:
+    return read_json(path, "from_run", "re-run the stage that writes it") if path.is_file() \
+        else None
+
+
+def report_inputs_from_dir(run_dir: Path) -> ReportInputs:
+    """The report's inputs as a run directory holds them (``workflow_stats.json`` required)."""
+    stats = run_dir / "workflow_stats.json"
+    if not stats.is_file():
+        raise ConfigError("the run directory has no workflow_stats.json", source=str(run_dir),
+                          field="from_run",
+                          fix="point from_run at the output directory of a finished run")
+    manifests = run_dir / "manifests"
+    return ReportInputs(
+        stats=read_json(stats, "from_run", "re-run the workflow"),
+        allocation=_optional_json(run_dir / "allocation.json"),
+        placement=_optional_json(run_dir / "placement.json"),
+        curves=_optional_json(run_dir / CURVES),
+        evaluation=_optional_json(run_dir / "evaluation.json"),
+        plan=_optional_json(run_dir / "plan.json"),
+        placement_figure="placement.png" if (run_dir / "placement.png").is_file() else None,
+        manifests=tuple(f"manifests/{p.name}" for p in sorted(manifests.iterdir())
+                        if p.is_dir()) if manifests.is_dir() else ())
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+NOT_CARRIED = ("stop_after", "from_run", "stage", "emit.placement")
+
+
+def rerun_overrides(earlier: Sequence[str], current: Sequence[str]) -> list[str]:
+    """The earlier run's overrides, then this command line's (which win). Hydra's own
+    settings except the config search path stay with the command line that gave them, and
+    where the earlier run stopped (``stop_after``) does not carry over: a run that stopped
+    after the search goes on with ``stage=place``."""
+    def keep(override: str) -> bool:
+        key = _override_key(override)
+        return not key.startswith("hydra.") or key == "hydra.searchpath"
+
+    mine = {_override_key(o) for o in current}
+    return ([o for o in earlier if keep(o) and _override_key(o) not in mine
+             and _override_key(o) not in NOT_CARRIED]
+            + [o for o in current if keep(o)])
+
+
+def _option(overrides: Sequence[str], group: str) -> str | None:
+    values = [o.split("=", 1)[1] for o in overrides if _override_key(o) == group and "=" in o]
+    return values[-1] if values else None
+
+
+def rerun(cfg: DictConfig) -> None:
+    """``from_run=<dir> stage=<place|emit|report>``: that stage and the following ones up to
+    ``stop_after``, from the artifacts of the run directory, written back into it. Earlier
+    stages are not repeated: place reads allocation.json, emit placement.json, report every
+    artifact."""
+    from hydra import compose
+
+    from scepsy_opt.config import STAGES
+
+    run_dir = Path(str(cfg.from_run)).expanduser()
+    if not run_dir.is_dir():
+        raise ConfigError("no such run directory", source="command line", field="from_run",
+                          value=str(run_dir),
+                          fix="point from_run at the output directory of an earlier run")
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    earlier = [str(o) for o in (load_yaml(saved) or [])] if saved.is_file() else []
+    overrides = rerun_overrides(earlier, list(HydraConfig.get().overrides.task))
+    composed = compose(config_name="config", overrides=overrides)
+    if composed.workflow is None:
+        raise ConfigError("no workflow selected", source=str(saved), field="workflow",
+                          fix="add +workflow=<name> (the run directory has no "
+                              ".hydra/overrides.yaml naming it)")
+    catalog = load_catalog()
+    settings = to_settings(composed, catalog, workflow_source=_workflow_source,
+                           workflow_option=_option(overrides, "workflow") or "",
+                           cluster_source=_group_source("cluster", _option(overrides, "cluster")))
+    last = STAGES.index(settings.stop_after)
+    first = STAGES.index(settings.stage)
+    if last < first:
+        raise ConfigError("stop_after comes before the stage to re-run", source="command line",
+                          field="stop_after", value=settings.stop_after,
+                          fix=f"use stop_after={settings.stage} or a later stage")
+    todo = STAGES[first:last + 1]
+    log.info("re-running %s from %s", ", ".join(todo), run_dir)
+    paths: list[Path] = []
+    if "place" in todo:
+        source = run_dir / "allocation.json"
+        document = read_json(source, "from_run", "re-run the whole pipeline into this "
+                                                 "directory: it has no allocation")
+        earlier_placement = _optional_json(run_dir / "placement.json")
+        affinity = tuple((a["llms"][0], a["llms"][1], float(a["weight"]))
+                         for a in (earlier_placement or {}).get("affinity", []))
+        placed = pipeline.place_from_allocation(document, str(source), settings, catalog,
+                                                affinity)
+        paths += write_placement(placed, run_dir)
+        print(format_placement(placed))
+    if "emit" in todo:
+        source = run_dir / "placement.json"
+        document = read_json(source, "from_run", "re-run from stage=place")
+        emitted = pipeline.emit_placement(document, str(source), settings, catalog)
+        paths += write_emitted(emitted, run_dir)
+        print(format_emitted(emitted))
+    if "report" in todo:
+        paths += write_report(build_report(report_inputs_from_dir(run_dir)), run_dir)
+    for path in paths:
+        print(f"wrote {path}")
+    allocation = _optional_json(run_dir / "allocation.json")
+    if allocation is not None:
+        print(format_run_summary(allocation, run_dir))
+
+
+SWEEP_CSV = "sweep_summary.csv"
+SWEEP_FIGURE = "sweep_summary.png"
+
+
+def read_sweep_jobs(sweep_dir: Path) -> list[SweepJob]:
+    """Every job of a sweep directory (a folder with ``.hydra/config.yaml``), by job number."""
+    jobs = []
+    for config_path in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
+        job_dir = config_path.parent.parent
+        hydra_yaml = job_dir / ".hydra" / "hydra.yaml"
+        num = len(jobs)
+        if hydra_yaml.is_file():
+            num = int((load_yaml(hydra_yaml) or {}).get("hydra", {}).get("job", {})
+                       .get("num", num))
+        overrides_path = job_dir / ".hydra" / "overrides.yaml"
+        overrides = load_yaml(overrides_path) if overrides_path.is_file() else []
+        error = _optional_json(job_dir / JOB_ERROR)
+        jobs.append(SweepJob(
+            num=num, run_dir=str(job_dir), config=load_yaml(config_path) or {},
+            overrides=tuple(str(o) for o in overrides or ()),
+            allocation=_optional_json(job_dir / "allocation.json"),
+            placement=_optional_json(job_dir / "placement.json"),
+            evaluation=_optional_json(job_dir / "evaluation.json"),
+            error=None if error is None else error["error"]))
+    return sorted(jobs, key=lambda job: job.num)
+
+
+def write_sweep_summary(sweep_dir: Path) -> list[Path]:
+    """``sweep_summary.csv`` and ``sweep_summary.png`` of the jobs in ``sweep_dir``."""
+    from scepsy_opt.report.figures import png_bytes
+
+    rows = [job_row(job) for job in read_sweep_jobs(sweep_dir)]
+    atomic_write_text(sweep_dir / SWEEP_CSV, summary_csv(rows))
+    atomic_write_bytes(sweep_dir / SWEEP_FIGURE, png_bytes(summary_figure(rows)))
+    failed = [r for r in rows if r["status"] in ("failed", "incomplete")]
+    if failed:
+        log.warning("%d of %d sweep job(s) without a plan: %s", len(failed), len(rows),
+                    "; ".join(f"job {r['job']}: {r['error']}" for r in failed))
+    return [sweep_dir / SWEEP_CSV, sweep_dir / SWEEP_FIGURE]
+
+
+class SweepSummary(Callback):
+    """Hydra callback (``hydra.callbacks`` in ``conf/config.yaml``): when a multirun ends, the
+    sweep directory gets ``sweep_summary.csv`` (one row per job: target, GPUs, predicted and
+    simulated latency, or the job's error) and ``sweep_summary.png``."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            paths = write_sweep_summary(sweep_dir)
+        except ScepsyError as error:
+            log.error("no sweep summary: %s", error)
+            return
+        for path in paths:
+            print(f"wrote {path}")
 
 
 def main() -> None:

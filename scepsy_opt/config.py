@@ -291,13 +291,26 @@ class RunConf:
     simulate: SimulateConf = MISSING
     analyze: AnalyzeConf = field(default_factory=AnalyzeConf)
     evaluate: bool = False
-    stop_after: str = "emit"
+    stop_after: str = "report"
     seed: int = 0
+    from_run: str | None = None
+    stage: str | None = None
+
+
+def run_dir(from_run: str | None, stage: str | None, workflow: str, now: str) -> str:
+    """Hydra's run directory (``scepsy_run_dir`` resolver of ``conf/config.yaml``): a run's own
+    ``outputs/<workflow>/<time>``, or for a stage re-run ``<from_run>/reruns/<time>_<stage>``
+    (its config and log; the re-run stage's artifacts go to ``from_run`` itself)."""
+    if from_run is not None:
+        return f"{from_run}/reruns/{now}_{stage}"
+    return f"outputs/{workflow}/{now}"
 
 
 def register_configs() -> None:
-    """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults."""
+    """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults.
+    Also the ``scepsy_run_dir`` resolver of Hydra's run directory."""
     ConfigStore.instance().store(name="base_config", node=RunConf)
+    OmegaConf.register_new_resolver("scepsy_run_dir", run_dir, replace=True)
 
 
 # ------------------------------------------------------------------ frozen settings for stages
@@ -351,12 +364,17 @@ class RunSettings:
     simulate: SimulateSettings
     evaluate: bool
     seed: int
-    stop_after: str = "emit"
+    stop_after: str = "report"
+    # re-run one stage alone from the artifacts of an earlier run directory
+    from_run: Path | None = None
+    stage: str | None = None
 
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
-STAGES = ("analyze", "profile", "fit", "search", "place", "emit")
+STAGES = ("analyze", "profile", "fit", "search", "place", "emit", "report")
+# stages that can re-run alone from a run directory's artifacts (from_run=<dir> stage=<name>)
+RERUN_STAGES = ("place", "emit", "report")
 EMIT_FORMATS = FORMATS
 
 
@@ -677,6 +695,16 @@ def to_settings(
     placement_settings = _placement_settings(placement, cluster)
     emit_settings = _emit_settings(raw["emit"], placement["fraction_mechanism"])
     _one_of(raw["stop_after"], STAGES, "stop_after")
+    from_run, stage = raw.get("from_run"), raw.get("stage")
+    if stage is not None:
+        _one_of(stage, RERUN_STAGES, "stage")
+        if from_run is None:
+            raise ConfigError("a stage re-runs from the artifacts of a run directory",
+                              source="config", field="stage", value=stage,
+                              fix="add from_run=<run directory>, or drop stage=")
+    if from_run is not None and stage is None:
+        raise ConfigError("no stage to re-run", source="config", field="from_run",
+                          value=from_run, fix=f"add stage=<{'|'.join(RERUN_STAGES)}>")
 
     return RunSettings(
         workflow=workflow,
@@ -698,6 +726,8 @@ def to_settings(
         evaluate=bool(raw["evaluate"]),
         seed=int(raw["seed"]),
         stop_after=raw["stop_after"],
+        from_run=Path(from_run).expanduser() if from_run is not None else None,
+        stage=stage,
     )
 
 

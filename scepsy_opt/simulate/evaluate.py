@@ -41,6 +41,17 @@ EXTEND_ABOVE_RATIO = 0.9  # runs completing less than this share of their arriva
 
 
 @dataclass(frozen=True)
+class RateProbe:
+    """One simulated rate of the search for the highest sustainable rate."""
+
+    rate_rps: float
+    throughput_rps: float
+    mean_latency_s: float
+    p99_latency_s: float
+    sustained: bool
+
+
+@dataclass(frozen=True)
 class PlanEvaluation:
     name: str
     allocation: Allocation | None
@@ -48,6 +59,7 @@ class PlanEvaluation:
     at_target: SimulationMetrics | None
     max_sustainable_rate_rps: float
     error: str = ""
+    probes: tuple[RateProbe, ...] = ()  # the rates simulated to find the sustainable one
 
 
 @dataclass(frozen=True)
@@ -120,29 +132,41 @@ class PlanRunner:
 
     def max_sustainable_rate(self, upper_hint_rps: float) -> float:
         """Highest sustained rate by bisection on [0, hi], hi doubled until it fails."""
+        return self.sustainable_rate(upper_hint_rps)[0]
+
+    def sustainable_rate(self, upper_hint_rps: float) -> tuple[float, tuple[RateProbe, ...]]:
+        """:meth:`max_sustainable_rate` with every rate it simulated on the way (in order):
+        the sustained ones are simulated points of the latency-throughput curve."""
         rule = self.settings.sustain
+        probes: list[RateProbe] = []
+
+        def ok(rate: float) -> bool:
+            probes.append(self._probe(rate))
+            return probes[-1].sustained
+
         low, high = 0.0, max(upper_hint_rps, 1e-3)
         for _ in range(6):
-            if not self._ok(high):
+            if not ok(high):
                 break
             low, high = high, high * 2
         else:
-            return low
+            return low, tuple(probes)
         for _ in range(rule.iterations):
             middle = (low + high) / 2
-            if self._ok(middle):
+            if ok(middle):
                 low = middle
             else:
                 high = middle
-        return low
+        return low, tuple(probes)
 
-    def _ok(self, rate: float) -> bool:
+    def _probe(self, rate: float) -> RateProbe:
         metrics = self.run_long(rate, self.settings.sustain.num_requests)
         ok = self.sustains(metrics)
         log.debug("%s at %.4g rps: throughput ratio %.3f, growth %.2f -> %s",
                   self.allocation.method, rate, metrics.throughput_ratio,
                   metrics.latency_growth, ok)
-        return ok
+        return RateProbe(rate, metrics.completed_throughput_rps, metrics.e2e_latency_s.mean,
+                         metrics.e2e_latency_s.p99, ok)
 
 
 def capacity_bound_rps(problem: AllocationProblem, catalog: Catalog,
@@ -204,8 +228,9 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
         at_target = run.run_long(problem.rate_rps, settings.num_requests,
                                  Progress(f"simulate {name} at the target", count, log))
         bound = capacity_bound_rps(problem, catalog, allocation)
-        sustainable = run.max_sustainable_rate(bound)
-        results.append(PlanEvaluation(name, allocation, placement, at_target, sustainable))
+        sustainable, probes = run.sustainable_rate(bound)
+        results.append(PlanEvaluation(name, allocation, placement, at_target, sustainable,
+                                      probes=probes))
         progress.advance(note=f"{name}: max sustainable {sustainable:.4g} rps, mean latency "
                               f"{at_target.e2e_latency_s.mean:.3g} s at the target")
     return EvaluationResult(spec.name, problem.cluster.name, problem.gpu, problem.rate_rps,
@@ -241,6 +266,7 @@ def evaluation_to_json(result: EvaluationResult) -> dict:
         if plan.at_target is not None:
             entry["at_target"] = metrics_to_json(plan.at_target)
             entry["max_sustainable_rate_rps"] = plan.max_sustainable_rate_rps
+            entry["probes"] = [to_jsonable(p) for p in plan.probes]
         plans[plan.name] = entry
     return {"schema_version": SCHEMA_VERSION, "artifact": "evaluation",
             "workflow": result.workflow, "cluster": result.cluster, "gpu": result.gpu,

@@ -131,6 +131,8 @@ def test_capacity_sweep_experiment(cli, tmp_path):
     rates = sorted(float(p.read_text().split("rate_rps: ")[1].split()[0])
                    for p in sweep.glob("*/.hydra/config.yaml"))
     assert rates == [1.0, 2.0, 4.0, 8.0]
+    summary = (sweep / "sweep_summary.csv").read_text().splitlines()
+    assert len(summary) == 5 and all(",stopped after profile," in line for line in summary[1:])
 
 
 def test_profiles_on_another_cluster_and_imported(cli, tmp_path):
@@ -177,7 +179,17 @@ def test_evaluate_simulates_the_baselines(cli, tmp_path):
         assert plan["at_target"]["throughput_ratio"] > 0.9
         assert set(plan["at_target"]["llms"]) == set(plan["allocation"])
         assert len(plan["placement"]) == sum(a["replicas"] for a in plan["allocation"].values())
+        # the highest sustainable rate is the highest rate its search sustained
+        sustained = [p["rate_rps"] for p in plan["probes"] if p["sustained"]]
+        assert plan["max_sustainable_rate_rps"] == max(sustained, default=0.0)
     assert "evaluation of rag_reranker" in result.stdout and "max rps" in result.stdout
+    # the report compares the plan with every baseline, simulated and predicted
+    report = (run_dir / "report.md").read_text()
+    assert "![latency against throughput](latency_throughput.png)" in report
+    assert (run_dir / "latency_throughput.png").is_file()
+    for name in ("planned", "independent", "user_specified", "pooled_tp1", "exact"):
+        assert f"| {name} |" in report
+    assert "exhaustive search is for small instances" in report
 
 
 def test_exact_baseline_on_a_small_instance(cli, tmp_path):
@@ -421,3 +433,108 @@ def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
                    "GPU fractions of its instances sum to", "> 1", "Fix:")
     assert not (bad_dir / "manifests").exists() and not (bad_dir / "plan.json").exists()
 
+
+
+# ------------------------------------------------------------------------------ report, re-runs
+
+def _report_figures(run_dir: Path) -> list[str]:
+    """The images report.md references (each must exist beside it)."""
+    import re
+
+    text = (run_dir / "report.md").read_text()
+    names = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    for name in names:
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    return names
+
+
+def test_report_and_stage_reruns_from_the_run_directory(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    # the arguments of test_every_shipped_workflow_writes_its_statistics: its fits are reused
+    result = cli("+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert "stage 7/7 report" in result.stderr
+    assert _report_figures(run_dir) == ["placement.png", "latency_throughput.png"]
+    text = (run_dir / "report.md").read_text()
+    allocation = json.loads((run_dir / "allocation.json").read_text())
+    for llm in allocation["llms"]:
+        assert f"| `{llm}` |" in text
+    for section in ("## Workflow statistics", "## Allocation", "## Placement",
+                    "## Latency and throughput against the baselines", "## Solver statistics"):
+        assert section in text
+    curves = json.loads((run_dir / "predicted_curves.json").read_text())
+    planned = curves["plans"]["planned"]
+    assert planned["max_throughput_rps"] == pytest.approx(
+        allocation["predicted"]["throughput_rps"])
+    assert planned["latency_at_target_s"] == pytest.approx(allocation["predicted"]["latency_s"])
+    assert {"independent", "user_specified", "pooled_tp1"} <= set(curves["plans"])
+    # the closing summary table
+    summary = result.stdout.split("\nsummary: ")[1]
+    for llm, entry in allocation["llms"].items():
+        assert any(line.split()[:3] == [llm, str(entry["tp"]), str(entry["replicas"])]
+                   for line in summary.splitlines()), llm
+    assert f"manifests: {run_dir / 'manifests'}" in summary and "report: " in summary
+
+    # Re-running place (then emit and report) from the run directory: no analysis, fit or
+    # search; allocation.json and workflow_stats.json stay as they were.
+    kept = {name: (run_dir / name).stat().st_mtime_ns
+            for name in ("allocation.json", "workflow_stats.json", "predicted_curves.json")}
+    before = (run_dir / "placement.json").stat().st_mtime_ns
+    again = cli(f"from_run={run_dir}", "stage=place", "placement.solver_preset=fast")
+    assert again.returncode == 0, again.stderr
+    for stage in ("analyze", "profile", "fit", "search"):
+        assert f" {stage}" not in " ".join(
+            line for line in again.stderr.splitlines() if "stage " in line), stage
+    assert "re-running place, emit, report" in again.stderr
+    assert "search (" not in again.stderr and "surrogate.fit" not in again.stderr
+    assert {name: (run_dir / name).stat().st_mtime_ns for name in kept} == kept
+    assert (run_dir / "placement.json").stat().st_mtime_ns > before
+    assert "placement on dgx_h100" in again.stdout and "summary: rag_reranker" in again.stdout
+    reruns = list((run_dir / "reruns").iterdir())
+    assert len(reruns) == 1 and reruns[0].name.endswith("_place")
+    overrides = (reruns[0] / ".hydra" / "overrides.yaml").read_text()
+    assert "stage=place" in overrides
+    _validate_manifests(run_dir)
+
+    # The report alone, from the artifacts (an evaluation.json added by hand shows up).
+    (run_dir / "report.md").unlink()
+    report_dir = tmp_path / "report_only"
+    alone = cli(f"from_run={run_dir}", "stage=report", f"hydra.run.dir={report_dir}")
+    assert alone.returncode == 0, alone.stderr
+    assert _report_figures(run_dir) == ["placement.png", "latency_throughput.png"]
+    assert (report_dir / "scepsy_opt.log").is_file()
+
+    # A stage that cannot re-run, and a directory that is not a run, fail cleanly.
+    bad = cli(f"from_run={run_dir}", "stage=search", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode != 0 and "stage: unknown option" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = cli("+workflow=rag_reranker", f"from_run={empty}", "stage=emit",
+                  f"hydra.run.dir={tmp_path / 'bad2'}")
+    assert missing.returncode != 0 and "placement.json" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_a_rate_sweep_writes_its_summary_with_failed_jobs(cli, tmp_path):
+    import csv
+
+    sweep = tmp_path / "sweep"
+    # fitting does not depend on the target rate: both jobs reuse one fit; 1000 rps is
+    # beyond the cluster, so that job fails and the sweep goes on
+    result = cli("--multirun", "+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0,2,1000",
+                 f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((sweep / "sweep_summary.csv").open()))
+    assert [(r["job"], float(r["target_rate_rps"]), r["status"]) for r in rows] == [
+        ("0", 1.0, "ok"), ("1", 2.0, "ok"), ("2", 1000.0, "failed")]
+    for row in rows[:2]:
+        allocation = json.loads((Path(row["run_dir"]) / "allocation.json").read_text())
+        assert float(row["gpus_used"]) == pytest.approx(allocation["gpus_used"])
+        assert float(row["predicted_latency_s"]) == pytest.approx(
+            allocation["predicted"]["latency_s"])
+        assert int(row["placed_gpus"]) >= 1
+    assert "cannot be sustained" in rows[2]["error"] and "Fix:" in rows[2]["error"]
+    assert (sweep / "sweep_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Traceback" not in result.stderr

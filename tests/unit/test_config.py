@@ -96,7 +96,10 @@ def test_mix_members_and_their_weights(compose):
     (["placement.pin=[{llm: llama-3.2-3b-instruct, nodes: [nope]}]"], ConfigError,
      "placement.pin[0].nodes: unknown node"),
     (["placement.hierarchical_threshold=-1"], ConfigError, "must be >= 0"),
-    (["stop_after=emit"], ConfigError, "stop_after: unknown option"),
+    (["stop_after=deploy"], ConfigError, "stop_after: unknown option"),
+    (["stage=place"], ConfigError, "stage: a stage re-runs from the artifacts"),
+    (["from_run=somewhere"], ConfigError, "from_run: no stage to re-run"),
+    (["from_run=somewhere", "stage=fit"], ConfigError, "stage: unknown option"),
     (["emit.formats=[helm]"], ConfigError, "emit.formats: unknown option"),
     (["emit.formats=[]"], ConfigError, "no manifest format selected"),
     (["emit.vllm.memory_headroom=1.5"], ConfigError, "emit.vllm.memory_headroom"),
@@ -117,7 +120,7 @@ def test_placement_settings_are_frozen_from_the_config(compose):
                           "placement.pin=[{llm: llama-3.2-3b-instruct, nodes: [dgx-h100-00]}]",
                           "emit.fraction_mechanism=mig", "placement.export_mps=true")
     placement = settings.placement
-    assert settings.stop_after == "place"
+    assert settings.stop_after == "report"
     assert placement.preset.name == "fast" and placement.preset.time_limit_s == 10
     assert placement.preset.mip_rel_gap == 0.05 and placement.preset.threads == 2
     assert dict(placement.preset.options) == {"presolve": "on"}
