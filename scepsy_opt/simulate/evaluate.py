@@ -105,15 +105,21 @@ class PlanRunner:
         spans = self.settings.sustain.latency_spans * latency * rate_rps
         return max(minimum, math.ceil(spans))
 
-    def run_long(self, rate_rps: float, minimum: int, progress: Progress | None = None
-                 ) -> SimulationMetrics:
+    def run_long(self, rate_rps: float, minimum: int, progress: Progress | None = None,
+                 latency_hint_s: float | None = None) -> SimulationMetrics:
         """A run whose arrivals span ``latency_spans`` of the latencies it measures: under
         load a request takes longer than unloaded, so a run sized by the unloaded latency is
-        rerun longer (at most ``MAX_EXTENSION`` times the first size) until it spans enough.
-        A run that clearly cannot keep up is not extended."""
+        rerun longer (at most ``MAX_EXTENSION`` times that size) until it spans enough. A run
+        that clearly cannot keep up is not extended.
+
+        ``latency_hint_s``, a latency already measured at a lower rate of the same allocation
+        (latency grows with the rate), sizes the first run, which saves the reruns of a run
+        sized by the unloaded latency; the protocol is the same."""
         count = self.requests_for(rate_rps, minimum)
-        metrics = self.run(rate_rps, count, progress)
         limit = count * MAX_EXTENSION
+        if latency_hint_s is not None and math.isfinite(latency_hint_s):
+            count = min(limit, self.requests_for(rate_rps, minimum, latency_hint_s))
+        metrics = self.run(rate_rps, count, progress)
         while count < limit and metrics.throughput_ratio >= EXTEND_ABOVE_RATIO:
             latency = metrics.e2e_latency_s.mean
             needed = self.requests_for(rate_rps, minimum, latency) if math.isfinite(
@@ -141,7 +147,9 @@ class PlanRunner:
         probes: list[RateProbe] = []
 
         def ok(rate: float) -> bool:
-            probes.append(self._probe(rate))
+            # the latency of the fastest sustained rate below sizes the run (see run_long)
+            below = [p.mean_latency_s for p in probes if p.sustained and p.rate_rps <= rate]
+            probes.append(self._probe(rate, max(below, default=None)))
             return probes[-1].sustained
 
         low, high = 0.0, max(upper_hint_rps, 1e-3)
@@ -159,8 +167,9 @@ class PlanRunner:
                 high = middle
         return low, tuple(probes)
 
-    def _probe(self, rate: float) -> RateProbe:
-        metrics = self.run_long(rate, self.settings.sustain.num_requests)
+    def _probe(self, rate: float, latency_hint_s: float | None = None) -> RateProbe:
+        metrics = self.run_long(rate, self.settings.sustain.num_requests,
+                                latency_hint_s=latency_hint_s)
         ok = self.sustains(metrics)
         log.debug("%s at %.4g rps: throughput ratio %.3f, growth %.2f -> %s",
                   self.allocation.method, rate, metrics.throughput_ratio,

@@ -172,11 +172,13 @@ def _simulate(task: _Task) -> tuple[float, list[tuple[float, float, list[float],
                         task.unloaded_latency_s)
     max_rate = runner.max_sustainable_rate(task.hint_rps)
     runs = []
-    for load in task.loads:
+    hint = None  # the loads ascend: each run is sized by the latency of the one before
+    for load in sorted(task.loads):
         rate = load * max_rate
         if rate <= 0:
             continue
-        metrics = runner.run_long(rate, task.num_requests)
+        metrics = runner.run_long(rate, task.num_requests, latency_hint_s=hint)
+        hint = metrics.e2e_latency_s.mean
         calls = np.full(len(task.llms), np.nan)
         for stats in metrics.llms:
             if stats.llm in task.llms and stats.calls > 0:

@@ -79,7 +79,9 @@ def simulate_case(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catal
     rates, latencies = [], []
     for load in loads:
         rate = load * max_rate
-        metrics = runner.run_long(rate, settings.num_requests)
+        below = [lat for r, lat in zip(rates, latencies, strict=True) if r <= rate]
+        metrics = runner.run_long(rate, settings.num_requests,
+                                  latency_hint_s=max(below, default=None))
         rates.append(rate)
         latencies.append(metrics.e2e_latency_s.mean)
     return SimulatedCase(allocation, max_rate, tuple(rates), tuple(latencies))
