@@ -3,7 +3,8 @@
 Every llm's options are its configurations with each replica count that keeps its utilisation
 within the cap and fits the budget. An llm's options act on the latency only through its speed
 factor ``sigma_l``, the two parts of its per-call delay ``e_l = b_l + p_l / (1 - u)`` and its
-utilisation ``rho_l``, which raises the pipeline's utilisation ``u = ||rho||_p`` (the latency
+utilisation ``rho_l``, which raises the utilisation ``u`` of its pipeline (a soft norm of its
+stages' ``rho``; in a mix, its members'; the latency
 is a nondecreasing function of all four: a maximum of nonnegative combinations of
 ``sigma``, ``e``, and ``e`` grows with ``u``). So an option that costs no fewer GPUs and is no
 better in any of them than another is dominated and dropped (Pareto fronts in

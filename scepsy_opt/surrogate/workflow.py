@@ -6,13 +6,15 @@ per-llm models of :mod:`scepsy_opt.surrogate.model`:
 - **throughput** ``X(a) = softmin_l eta_l r_l mu_l(tp_l, f_l) / n_l``: the weakest stage
   bounds the pipeline (``n_l`` calls per request, ``mu_l`` one instance's capacity, ``eta_l``
   the share of it sustained inside the workflow; the soft minimum falls below the weakest
-  stage when others are close to it);
+  stage when others are close to it). A mix of workflows is one pipeline per member (its
+  llms' soft minimum) and saturates with its weakest member;
 - **utilisation** ``rho_l = lambda / X_l`` against the stage's sustainable throughput
   ``X_l = eta_l r_l mu_l / n_l`` (what the utilisation cap of the search bounds);
 - **per-llm call latency**: speed factor ``sigma_l = l0_l(tp, f) / l0_l(reference)`` on the
   reference durations, plus the extra delay ``l0_l delta_l`` per call, a function of the
   replicas' raw utilisation ``n_l lambda / (r_l mu_l)`` and of the pipeline's utilisation
-  ``u = lambda / X(a)`` (its queueing pole);
+  ``u = lambda / X(a)`` (its queueing pole; in a mix, of the most loaded member calling the
+  llm);
 - **latency**: the expected longest path of the sampled requests
   (:mod:`scepsy_opt.surrogate.paths`), every llm's call times scaled by ``sigma_l`` and delayed
   by ``e_l = l0_l delta_l``, and the joins of parallel branches by the spread of those delays:
@@ -54,6 +56,10 @@ class WorkflowSurrogate:
     paths: tuple[PathSet, ...]  # per member
 
     def __post_init__(self) -> None:
+        # which llms each member calls ([M, L]): a mix's members queue independently
+        object.__setattr__(self, "uses", np.array([
+            (np.asarray(p.C_sum) > 0) | (np.asarray(p.C).reshape(-1, len(self.llms)) > 0).any(
+                axis=0) for p in self.paths]).reshape(len(self.paths), len(self.llms)))
         object.__setattr__(self, "_predict", jax.jit(self.evaluate))
         object.__setattr__(self, "_batch", jax.jit(jax.vmap(
             self.evaluate, in_axes=(None, 0, 0, 0, None))))
@@ -96,8 +102,7 @@ class WorkflowSurrogate:
         """Predictions for one allocation (arrays of length L in ``llms`` order), as a pure
         function of the load parameters (for fitting) and the relaxed decision."""
         terms = self.llm_terms(load, tp, replicas, fraction, rate)
-        throughput = model.soft_min(load, terms["capacity_rps"])
-        pipeline = rate / throughput
+        throughput, pipeline = self.pipelines(load, terms["capacity_rps"], rate)
         terms = {**terms, **self.delays(terms, pipeline)}
         member_latency = jnp.stack([self._paths_latency(
             p, terms["speed"], terms["path_delay_s"], terms["spread"]) for p in self.paths])
@@ -108,6 +113,23 @@ class WorkflowSurrogate:
             "latency_s": jnp.dot(jnp.asarray(self.member_weight), member_latency),
             "member_latency_s": member_latency,
         }
+
+    def pipelines(self, load: dict, capacity: Any, rate: Any) -> tuple[Any, Any]:
+        """The workflow's throughput and the utilisation of the pipeline each llm is a stage of.
+
+        A member's requests pass through its own llms only, so each member is a pipeline:
+        its throughput (in requests of the mix per second) is the soft minimum of its llms'
+        capacities, and the mix saturates with its weakest member (a minimum: members that
+        share no llm do not queue behind each other). An llm's pole is the utilisation of
+        the most loaded member calling it. A single workflow is one pipeline of all its
+        llms."""
+        uses = jnp.asarray(self.uses)
+        member = jnp.stack([model.soft_min(load, capacity, mask) for mask in uses])
+        throughput = jnp.min(member)
+        # each llm's most loaded member (the whole mix for an llm no path records)
+        slowest = jnp.min(jnp.where(uses, member[:, None], jnp.inf), axis=0)
+        slowest = jnp.where(jnp.isfinite(slowest), slowest, throughput)
+        return throughput, rate / slowest
 
     def separable(self) -> bool:
         """Whether no request has competing critical paths (the latency is then a sum of

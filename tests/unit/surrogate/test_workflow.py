@@ -149,3 +149,40 @@ def test_calibration_budgets_replace_those_too_small_for_the_llms(catalog):
     # three 70B llms need at least 2 H100s each: 4 GPUs cannot hold them, 32 replaces it
     large = problem(("llama-3.1-70b-instruct", "llama-2-70b", "qwen2.5-72b-instruct"))
     assert calibration_budgets(large, catalog, (4, 8, 16)) == (8, 16, 32)
+
+
+def test_a_mix_is_one_pipeline_per_member():
+    """Members that share no llm queue independently: a member's latency does not depend on
+    the other member's llms, and the mix saturates with its weakest member."""
+    from dataclasses import replace
+
+    llms = ("llama-3.2-3b-instruct", "qwen2.5-7b-instruct", "llama-3.1-8b-instruct",
+            "mistral-7b-instruct-v0.3")
+    rng = np.random.default_rng(3)
+    whole, _ = synthetic_surrogate(rng, llms, requests=80)
+    order = whole.llms
+    sets = []
+    for pair in (order[:2], order[2:]):
+        program = {"seq": [_call(pair[0], 20), {"par": [_call(pair[0], 40),
+                                                        _call(pair[1], 30)]}]}
+        table = sample_program(parse_program(program, source="mix"), 60, seed=7,
+                               durations=TokenDurations(), source="mix")
+        sets.append(path_set(table, order, table.end_s - table.start_s))
+    mix = replace(whole, members=("first", "second"), member_weight=np.array([0.4, 0.6]),
+                  paths=tuple(sets))
+    np.testing.assert_array_equal(mix.uses, [[True, True, False, False],
+                                             [False, False, True, True]])
+    tp, fraction = np.ones(4), np.ones(4)
+    base = mix.predict(tp, np.array([2.0, 2.0, 2.0, 2.0]), fraction, 0.4)
+    # the second member's llms get more replicas: the first member's latency is unchanged,
+    # the second's falls
+    more = mix.predict(tp, np.array([2.0, 2.0, 5.0, 5.0]), fraction, 0.4)
+    assert float(more["member_latency_s"][0]) == pytest.approx(
+        float(base["member_latency_s"][0]), rel=1e-12)
+    assert float(more["member_latency_s"][1]) < float(base["member_latency_s"][1])
+    # throughput: the smaller of the members' soft minima
+    load = mix._load()
+    capacity = base["capacity_rps"]
+    members = [float(model.soft_min(load, capacity, np.asarray(m))) for m in mix.uses]
+    assert float(base["throughput_rps"]) == pytest.approx(min(members), rel=1e-12)
+    assert min(members) >= float(model.soft_min(load, capacity)) - 1e-12
