@@ -82,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             cases: list[SimulatedCase | None] = []
             todo = []
             for allocation in allocations:
-                key = hashlib.sha256(json.dumps([workflow, cluster, to_jsonable(allocation),
-                                                 to_jsonable(settings.simulate)],
-                                                sort_keys=True).encode()).hexdigest()[:20]
+                identity = [workflow, cluster, to_jsonable(allocation),
+                            to_jsonable(settings.simulate)]
+                if settings.workflow.is_mix:
+                    # since protocol 2 a mix is sustained only when every member keeps up
+                    identity.append({"protocol": 2})
+                key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()
+                                     ).hexdigest()[:20]
                 path = args.cache / "cases" / f"{key}.json"
                 if path.is_file():
                     cases.append(SimulatedCase.from_json(json.loads(path.read_text())))

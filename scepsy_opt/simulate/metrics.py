@@ -49,11 +49,16 @@ class LlmSimStats:
 
 @dataclass(frozen=True)
 class MemberSimStats:
-    """Latency of one workflow of a mix (its own requests)."""
+    """One workflow of a mix, measured on its own requests over the run's window: its
+    latency, and whether it keeps up (throughput ratio, completed fraction and latency growth
+    as for the whole run): a mix is sustained only when every member is."""
 
     workflow: str
     measured_requests: int
     e2e_latency_s: Summary
+    throughput_ratio: float = math.nan
+    completed_fraction: float = math.nan
+    latency_growth: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -164,9 +169,11 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     if len(member_names) > 1:
         member = raw.request_member[order][first:]
         for index, name in enumerate(member_names):
-            mask = (member == index) & completed
-            members.append(MemberSimStats(name, int((member == index).sum()), Summary.of(
-                (measured_done - arrival[first:])[mask])))
+            mine = member == index
+            ratio, fraction, member_growth, member_latency = _flow(
+                arrival[first:][mine], measured_done[mine], t0, t1)
+            members.append(MemberSimStats(name, int(mine.sum()), Summary.of(member_latency),
+                                          ratio, fraction, member_growth))
     return SimulationMetrics(
         offered_rate_rps=offered_rate_rps,
         completed_throughput_rps=throughput,
@@ -185,6 +192,26 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
         llms=tuple(llms),
         members=tuple(members),
     )
+
+
+def _flow(arrival: np.ndarray, done: np.ndarray, t0: float, t1: float
+          ) -> tuple[float, float, float, np.ndarray]:
+    """Throughput ratio, completed fraction, latency growth and latencies of a subset of the
+    measured requests (in arrival order) over the run's window ``[t0, t1]``, as
+    :func:`compute_metrics` measures the whole run."""
+    completed = np.isfinite(done)
+    latency = (done - arrival)[completed]
+    span = t1 - t0
+    if latency.size < 3 or span <= 0:
+        return math.nan, float(completed.mean()) if completed.size else math.nan, math.nan, \
+            latency
+    shift = float(np.median(latency))
+    in_window = completed & (done >= t0 + shift) & (done <= t1 + shift)
+    arrived = np.count_nonzero(arrival > t0)
+    ratio = float(in_window.sum() / arrived) if arrived else math.nan
+    third = latency.size // 3
+    growth = float(latency[-third:].mean() / latency[third:2 * third].mean())
+    return ratio, float(completed.mean()), growth, latency
 
 
 def _nanmean(values: np.ndarray) -> float:
