@@ -106,7 +106,8 @@ def exact(space: SearchSpace, *, packing: bool = True, max_combinations: int = 2
     best = next((state for state in kept
                  if not packing or space.packs(*state.reshape(3, L))), None)
     if best is None:
-        raise infeasible(space, packing=True)
+        raise infeasible(space, packing=True, tried=(
+            f" (tried the {len(kept):,} best allocations within the budget)"))
     state = best.reshape(3, L).astype(int)
     scored = space.score(state[0], state[1], state[2])
     elapsed = time.perf_counter() - started

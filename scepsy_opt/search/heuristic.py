@@ -3,7 +3,8 @@
 1. **Target** (replicas first): every llm takes the configuration that meets the target rate
    under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.search.space.min_replicas`);
    when their sum exceeds the budget, the target is infeasible and the error says which rate is
-   achievable and what limits it.
+   achievable and what limits it. When those instances do not pack onto the cluster, the
+   cheapest combination of configurations that does is searched best-first.
 2. **Relax and round**: with those configurations, replicas are relaxed to real numbers and
    the budget is poured, in small steps, into the llm whose replicas cut the surrogate's latency
    most per GPU (``-dT/dr / GPUs per replica``, from ``jax.grad``); the relaxed replicas are
@@ -41,6 +42,7 @@ TOP_CANDIDATES = 8
 PAIR_CANDIDATES = 256  # pairs of single changes scored exactly per local step
 RELAX_STEPS = 64
 IMPROVEMENT = 1e-6  # relative latency cut that counts as an improvement
+PACKING_TRIES = 2000  # packing checks for a target point that packs (see packing_start)
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,44 @@ class _Search:
             raise infeasible(self.space)
         return state, need
 
+    def packing_start(self, need: np.ndarray, tries: int = PACKING_TRIES) -> _State | None:
+        """When the fewest-GPU point does not pack: the cheapest combination of per-llm
+        configurations (each with the fewest replicas that meet the target) that fits the
+        budget and packs, searched best-first by GPUs over up to ``tries`` packing checks
+        (e.g. whole GPUs for an llm whose fractions leave slivers no other llm can use)."""
+        import heapq
+
+        tp, k, _ = config_arrays(self.space)
+        cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
+        options = [[int(c) for c in np.argsort(cost[:, i], kind="stable") if need[c, i] > 0]
+                   for i in range(len(self.space.llms))]
+        if any(not o for o in options):
+            return None
+        columns = np.arange(len(options))
+
+        def total(picks: tuple[int, ...]) -> int:
+            return int(sum(cost[options[i][p], i] for i, p in enumerate(picks)))
+
+        start = (0,) * len(options)
+        heap, seen = [(total(start), start)], {start}
+        while heap and tries > 0:
+            spent, picks = heapq.heappop(heap)
+            if spent > self.space.budget:
+                return None  # every later combination costs more
+            rows = np.array([options[i][p] for i, p in enumerate(picks)])
+            state = _State(tp[rows, columns].copy(), k[rows, columns].copy(),
+                           need[rows, columns].copy())
+            tries -= 1
+            if self.packs(state):
+                return state
+            for i in range(len(picks)):
+                if picks[i] + 1 < len(options[i]):
+                    nxt = picks[:i] + (picks[i] + 1,) + picks[i + 1:]
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        heapq.heappush(heap, (total(nxt), nxt))
+        return None
+
     def relax_and_round(self, state: _State) -> _State:
         """Phase 2: replicas relaxed to reals, budget poured by the gradient, rounded down."""
         space = self.space
@@ -358,7 +398,13 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     scored = run.score([first])
     run.record("target", "fewest GPUs that meet the target", first, scored)
     if not run.packs(first):
-        raise infeasible(space, packing=True)
+        first = run.packing_start(need)
+        if first is None:
+            raise infeasible(space, packing=True, tried=(
+                f" (tried the {PACKING_TRIES:,} cheapest combinations of configurations that "
+                "meet it within the budget)"))
+        run.record("target", "fewest GPUs that meet the target and pack", first,
+                   run.score([first]))
     candidates = []
     for label, state in (("from the target point", first),
                          ("from the rounded relaxation", run.relax_and_round(first)),
@@ -431,14 +477,15 @@ def max_achievable_rate(space: SearchSpace) -> tuple[float, np.ndarray]:
     return low, (used if used is not None else np.zeros(len(space.llms))) / FRACTION_GRID
 
 
-def infeasible(space: SearchSpace, packing: bool = False) -> AllocationError:
+def infeasible(space: SearchSpace, packing: bool = False, tried: str = "") -> AllocationError:
     problem = space.problem
     rate, gpus = max_achievable_rate(space)
     where = f"cluster '{problem.cluster.name}' ({problem.gpus} {problem.gpu} GPUs)"
     if packing:
         return AllocationError(
-            f"the fewest GPUs that meet {problem.rate_rps:g} requests/s do not pack onto the "
-            f"GPUs of {where}", source="target", field="rate_rps", value=problem.rate_rps,
+            f"no allocation that meets {problem.rate_rps:g} requests/s packs onto the GPUs of "
+            f"{where}{tried}", source="target", field="rate_rps",
+            value=problem.rate_rps,
             fix="lower target.rate_rps or use a larger cluster")
     needs = ", ".join(f"{llm} {g:.3g}" for llm, g in sorted(
         zip(space.llms, gpus, strict=True), key=lambda x: -x[1]))

@@ -137,3 +137,45 @@ def test_combination_count_matches_enumeration():
     budget = 14
     counted = sum(1 for c in itertools.product(*(f[:, 3] for f in fronts)) if sum(c) <= budget)
     assert combinations(fronts, budget) == counted > 0
+
+
+def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
+        catalog, monkeypatch):
+    from scepsy_opt.search.space import SearchSpace
+
+    space = instance(catalog, 21, gpus=8, load=0.5)
+    need = min_replicas(space, space.rate)
+    tp, k, _ = config_arrays(space)
+    L = len(space.llms)
+    choices = [[c for c in range(need.shape[0]) if need[c, i] > 0] for i in range(L)]
+
+    def point(combo):
+        return (tuple(int(tp[c, i]) for i, c in enumerate(combo)),
+                tuple(int(k[c, i]) for i, c in enumerate(combo)),
+                tuple(int(need[c, i]) for i, c in enumerate(combo)))
+
+    def cost(combo):
+        return sum(int(tp[c, i] * k[c, i] * need[c, i]) for i, c in enumerate(combo))
+
+    combos = list(itertools.product(*choices))
+    cheapest = min(cost(c) for c in combos)
+    # every cheapest point is made not to pack (as slivers of fractions no llm can use)
+    rejected = {point(c) for c in combos if cost(c) == cheapest}
+    original = SearchSpace.packs
+
+    def packs(self, tp_, k_, r_):
+        key = (tuple(int(x) for x in tp_), tuple(int(x) for x in k_),
+               tuple(int(x) for x in r_))
+        return key not in rejected and original(self, tp_, k_, r_)
+
+    monkeypatch.setattr(SearchSpace, "packs", packs)
+    # brute force: the cheapest combination that fits the budget and packs
+    expected = min(cost(c) for c in combos if cost(c) <= space.budget
+                   and packs(space, *map(np.array, point(c))))
+    found = search(space)
+    step = next(s for s in found.trace if s.move == "fewest GPUs that meet the target and pack")
+    assert step.gpus * 8 == pytest.approx(expected) and expected > cheapest
+    entries = [found.allocation.llm(llm) for llm in space.llms]
+    assert packs(space, np.array([e.tp for e in entries]),
+                 np.array([round(e.gpu_fraction * 8) for e in entries]),
+                 np.array([e.replicas for e in entries]))
