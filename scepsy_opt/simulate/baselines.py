@@ -20,7 +20,6 @@ search stage answers) and returns an :class:`~scepsy_opt.types.Allocation`:
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,8 +162,11 @@ class Score:
     throughput_rps: float
 
 
-def exact_candidates(problem: AllocationProblem, catalog: Catalog) -> list[Allocation]:
-    """Every allocation on the coarse grid that fits the budget and places by first fit."""
+def exact_candidates(problem: AllocationProblem, catalog: Catalog,
+                     limit: int | None = None) -> list[Allocation]:
+    """Every allocation on the coarse grid that fits the budget and places by first fit;
+    with ``limit``, the enumeration stops at ``limit + 1`` of them (more than anyone will
+    simulate: a mix of five llms on 16 GPUs has billions of combinations)."""
     options = []
     for d in problem.demands:
         choices = []
@@ -177,26 +179,40 @@ def exact_candidates(problem: AllocationProblem, catalog: Catalog) -> list[Alloc
         if not choices:
             raise AllocationError(f"no configuration holds {d.llm}", source="baseline 'exact'",
                                   field=d.llm, fix="use a cluster with larger GPUs")
-        options.append(choices)
-    out = []
-    for combo in itertools.product(*options):
-        if sum(e.gpus for e in combo) > problem.gpus + 1e-9:
-            continue
-        allocation = Allocation("exact", tuple(combo))
-        try:
-            first_fit(allocation, problem.cluster)
-        except PlacementError:
-            continue
-        out.append(allocation)
+        options.append(sorted(choices, key=lambda e: e.gpus))
+    # the fewest GPUs the llms after each position still need, to prune early
+    least = [0.0] * (len(options) + 1)
+    for i in range(len(options) - 1, -1, -1):
+        least[i] = least[i + 1] + options[i][0].gpus
+    out: list[Allocation] = []
+
+    def extend(i: int, chosen: list[LlmAllocation], used: float) -> bool:
+        if i == len(options):
+            allocation = Allocation("exact", tuple(chosen))
+            try:
+                first_fit(allocation, problem.cluster)
+            except PlacementError:
+                return True
+            out.append(allocation)
+            return limit is None or len(out) <= limit
+        for entry in options[i]:
+            if used + entry.gpus + least[i + 1] > problem.gpus + 1e-9:
+                break  # sorted by GPUs: every later choice is larger
+            if not extend(i + 1, [*chosen, entry], used + entry.gpus):
+                return False
+        return True
+
+    extend(0, [], 0.0)
     return out
 
 
 def exact(problem: AllocationProblem, catalog: Catalog, score: Callable[[Allocation], Score],
           max_candidates: int) -> Allocation:
-    candidates = exact_candidates(problem, catalog)
+    candidates = exact_candidates(problem, catalog, limit=max_candidates)
     if len(candidates) > max_candidates:
         raise AllocationError(
-            f"{len(candidates)} candidate allocations: exhaustive search is for small instances",
+            f"more than {max_candidates} candidate allocations: exhaustive search is for small "
+            "instances",
             source="baseline 'exact'", value=len(candidates),
             fix=f"raise simulate.exact_max_candidates above {len(candidates)} or drop 'exact'")
     if not candidates:

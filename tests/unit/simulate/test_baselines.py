@@ -102,3 +102,25 @@ def test_first_fit_respects_domains_fractions_and_capacity(catalog):
                                              1.0),))
     with pytest.raises(PlacementError, match="replica 4 of llama-3.1-8b-instruct"):
         first_fit(too_big, pairs)
+
+
+def test_exact_candidates_are_every_fitting_combination_and_stop_at_the_limit(catalog):
+    import itertools
+
+    p = problem(catalog, [SMALL, TINY], rate=1.0, gpus=2)
+    candidates = base.exact_candidates(p, catalog)
+    # brute force: the product of every llm's options, within the GPUs, placed by first fit
+    options = [[LlmAllocation(d.llm, p.gpu, tp, r, f) for tp in base.TP_DEGREES
+                for f in base.EXACT_FRACTIONS if base.holds(p, catalog, d.llm, tp, f)
+                for r in range(1, int(p.gpus // (tp * f)) + 1)] for d in p.demands]
+    expected = set()
+    for combo in itertools.product(*options):
+        if sum(e.gpus for e in combo) <= p.gpus + 1e-9:
+            try:
+                first_fit(Allocation("exact", combo), p.cluster)
+            except PlacementError:
+                continue
+            expected.add(combo)
+    assert {a.llms for a in candidates} == expected and len(expected) > 10
+    # with a limit the enumeration stops one past it (a mix of many llms has billions)
+    assert len(base.exact_candidates(p, catalog, limit=10)) == 11
