@@ -85,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                 identity = [workflow, cluster, to_jsonable(allocation),
                             to_jsonable(settings.simulate)]
                 if settings.workflow.is_mix:
-                    # since protocol 2 a mix is sustained only when every member keeps up
-                    identity.append({"protocol": 2})
+                    # protocol 2: a mix is sustained only when every member keeps up; 3: a
+                    # member's warm-up requests count in its completed throughput, as the whole
+                    # run's do
+                    identity.append({"protocol": 3})
                 key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()
                                      ).hexdigest()[:20]
                 path = args.cache / "cases" / f"{key}.json"

@@ -115,23 +115,9 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     n = arrival.size
     first = min(int(n * warmup_fraction), n - 1)
     t0, t1 = float(arrival[first]), float(arrival[-1])
-    measured_done = done[first:]
-    completed = np.isfinite(measured_done)
-    latency = (measured_done - arrival[first:])[completed]
-    shift = float(np.median(latency)) if latency.size else 0.0
-    in_window = np.isfinite(done) & (done >= t0 + shift) & (done <= t1 + shift)
-    span = t1 - t0
-    throughput = float(in_window.sum() / span) if span > 0 else math.nan
-    # the rate this sample of arrivals actually had (a finite Poisson sample deviates)
-    arrived = float((n - first - 1) / span) if span > 0 else math.nan
-    if latency.size >= 3:
-        # last third over the middle third: the first third may still be filling the system
-        # (with long requests it takes several latencies to reach steady state)
-        third = latency.size // 3
-        growth = float(latency[-third:].mean() / latency[third:2 * third].mean()) \
-            if third else 1.0
-    else:
-        growth = math.nan
+    measured = np.arange(n) >= first
+    flow = _flow(arrival, done, measured, n - first - 1, t0, t1)
+    latency = flow.latency
     # Little's law over the whole run
     end = raw.end_s
     average_in_system = _time_average(raw.in_system_times, raw.in_system_counts, 0.0, end)
@@ -167,23 +153,24 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
         ))
     members = []
     if len(member_names) > 1:
-        member = raw.request_member[order][first:]
+        member = raw.request_member[order]
         for index, name in enumerate(member_names):
             mine = member == index
-            ratio, fraction, member_growth, member_latency = _flow(
-                arrival[first:][mine], measured_done[mine], t0, t1)
-            members.append(MemberSimStats(name, int(mine.sum()), Summary.of(member_latency),
-                                          ratio, fraction, member_growth))
+            part = _flow(arrival, np.where(mine, done, np.nan), measured & mine,
+                         int(np.count_nonzero(mine[first + 1:])), t0, t1)
+            members.append(MemberSimStats(
+                name, int(np.count_nonzero(measured & mine)), Summary.of(part.latency),
+                part.throughput_ratio, part.completed_fraction, part.latency_growth))
     return SimulationMetrics(
         offered_rate_rps=offered_rate_rps,
-        completed_throughput_rps=throughput,
-        arrival_rate_rps=arrived,
-        throughput_ratio=throughput / arrived if arrived > 0 else math.nan,
+        completed_throughput_rps=flow.throughput_rps,
+        arrival_rate_rps=flow.arrival_rate_rps,
+        throughput_ratio=flow.throughput_ratio,
         measured_requests=int(n - first),
-        completed_fraction=float(completed.mean()) if completed.size else math.nan,
+        completed_fraction=flow.completed_fraction,
         e2e_latency_s=Summary.of(latency),
         latency_mean_ci95_s=batch_means_ci(latency, batches),
-        latency_growth=growth,
+        latency_growth=flow.latency_growth,
         littles_law_error=float(littles),
         simulated_s=raw.end_s,
         events=raw.events,
@@ -194,24 +181,42 @@ def compute_metrics(raw: RawResult, offered_rate_rps: float, *,
     )
 
 
-def _flow(arrival: np.ndarray, done: np.ndarray, t0: float, t1: float
-          ) -> tuple[float, float, float, np.ndarray]:
-    """Throughput ratio, completed fraction, latency growth and latencies of a subset of the
-    measured requests (in arrival order) over the run's window ``[t0, t1]``, as
-    :func:`compute_metrics` measures the whole run."""
-    completed = np.isfinite(done)
-    latency = (done - arrival)[completed]
+@dataclass(frozen=True)
+class _Flow:
+    throughput_rps: float
+    arrival_rate_rps: float
+    throughput_ratio: float
+    completed_fraction: float
+    latency_growth: float
+    latency: np.ndarray  # of the measured requests that completed, in arrival order
+
+
+def _flow(arrival: np.ndarray, done: np.ndarray, measured: np.ndarray, arrived: int,
+          t0: float, t1: float) -> _Flow:
+    """Whether a set of requests keeps up over the window ``[t0, t1]`` (first measured arrival
+    to last arrival). ``arrival``, ``done``: every request in arrival order (NaN ``done``: not
+    completed, or not in the set); ``measured``: the set's measured requests; ``arrived``: how
+    many of them arrive after ``t0``.
+
+    Completed throughput: the set's requests (warm-up ones included) completed in the window
+    shifted by the measured requests' median latency, over its length (a stable system's
+    departures run at the arrival rate once the first measured requests have had time to
+    finish; an overloaded one's at its capacity), against the rate the sample actually had.
+    Latency growth: the mean latency of the last third of the measured requests over the middle
+    third (about 1 when the system keeps up; the first third may still be filling it)."""
+    finished = np.isfinite(done[measured])
+    latency = (done - arrival)[measured][finished]
+    shift = float(np.median(latency)) if latency.size else 0.0
+    in_window = np.isfinite(done) & (done >= t0 + shift) & (done <= t1 + shift)
     span = t1 - t0
-    if latency.size < 3 or span <= 0:
-        return math.nan, float(completed.mean()) if completed.size else math.nan, math.nan, \
-            latency
-    shift = float(np.median(latency))
-    in_window = completed & (done >= t0 + shift) & (done <= t1 + shift)
-    arrived = np.count_nonzero(arrival > t0)
-    ratio = float(in_window.sum() / arrived) if arrived else math.nan
+    throughput = float(in_window.sum() / span) if span > 0 else math.nan
+    # the rate this sample of arrivals actually had (a finite Poisson sample deviates)
+    rate = float(arrived / span) if span > 0 else math.nan
     third = latency.size // 3
-    growth = float(latency[-third:].mean() / latency[third:2 * third].mean())
-    return ratio, float(completed.mean()), growth, latency
+    growth = float(latency[-third:].mean() / latency[third:2 * third].mean()) \
+        if third else math.nan
+    return _Flow(throughput, rate, throughput / rate if rate > 0 else math.nan,
+                 float(finished.mean()) if finished.size else math.nan, growth, latency)
 
 
 def _nanmean(values: np.ndarray) -> float:
