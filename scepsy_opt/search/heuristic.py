@@ -27,6 +27,7 @@ other allocations (the baselines); the best result wins. Every step is recorded 
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from dataclasses import dataclass, field
@@ -287,8 +288,6 @@ class _Search:
         configurations (each with the fewest replicas that meet the target) that fits the
         budget and packs, searched best-first by GPUs over up to ``tries`` packing checks
         (e.g. whole GPUs for an llm whose fractions leave slivers no other llm can use)."""
-        import heapq
-
         tp, k, _ = config_arrays(self.space)
         cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
         options = [[int(c) for c in np.argsort(cost[:, i], kind="stable") if need[c, i] > 0]

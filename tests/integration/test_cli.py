@@ -381,12 +381,18 @@ def _validate_manifests(run_dir: Path) -> dict[str, int]:
     return kinds
 
 
-def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
+def _default_run(cli, tmp_path: Path):
+    """The whole pipeline on rag_reranker, with the arguments of
+    test_every_shipped_workflow_writes_its_statistics (its fits are reused)."""
     run_dir = tmp_path / "run"
-    # the arguments of test_every_shipped_workflow_writes_its_statistics: its fits are reused
     result = cli("+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0",
                  f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
+    return run_dir, result
+
+
+def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
+    run_dir, result = _default_run(cli, tmp_path)
     assert "manifests for" in result.stdout and "plan.json" in result.stdout
     placement = json.loads((run_dir / "placement.json").read_text())
     plan = json.loads((run_dir / "plan.json").read_text())
@@ -449,11 +455,7 @@ def _report_figures(run_dir: Path) -> list[str]:
 
 
 def test_report_and_stage_reruns_from_the_run_directory(cli, tmp_path):
-    run_dir = tmp_path / "run"
-    # the arguments of test_every_shipped_workflow_writes_its_statistics: its fits are reused
-    result = cli("+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0",
-                 f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
+    run_dir, result = _default_run(cli, tmp_path)
     assert "stage 7/7 report" in result.stderr
     assert _report_figures(run_dir) == ["placement.png", "latency_throughput.png"]
     text = (run_dir / "report.md").read_text()
