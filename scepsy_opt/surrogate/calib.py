@@ -264,15 +264,25 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
 # --------------------------------------------------------------------------- fitting
 
 
-ETA_PRIOR = 0.01  # weight of the pull of eta's weights towards their start
+ETA_PRIOR = 0.01  # weight of the pull of eta's replica weight towards its start
+LOAD_PRIOR = 0.01  # weight of the pull of the delay scales and replica thinning towards theirs
 
 
 def load_loss(load: dict, surrogate: WorkflowSurrogate, data: dict[str, Any]) -> Any:
     """Mean squared log errors of every member's mean latency over the runs, plus twice that
     of the max sustainable throughput over the allocations (fewer points, as important), plus
-    ``ETA_PRIOR`` times the squared distance of eta's weights from their start: a few dozen
-    allocations do not pin down how eta changes with replicas, and unpulled it extrapolates to
-    allocations with more replicas than any calibration run as a collapse of capacity."""
+    two weak pulls towards the starting parameters (ridge priors), on what a few dozen
+    allocations do not pin down:
+
+    - ``ETA_PRIOR`` on eta's replica weight: unpulled, it extrapolates to allocations with
+      more replicas than any calibration run as a collapse of capacity. Eta's level and
+      concurrency-need weights are free: a workflow whose large llms run with little KV cache
+      sustains markedly less inside the workflow than alone, and the calibration runs say by
+      how much;
+    - ``LOAD_PRIOR`` on the delay scales ``s`` and the pole's replica thinning ``g``:
+      unpulled, the fit can explain a few runs with an extreme combination (a pole scaled
+      250-fold on one replica and thinned as ``r^-11`` on more), which held-out allocations
+      of that llm with one replica then pay as a latency several times too high."""
     batch = jax.vmap(surrogate.evaluate, in_axes=(None, 0, 0, 0, 0))
     alloc = data["run_allocation"]
     runs = batch(load, data["tp"][alloc], data["replicas"][alloc], data["fraction"][alloc],
@@ -287,8 +297,9 @@ def load_loss(load: dict, surrogate: WorkflowSurrogate, data: dict[str, Any]) ->
     throughput = jnp.sum(jnp.where(valid, jnp.log(limits) - jnp.log(
         jnp.where(valid, data["max_rate_rps"], 1.0)), 0.0) ** 2) / jnp.maximum(
         jnp.sum(valid), 1)
-    prior = jnp.sum((load["e"] - jnp.asarray(model.ETA_START)) ** 2)
-    return latency + 2.0 * throughput + ETA_PRIOR * prior
+    eta = jnp.sum((load["e"][..., 1] - model.ETA_START[1]) ** 2)
+    scales = jnp.sum((load["s"] - jnp.asarray(model.S_START)) ** 2) + jnp.sum(load["g"] ** 2)
+    return latency + 2.0 * throughput + ETA_PRIOR * eta + LOAD_PRIOR * scales
 
 
 def optimiser(settings: CalibrationSettings) -> optax.GradientTransformation:

@@ -64,7 +64,8 @@ FRACTION_GRID = 8  # fractions k / 8
 RHO_MAX = 0.98  # utilisation is clipped here: latency stays finite (and differentiable)
 ETA_MAX = 1.25  # the workflow can sustain a little overload of a stage whose delay is small
 ETA_MIN = 0.5  # and reaches at least half of a stage's single-instance capacity
-ETA_START = (1.5, 0.0, 0.0)  # eta's starting weights, which the calibration is pulled towards
+ETA_START = (1.5, 0.0, 0.0)  # eta's starting weights (the replica weight is pulled to its start)
+S_START = (0.0, -2.0, 0.0, 0.0)  # the delay scales' start: the single-instance curve unscaled
 
 
 def features(tp: Any, fraction: Any) -> Any:
@@ -200,7 +201,7 @@ def init_load(key: jax.Array, num_llms: int) -> dict[str, jax.Array]:
     single-instance load curve unscaled."""
     noise = 0.01 * jax.random.normal(key, (num_llms, 4))
     return {
-        "s": noise + jnp.array([0.0, -2.0, 0.0, 0.0]),
+        "s": noise + jnp.array(S_START),
         "g": jnp.zeros((num_llms,)),
         "k": jnp.full((num_llms,), 0.5),
         "e": jnp.tile(jnp.array(ETA_START), (num_llms, 1)),

@@ -98,10 +98,9 @@ def test_expected_maximum_of_normals():
     assert values[4] == pytest.approx(1.5388, abs=1e-3)
 
 
-def test_load_calibration_recovers_a_synthetic_ground_truth():
-    rng = np.random.default_rng(7)
-    truth, _ = synthetic_surrogate(rng, LLMS[:2], requests=80)
-    A, rates_per = 24, 4
+def _truth_runs(truth, rng, allocations=24, rates_per=4) -> WorkflowRuns:
+    """Calibration runs of random allocations measured on a surrogate taken as the truth."""
+    A = allocations
     tp = rng.choice([1.0, 2.0, 4.0], (A, 2))
     replicas = rng.integers(1, 5, (A, 2)).astype(float)
     fraction = rng.choice([0.5, 0.75, 1.0], (A, 2))
@@ -110,11 +109,17 @@ def test_load_calibration_recovers_a_synthetic_ground_truth():
     rate = limits[run_allocation] * np.tile(np.linspace(0.2, 0.8, rates_per), A)
     member = np.array([float(truth.predict(tp[a], replicas[a], fraction[a], r)[
         "member_latency_s"][0]) for a, r in zip(run_allocation, rate, strict=True)])
-    runs = WorkflowRuns(
+    return WorkflowRuns(
         llms=truth.llms, members=truth.members, tp=tp, replicas=replicas, fraction=fraction,
         max_rate_rps=limits, run_allocation=run_allocation, rate_rps=rate, latency_s=member,
         member_latency_s=member[:, None],
         call_latency_s=np.full((len(rate), 2), np.nan), sustained=np.ones(len(rate), bool))
+
+
+def test_load_calibration_recovers_a_synthetic_ground_truth():
+    rng = np.random.default_rng(7)
+    truth, _ = synthetic_surrogate(rng, LLMS[:2], requests=80)
+    runs = _truth_runs(truth, rng)
     start = truth.with_load(model.init_load(jax.random.PRNGKey(0), 2))
     load, loss = fit_load(start, runs, jax.random.PRNGKey(1), optax.chain(
         optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(0.05, 3000,
@@ -132,6 +137,31 @@ def test_load_calibration_recovers_a_synthetic_ground_truth():
         at = 0.5 * true_limit[b]
         assert float(fitted.predict(tp2[b], r2[b], f2[b], at)["latency_s"]) == pytest.approx(
             float(truth.predict(tp2[b], r2[b], f2[b], at)["latency_s"]), rel=0.02)
+
+
+def test_calibration_priors_pull_the_scales_and_the_replica_weight_only(monkeypatch):
+    """The load loss adds ``LOAD_PRIOR`` times the squared distance of the delay scales and
+    the replica thinning from their start and ``ETA_PRIOR`` times that of eta's replica
+    weight; eta's level and concurrency-need weights are free."""
+    from scepsy_opt.surrogate import calib
+
+    rng = np.random.default_rng(5)
+    truth, _ = synthetic_surrogate(rng, LLMS[:2], requests=60)
+    start = dict(model.init_load(jax.random.PRNGKey(0), 2), s=jax.numpy.tile(
+        jax.numpy.asarray(model.S_START), (2, 1)))
+    truth = truth.with_load(start)
+    data = {k: jax.numpy.asarray(v) for k, v in _truth_runs(truth, rng, 8, 3).arrays().items()}
+    assert float(calib.load_loss(start, truth, data)) == pytest.approx(0.0, abs=1e-12)
+    moved = dict(start, s=start["s"] + jax.numpy.array([0.0, 0.2, -0.3, 0.5]),
+                 g=start["g"] + 0.4, e=start["e"] + jax.numpy.array([1.0, 0.25, -1.0]))
+    with_priors = float(calib.load_loss(moved, truth, data))
+    load_prior, eta_prior = calib.LOAD_PRIOR, calib.ETA_PRIOR
+    monkeypatch.setattr(calib, "LOAD_PRIOR", 0.0)
+    monkeypatch.setattr(calib, "ETA_PRIOR", 0.0)
+    without = float(calib.load_loss(moved, truth, data))
+    # two llms: each moved by 0.2, -0.3, 0.5 in s and 0.4 in g, and 0.25 in the replica weight
+    expected = load_prior * 2 * (0.04 + 0.09 + 0.25 + 0.16) + eta_prior * 2 * 0.0625
+    assert with_priors - without == pytest.approx(expected, rel=1e-9)
 
 
 def test_calibration_budgets_replace_those_too_small_for_the_llms(catalog):
