@@ -12,7 +12,11 @@ rate the search predicts achievable (``R``, every instance at the utilisation ca
 
 Ratios: throughput = the better plan's max sustainable rate / the baseline's; latency = the
 baseline's mean latency at the target / the plan's (a baseline that does not sustain the target
-is marked, its ratio is a lower bound). Cells are cached, so a rerun only simulates what changed.
+is marked, its ratio is a lower bound); the same latency ratio at a common rate every baseline
+sustains (70% of the lowest baseline max sustainable rate) and at each baseline's own max
+sustainable rate, the highest rate both sustain (the baseline's latency there is the one its
+bisection measured; the plan for that rate is simulated there with the same protocol). Cells
+are cached, so a rerun only simulates what changed.
 
     python benchmarks/plan_quality.py --load 0.5 --markdown plan_quality.md --json plan.json
 """
@@ -32,11 +36,17 @@ from scepsy_opt.artifacts import atomic_write_text, to_jsonable
 from scepsy_opt.catalog import load_catalog
 from scepsy_opt.config import compose_settings
 from scepsy_opt.parallel import default_workers, map_processes
+from scepsy_opt.placement.first_fit import first_fit_decreasing
 from scepsy_opt.search.heuristic import max_achievable_rate
 from scepsy_opt.search.problem import AllocationError, problem_from_stats
 from scepsy_opt.search.space import search_space
 from scepsy_opt.search.stage import describe, plan_allocation
-from scepsy_opt.simulate.evaluate import EvaluationResult, evaluate, unloaded_latency_s
+from scepsy_opt.simulate.evaluate import (
+    EvaluationResult,
+    PlanRunner,
+    evaluate,
+    unloaded_latency_s,
+)
 from scepsy_opt.simulate.settings import SimulateSettings
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.types import Allocation
@@ -109,6 +119,27 @@ def run_cell(task: tuple[str, str, float, Path]) -> dict:
         record["plans_common"] = summarise(evaluate(
             settings.workflow, dataclasses.replace(problem, rate_rps=common), catalog,
             simulate, unloaded, plans={"planned": planned} if planned else None), simulate)
+    # latency at the highest rate both sustain: each baseline's own max sustainable rate,
+    # where its latency is the one its bisection measured; the plan for that rate is
+    # simulated there with the same protocol
+    record["at_baseline_max"] = {}
+    for name in BASELINES:
+        base = record["plans"].get(name, {})
+        rate = base.get("max_sustainable_rps", 0.0)
+        if not rate or "latency_at_max_s" not in base:
+            continue
+        allocation = plan_at(rate, f"planned_at_{name}_max")
+        if allocation is None:
+            continue
+        run = PlanRunner(settings.workflow, allocation,
+                         first_fit_decreasing(allocation, problem.cluster), catalog,
+                         problem.memory, simulate, {}, unloaded)
+        metrics = run.run_long(rate, simulate.sustain.num_requests)
+        record["at_baseline_max"][name] = {
+            "rate_rps": rate, "baseline_latency_s": base["latency_at_max_s"],
+            "planned_latency_s": metrics.e2e_latency_s.mean,
+            "planned_sustains": run.sustains(metrics),
+            "allocation": describe(allocation)}
     return record
 
 
@@ -120,6 +151,10 @@ def summarise(result: EvaluationResult, simulate: SimulateSettings) -> dict:
         if plan.allocation is not None:
             entry.update(allocation=describe(plan.allocation), gpus=plan.allocation.gpus,
                          max_sustainable_rps=plan.max_sustainable_rate_rps)
+            top = [p for p in plan.probes
+                   if p.sustained and p.rate_rps == plan.max_sustainable_rate_rps]
+            if top:  # the bisection's run at the max sustainable rate
+                entry["latency_at_max_s"] = top[-1].mean_latency_s
         if plan.at_target is not None:
             metrics = plan.at_target
             entry.update(latency_s=metrics.e2e_latency_s.mean,
@@ -135,7 +170,9 @@ def summarise(result: EvaluationResult, simulate: SimulateSettings) -> dict:
 def ratios(record: dict) -> dict[str, dict]:
     """Per baseline: ``throughput``, the better plan's max sustainable rate over the
     baseline's; ``latency``, the baseline's mean latency at the target over the plan's;
-    ``latency_common``, the same at the common rate every baseline sustains."""
+    ``latency_common``, the same at the common rate every baseline sustains; ``latency_max``,
+    the same at the baseline's own max sustainable rate (the highest rate both sustain when
+    the plan for it sustains it too, ``planned_sustains_max``)."""
     plans, common = record.get("plans", {}), record.get("plans_common", {})
     planned = plans.get("planned", {})
     best_max = max((plans.get(n, {}).get("max_sustainable_rps", 0.0)
@@ -156,13 +193,18 @@ def ratios(record: dict) -> dict[str, dict]:
         if "latency_s" in there and "latency_s" in mine:
             entry["latency_common"] = there["latency_s"] / mine["latency_s"]
             entry["baseline_sustains_common"] = there["sustains_target"]
+        knee = record.get("at_baseline_max", {}).get(name)
+        if knee:
+            entry["latency_max"] = knee["baseline_latency_s"] / knee["planned_latency_s"]
+            entry["planned_sustains_max"] = knee["planned_sustains"]
         out[name] = entry
     return out
 
 
 def markdown(records: list[dict]) -> str:
     """The ratio table: per baseline ``throughput x / latency x at the target / latency x at
-    the common rate`` (``*``: the baseline does not sustain that rate)."""
+    the common rate / latency x at the baseline's max sustainable rate`` (``*``: the baseline
+    does not sustain that rate; ``!``: the plan does not sustain the baseline's max)."""
     lines = ["| workflow | cluster | target / common rps | planned latency s (target / common) "
              "| max rps planned / planned_max | " + " | ".join(BASELINES) + " |",
              "|---|---|---|---|---|" + "---|" * len(BASELINES)]
@@ -184,6 +226,9 @@ def markdown(records: list[dict]) -> str:
             if "latency_common" in r:
                 star = "" if r["baseline_sustains_common"] else "*"
                 text += f" / {r['latency_common']:.2f}{star}"
+            if "latency_max" in r:
+                mark = "" if r["planned_sustains_max"] else "!"
+                text += f" / {r['latency_max']:.2f}{mark}"
             cells.append(text)
         lines.append(
             f"| {record['workflow']} | {record['cluster']} | {record['target_rps']:.3g} / "
