@@ -17,9 +17,11 @@
 4. **Local moves**: every single-llm change (any configuration, with the fewest replicas that
    meet the target or about the GPUs it has now) is scored in one batch; pairs of changes of
    two llms are ranked by the sum of their single effects and the best few hundred that fit the
-   budget scored exactly in a second batch, with the set of changes of any number of llms
-   whose summed effects are best within the budget (a multiple-choice knapsack by dynamic
-   programming); the best improvement that fits and packs is taken, until none improves.
+   budget scored exactly in a second batch, with the sets of changes of any number of llms
+   whose summed effects are best within the budget, one per net change of GPUs (a
+   multiple-choice knapsack by dynamic programming: the best set may not pack where one that
+   also shrinks a third llm does); the best improvement that fits and packs is taken, until
+   none improves.
 
 Phases 2 to 4 run from the phase-1 point and from the "rounded" point, and, when given, from
 other allocations (the baselines); the best result wins. Every step is recorded in the trace.
@@ -44,6 +46,7 @@ PAIR_CANDIDATES = 256  # pairs of single changes scored exactly per local step
 RELAX_STEPS = 64
 IMPROVEMENT = 1e-6  # relative latency cut that counts as an improvement
 PACKING_TRIES = 2000  # packing checks for a target point that packs (see packing_start)
+KNAPSACK_SETS = 16  # multi-llm moves per local step: the best set for each of this many costs
 
 
 @dataclass(frozen=True)
@@ -199,9 +202,7 @@ class _Search:
         moves = [(text, s) for (_, text, s), e, x in zip(changes, effect, extra, strict=True)
                  if np.isfinite(e) and x <= left]
         owner = np.array([i for i, _, _ in changes])
-        combined = self.knapsack_move(state, changes, owner, effect, extra, left)
-        if combined is not None:
-            moves.append(combined)
+        moves.extend(self.knapsack_moves(state, changes, owner, effect, extra, left))
         estimate = effect[:, None] + effect[None, :]
         allowed = ((owner[:, None] < owner[None, :]) & (extra[:, None] + extra[None, :] <= left)
                    & np.isfinite(estimate) & (estimate < 0))
@@ -215,20 +216,25 @@ class _Search:
                 moves.append((f"{text_a}; {text_b}", s))
         return moves
 
-    def knapsack_move(self, state: _State, changes: list, owner: np.ndarray,
-                      effect: np.ndarray, extra: np.ndarray, left: int
-                      ) -> tuple[str, _State] | None:
-        """At most one change per llm, the set whose summed single effects is lowest within
+    def knapsack_moves(self, state: _State, changes: list, owner: np.ndarray,
+                       effect: np.ndarray, extra: np.ndarray, left: int
+                       ) -> list[tuple[str, _State]]:
+        """At most one change per llm, the sets whose summed single effects are lowest within
         the GPUs left (a multiple-choice knapsack over the changes, dynamic programming on
         eighths of a GPU): moves several llms at once where pairs cannot, e.g. one llm taking
-        GPUs that three others give up."""
+        GPUs that three others give up. One set per net change of GPUs, the
+        ``KNAPSACK_SETS`` best: the best set overall may not pack where one that also shrinks
+        a third llm's fraction does."""
         usable = np.isfinite(effect)
         if not np.any(usable & (effect < 0)):
-            return None
+            return []
         L = len(state.tp)
-        base = self.space.cost(state.tp, state.k, state.r)
-        width = self.space.budget - base + int(max(0, -extra[usable].min(initial=0)) * L) + 1
-        shift = width - 1 - (self.space.budget - base)  # index of "no change in cost"
+        # net changes from every llm giving up its most to every llm taking its most: a set
+        # may pass above the budget on the way to an end within it
+        below = int(max(0, -extra[usable].min(initial=0)) * L)
+        above = int(max(0, extra[usable].max(initial=0)) * L)
+        width = below + above + 1
+        shift = below  # index of "no change in cost"
         best = np.full(width, np.inf)
         best[shift] = 0.0
         picks = []
@@ -250,23 +256,26 @@ class _Search:
                 choice = np.where(better, o, choice)
             picks.append(choice)
             best = new
-        end = int(np.argmin(best))
-        if not best[end] < 0:
-            return None
-        chosen = []
-        position = end
-        for i in reversed(range(L)):
-            o = int(picks[i][position])
-            if o >= 0:
-                chosen.append(o)
-                position -= int(extra[o])
-        if len(chosen) < 2:
-            return None  # single changes are scored anyway
-        combined = state.copy()
-        for o in chosen:
-            i, _, s = changes[o]
-            combined.tp[i], combined.k[i], combined.r[i] = s.tp[i], s.k[i], s.r[i]
-        return "; ".join(changes[o][1] for o in reversed(chosen)), combined
+        moves = []
+        best[shift + left + 1:] = np.inf  # ends beyond the GPUs left
+        for end in np.argsort(best, kind="stable")[:KNAPSACK_SETS]:
+            if not best[end] < 0:
+                break
+            chosen = []
+            position = int(end)
+            for i in reversed(range(L)):
+                o = int(picks[i][position])
+                if o >= 0:
+                    chosen.append(o)
+                    position -= int(extra[o])
+            if len(chosen) < 2:
+                continue  # single changes are scored anyway
+            combined = state.copy()
+            for o in chosen:
+                i, _, s = changes[o]
+                combined.tp[i], combined.k[i], combined.r[i] = s.tp[i], s.k[i], s.r[i]
+            moves.append(("; ".join(changes[o][1] for o in reversed(chosen)), combined))
+        return moves
 
     # ------------------------------------------------------------------ phases
 

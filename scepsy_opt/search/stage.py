@@ -148,7 +148,7 @@ def plan_to_json(plan: Plan, surrogate: WorkflowSurrogate, catalog: Catalog, *,
             document["fit"]["workflow"] = {
                 "key": workflow_fit.key, "reused": workflow_fit.reused,
                 "loss": workflow_fit.loss, "errors_pct": workflow_fit.errors,
-                "calibration_runs": int(len(workflow_fit.runs.rate_rps)),
+                "calibration_runs": workflow_fit.calibration_runs,
             }
     return document
 

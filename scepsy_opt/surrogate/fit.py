@@ -78,16 +78,25 @@ class LlmFit:
 
 @dataclass(frozen=True, eq=False)
 class WorkflowFit:
-    """Fitted load model of one workflow, its path sets, and the runs it was fitted to."""
+    """Fitted load model of one workflow, its path sets, and the runs it was fitted to (a mix
+    calibrated member by member has no runs of its own: its ``members``' fits hold them)."""
 
     key: str
     load: dict
     loss: float
     paths: tuple[PathSet, ...]
     mean_call_s: np.ndarray
-    runs: WorkflowRuns
+    runs: WorkflowRuns | None
     errors: dict
     reused: bool = False
+    members: tuple[WorkflowFit, ...] = ()
+
+    @property
+    def calibration_runs(self) -> int:
+        """How many simulated runs the load model was fitted to (over the members for a mix
+        calibrated member by member)."""
+        own = len(self.runs.rate_rps) if self.runs is not None else 0
+        return own + sum(m.calibration_runs for m in self.members)
 
 
 def _digest(basis: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jax
@@ -13,7 +13,7 @@ import numpy as np
 
 from scepsy_opt.profile.backends import CallMix
 from scepsy_opt.profile.schema import ProfileTable
-from scepsy_opt.search.problem import AllocationProblem
+from scepsy_opt.search.problem import AllocationProblem, problem_from_stats
 from scepsy_opt.simulate.evaluate import unloaded_latency_s
 from scepsy_opt.simulate.settings import SimulateSettings
 from scepsy_opt.surrogate import model
@@ -133,6 +133,10 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
                             profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
                             seed=seed, settings=settings.instance)
 
+    if separate_members(spec):
+        return _fit_members(spec, analysis, tables, problem, catalog, fits, simulate=simulate,
+                            settings=settings, profiles=profiles, seed=seed)
+
     def paths() -> tuple[tuple[PathSet, ...], np.ndarray]:
         return member_paths(analysis, tables, llms, problem, catalog)
 
@@ -147,3 +151,82 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
     surrogate = build_surrogate(analysis, tables, problem, catalog, fits, workflow_fit.paths,
                                 workflow_fit.mean_call_s, workflow_fit.load)
     return surrogate, fits, workflow_fit
+
+
+def separate_members(spec: WorkflowSpec) -> bool:
+    """Whether a mix is calibrated member by member: its members share no llm (and none is a
+    mix itself), so each member's requests queue only on its own llms."""
+    if not spec.is_mix or any(m.workflow.is_mix for m in spec.members):
+        return False
+    seen: set[str] = set()
+    for member in spec.members:
+        llms = set(member.workflow.llms)
+        if not llms or llms & seen:
+            return False
+        seen |= llms
+    return True
+
+
+def member_alone(spec: WorkflowSpec, analysis: WorkflowAnalysis, problem: AllocationProblem,
+                 index: int) -> tuple[WorkflowSpec, WorkflowAnalysis, AllocationProblem]:
+    """Member ``index`` of a mix as a workflow of its own: its spec, its analysis (the mix's
+    statistics of its requests) and its problem at its share of the rate."""
+    member_spec = spec.members[index].workflow
+    member = analysis.members[index]
+    alone = WorkflowAnalysis(
+        workflow=member.workflow, description=member_spec.description,
+        kind="program" if member_spec.program is not None else "traces",
+        seed=analysis.seed, combined=member.stats,
+        members=(replace(member, weight=1.0, rate_fraction=1.0),),
+        work_models=tuple(w for w in analysis.work_models if w.llm in member_spec.llms))
+    sub_problem = problem_from_stats(member.stats, problem.rate_rps * member.rate_fraction,
+                                     problem.cluster, problem.memory, problem.utilization_cap,
+                                     gpu=problem.gpu)
+    return member_spec, alone, sub_problem
+
+
+def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
+                 tables: Mapping[str, TraceTable], problem: AllocationProblem, catalog: Catalog,
+                 fits: dict[str, LlmFit], *, simulate: SimulateSettings, settings: FitSettings,
+                 profiles: Mapping[tuple[str, str], ProfileTable], seed: int
+                 ) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
+    """A mix whose members share no llm: each member's load model is calibrated on runs of
+    that member alone (the runs of a mix leave a small member's llms a few requests in flight,
+    and a joint fit explains them poorly), then the mix is assembled from the members' load
+    parameters: each llm keeps its member's, and each member's pipeline its own soft-minimum
+    exponent. A member's predictions inside the mix are then exactly its own at its share of
+    the rate."""
+    llms = tuple(fits)
+    parts = []
+    for index in range(len(spec.members)):
+        member_spec, alone, sub_problem = member_alone(spec, analysis, problem, index)
+        log.info("fit %s: calibrating member %s on its own", spec.name, member_spec.name)
+        parts.append(fit_surrogate(member_spec, alone, {member_spec.name: tables[
+            member_spec.name]}, sub_problem, catalog, simulate=simulate, settings=settings,
+            profiles=profiles, seed=seed))
+    owner = {llm: (sub, fit) for sub, _, fit in parts for llm in sub.llms}
+    share = {llm: m.rate_fraction for m, (sub, _, _) in zip(analysis.members, parts,
+                                                            strict=True) for llm in sub.llms}
+    mine = {llm: owner[llm][0].llms.index(llm) for llm in llms}  # its index in its member
+    load = {name: np.stack([np.asarray(owner[llm][1].load[name])[mine[llm]] for llm in llms])
+            for name in ("s", "g", "k", "e")}
+    load["p"] = np.array([float(fit.load["p"]) for _, _, fit in parts])
+    sets, mean_call = member_paths(analysis, tables, llms, problem, catalog)
+    surrogate = build_surrogate(analysis, tables, problem, catalog, fits, sets, mean_call, load)
+    # each llm's calls per request of the mix and its fan-out are its member's (the mix's
+    # pooled sample of requests estimates them less exactly)
+    surrogate = replace(
+        surrogate,
+        calls_per_request=np.array([share[llm] * owner[llm][0].calls_per_request[mine[llm]]
+                                    for llm in llms]),
+        parallelism=np.array([owner[llm][0].parallelism[mine[llm]] for llm in llms]))
+    weights = np.array([m.rate_fraction for m in analysis.members])
+    errors = {name: float(np.dot(weights, [fit.errors[name] for _, _, fit in parts]))
+              for name in ("latency_mape_pct", "throughput_mape_pct")}
+    combined = WorkflowFit(
+        key="+".join(fit.key for _, _, fit in parts), load=load,
+        loss=float(np.dot(weights, [fit.loss for _, _, fit in parts])), paths=sets,
+        mean_call_s=mean_call, runs=None, errors=errors,
+        reused=all(fit.reused for _, _, fit in parts),
+        members=tuple(fit for _, _, fit in parts))
+    return surrogate, fits, combined

@@ -124,7 +124,11 @@ class WorkflowSurrogate:
         the most loaded member calling it. A single workflow is one pipeline of all its
         llms."""
         uses = jnp.asarray(self.uses)
-        member = jnp.stack([model.soft_min(load, capacity, mask) for mask in uses])
+        # one soft-minimum exponent for all members, or one per member (a mix calibrated
+        # member by member keeps each member's own)
+        p = jnp.broadcast_to(jnp.asarray(load["p"]), (uses.shape[0],))
+        member = jnp.stack([model.soft_min({"p": p[m]}, capacity, mask)
+                            for m, mask in enumerate(uses)])
         throughput = jnp.min(member)
         # each llm's most loaded member (the whole mix for an llm no path records)
         slowest = jnp.min(jnp.where(uses, member[:, None], jnp.inf), axis=0)

@@ -179,3 +179,50 @@ def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
     assert packs(space, np.array([e.tp for e in entries]),
                  np.array([round(e.gpu_fraction * 8) for e in entries]),
                  np.array([e.replicas for e in entries]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_knapsack_moves_are_the_best_sets_per_net_change_of_gpus(catalog, seed):
+    """Brute force over every set of at most one change per llm: each multi-llm move is the
+    best set for its net change of GPUs within the budget, and the moves are the best such
+    sets (the global best first)."""
+    from scepsy_opt.search.heuristic import KNAPSACK_SETS, _Search
+
+    space = instance(catalog, 40 + seed, gpus=8)
+    run = _Search(space, 10, packing=False)
+    state, _ = run.start()
+    L = len(space.llms)
+    rng = np.random.default_rng(seed)
+    owner = np.sort(rng.integers(0, L, 5 * L))
+    effect = rng.normal(-0.5, 1.0, len(owner))
+    effect[rng.random(len(owner)) < 0.1] = np.inf  # infeasible changes are never chosen
+    extra = rng.integers(-6, 9, len(owner))
+    changes = []
+    for o, i in enumerate(owner):
+        changed = state.copy()
+        changed.r[i] += o + 1  # a distinct state per change (only llm i's entry is used)
+        changes.append((int(i), f"c{o}", changed))
+    left = space.budget - space.cost(state.tp, state.k, state.r)
+    moves = run.knapsack_moves(state, changes, owner, effect, extra, left)
+    # brute force: the best summed effect for every net change of GPUs within the budget
+    best: dict[int, tuple[float, int]] = {}
+    options = [[None] + [o for o in range(len(owner)) if owner[o] == i] for i in range(L)]
+    for combo in itertools.product(*options):
+        chosen = [o for o in combo if o is not None]
+        cost = int(sum(extra[o] for o in chosen))
+        value = float(sum(effect[o] for o in chosen))
+        if cost <= left and np.isfinite(value) and value < best.get(cost, (np.inf, 0))[0]:
+            best[cost] = (value, len(chosen))
+    ranked = sorted(best, key=lambda cost: best[cost][0])[:KNAPSACK_SETS]
+    # the moves: those of the best sets (in order) that change several llms
+    expected = [cost for cost in ranked if best[cost][0] < 0 and best[cost][1] >= 2]
+    assert expected, "some set of several changes cuts the summed effect"
+    costs = []
+    for text, combined in moves:
+        chosen = [int(t[1:]) for t in text.split("; ")]
+        assert len({owner[o] for o in chosen}) == len(chosen) >= 2
+        costs.append(int(sum(extra[o] for o in chosen)))
+        assert sum(effect[o] for o in chosen) == pytest.approx(best[costs[-1]][0], abs=1e-9)
+        for o in chosen:
+            assert combined.r[owner[o]] == changes[o][2].r[owner[o]]
+    assert costs == expected
