@@ -37,7 +37,7 @@ from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.resources import data_dir
 from scepsy_opt.simulate.arrivals import ArrivalProcess
 from scepsy_opt.simulate.settings import SimulateSettings, SustainSettings
-from scepsy_opt.surrogate.calib import CalibrationSettings
+from scepsy_opt.surrogate.calib import MIX_MODES, CalibrationSettings
 from scepsy_opt.surrogate.data import InstanceDataSettings
 from scepsy_opt.surrogate.stage import FitSettings
 from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
@@ -154,6 +154,7 @@ class CalibrationConf:
     bisection_steps: int = 6
     fit_steps: int = 4000
     learning_rate: float = 0.05
+    mix: str = "joint"
 
 
 @dataclass
@@ -474,6 +475,10 @@ def _fit_settings(fit: dict[str, Any], seed: int) -> FitSettings:
             raise ConfigError("must be > 0", source="config", field=f"fit.calibration.{key}",
                               value=calibration[key], fix="use a positive integer")
     _positive(calibration["learning_rate"], "fit.calibration.learning_rate", "e.g. 0.05")
+    if calibration["mix"] not in MIX_MODES:
+        raise ConfigError("unknown mix calibration", source="config",
+                          field="fit.calibration.mix", value=calibration["mix"],
+                          fix="use " + " or ".join(f"{k} ({v})" for k, v in MIX_MODES.items()))
     if fit["workers"] < 0:
         raise ConfigError("must be >= 0", source="config", field="fit.workers",
                           value=fit["workers"], fix="use 0 for every core, or a process count")

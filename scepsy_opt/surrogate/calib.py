@@ -62,6 +62,14 @@ class CalibrationSettings:
     fit_steps: int = 4000
     learning_rate: float = 0.05
     seed: int = 0
+    mix: str = "joint"  # a mix of members sharing no llm: "joint" or "members" (see MIX_MODES)
+
+
+MIX_MODES = {
+    "joint": "the mix's load parameters fitted to runs of the whole mix",
+    "members": "a mix whose members share no llm calibrated member by member (each member's "
+               "own fit, reused from the cache when it was fitted alone)",
+}
 
 
 @dataclass(frozen=True, eq=False)

@@ -133,7 +133,7 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
                             profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
                             seed=seed, settings=settings.instance)
 
-    if separate_members(spec):
+    if settings.calibration.mix == "members" and separate_members(spec):
         return _fit_members(spec, analysis, tables, problem, catalog, fits, simulate=simulate,
                             settings=settings, profiles=profiles, seed=seed)
 
@@ -198,11 +198,13 @@ def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
     the rate."""
     llms = tuple(fits)
     parts = []
+    # a member is no mix: its fit is the one it has alone (the same key, reused)
+    alone_settings = replace(settings, calibration=replace(settings.calibration, mix="joint"))
     for index in range(len(spec.members)):
         member_spec, alone, sub_problem = member_alone(spec, analysis, problem, index)
         log.info("fit %s: calibrating member %s on its own", spec.name, member_spec.name)
         parts.append(fit_surrogate(member_spec, alone, {member_spec.name: tables[
-            member_spec.name]}, sub_problem, catalog, simulate=simulate, settings=settings,
+            member_spec.name]}, sub_problem, catalog, simulate=simulate, settings=alone_settings,
             profiles=profiles, seed=seed))
     owner = {llm: (sub, fit) for sub, _, fit in parts for llm in sub.llms}
     share = {llm: m.rate_fraction for m, (sub, _, _) in zip(analysis.members, parts,

@@ -16,7 +16,8 @@ from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 def test_a_mix_of_disjoint_members_predicts_each_member_as_fitted_alone(tmp_path):
     catalog = load_catalog()
     _, settings = compose_settings("rag_beam", "fit=fast", "analyze.num_requests=200",
-                                   "cluster=dgx_h100", catalog=catalog)
+                                   "cluster=dgx_h100", "fit.calibration.mix=members",
+                                   catalog=catalog)
     assert separate_members(settings.workflow)
     analysis, tables = analyze_workflow(settings.workflow, AnalyzeOptions(
         settings.analyze.num_requests, settings.analyze.seed, settings.analyze.work_estimate),
@@ -24,8 +25,10 @@ def test_a_mix_of_disjoint_members_predicts_each_member_as_fitted_alone(tmp_path
     problem = problem_from_stats(analysis.combined, 0.3, settings.cluster,
                                  settings.profile.memory, settings.target.utilization_cap)
     fit = dataclasses.replace(settings.fit, cache_dir=tmp_path / "fits", workers=1)
+    members_fit = fit
+    fit = dataclasses.replace(fit, calibration=dataclasses.replace(fit.calibration, mix="joint"))
     mix, _, workflow_fit = fit_surrogate(settings.workflow, analysis, tables, problem, catalog,
-                                         simulate=settings.simulate, settings=fit)
+                                         simulate=settings.simulate, settings=members_fit)
     assert len(workflow_fit.members) == 2 and workflow_fit.runs is None
     assert workflow_fit.calibration_runs == sum(
         len(m.runs.rate_rps) for m in workflow_fit.members) > 0
