@@ -222,14 +222,13 @@ def efficiency(load: dict, replicas: Any, capacity: Any, unloaded: Any) -> Any:
         e[..., 0] + e[..., 1] * z + e[..., 2] * need)
 
 
-def soft_min(load: dict, values: Any, mask: Any = None) -> Any:
+def soft_min(exponent: Any, values: Any, mask: Any = None) -> Any:
     """The pipeline's throughput from its stages': ``(sum_l v_l^-p)^(-1/p)``, below the
     smallest when several stages are close to it (their queues interact); over the stages
-    ``mask`` selects (all by default; at least one)."""
-    p = 2.0 + jax.nn.softplus(load["p"]) * 4.0
-    if mask is None:
-        low = jnp.min(values)
-        return low * jnp.sum((values / low) ** -p) ** (-1.0 / p)
+    ``mask`` selects (all by default; at least one). ``exponent`` is the fitted load
+    parameter ``p`` (``p = 2 + 4 softplus(exponent)``)."""
+    p = 2.0 + jax.nn.softplus(exponent) * 4.0
+    mask = jnp.ones(jnp.shape(values), dtype=bool) if mask is None else mask
     low = jnp.min(jnp.where(mask, values, jnp.inf))
     return low * jnp.sum(jnp.where(mask, (values / low) ** -p, 0.0)) ** (-1.0 / p)
 

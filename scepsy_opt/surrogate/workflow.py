@@ -127,7 +127,7 @@ class WorkflowSurrogate:
         # one soft-minimum exponent for all members, or one per member (a mix calibrated
         # member by member keeps each member's own)
         p = jnp.broadcast_to(jnp.asarray(load["p"]), (uses.shape[0],))
-        member = jnp.stack([model.soft_min({"p": p[m]}, capacity, mask)
+        member = jnp.stack([model.soft_min(p[m], capacity, mask)
                             for m, mask in enumerate(uses)])
         throughput = jnp.min(member)
         # each llm's most loaded member (the whole mix for an llm no path records)

@@ -213,6 +213,6 @@ def test_a_mix_is_one_pipeline_per_member():
     # throughput: the smaller of the members' soft minima
     load = mix._load()
     capacity = base["capacity_rps"]
-    members = [float(model.soft_min(load, capacity, np.asarray(m))) for m in mix.uses]
+    members = [float(model.soft_min(load["p"], capacity, np.asarray(m))) for m in mix.uses]
     assert float(base["throughput_rps"]) == pytest.approx(min(members), rel=1e-12)
-    assert min(members) >= float(model.soft_min(load, capacity)) - 1e-12
+    assert min(members) >= float(model.soft_min(load["p"], capacity)) - 1e-12
