@@ -117,10 +117,12 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
                   catalog: Catalog, *, simulate: SimulateSettings,
                   settings: FitSettings | None = None,
                   profiles: Mapping[tuple[str, str], ProfileTable] | None = None,
-                  seed: int = 0) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
+                  seed: int = 0, instance_fits: Mapping[str, LlmFit] | None = None
+                  ) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
     """Fit every llm of the workflow on the problem's GPU type, calibrate the workflow's load
     parameters, and assemble the surrogate (each piece reused from ``cache_dir`` when its
-    inputs' content hash matches)."""
+    inputs' content hash matches). ``instance_fits``: llms already fitted on the same calls
+    (a mix's members), not fitted again."""
     profiles = profiles or {}
     settings = settings or FitSettings()
     cache_dir = settings.cache_dir
@@ -128,6 +130,9 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
     llms = tuple(s.llm for s in analysis.combined.llms)
     fits = {}
     for llm in llms:
+        if instance_fits and llm in instance_fits:
+            fits[llm] = instance_fits[llm]
+            continue
         mix = call_mix(tables, llm, settings.instance.mix_calls, seed)
         fits[llm] = fit_llm(catalog.llms[llm], gpu, problem.memory, mix,
                             profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
@@ -192,10 +197,10 @@ def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
                  ) -> tuple[WorkflowSurrogate, dict[str, LlmFit], WorkflowFit]:
     """A mix whose members share no llm: each member's load model is calibrated on runs of
     that member alone (the runs of a mix leave a small member's llms a few requests in flight,
-    and a joint fit explains them poorly), then the mix is assembled from the members' load
-    parameters: each llm keeps its member's, and each member's pipeline its own soft-minimum
-    exponent. A member's predictions inside the mix are then exactly its own at its share of
-    the rate."""
+    and a joint fit explains them poorly; its llms' instance models are the mix's, fitted on
+    the same calls), then the mix is assembled from the members' load parameters: each llm
+    keeps its member's, and each member's pipeline its own soft-minimum exponent. A member's
+    predictions inside the mix are then exactly its own at its share of the rate."""
     llms = tuple(fits)
     parts = []
     # a member is no mix: its fit is the one it has alone (the same key, reused)
@@ -205,7 +210,7 @@ def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
         log.info("fit %s: calibrating member %s on its own", spec.name, member_spec.name)
         parts.append(fit_surrogate(member_spec, alone, {member_spec.name: tables[
             member_spec.name]}, sub_problem, catalog, simulate=simulate, settings=alone_settings,
-            profiles=profiles, seed=seed))
+            profiles=profiles, seed=seed, instance_fits=fits))
     owner = {llm: (sub, fit) for sub, _, fit in parts for llm in sub.llms}
     share = {llm: m.rate_fraction for m, (sub, _, _) in zip(analysis.members, parts,
                                                             strict=True) for llm in sub.llms}
