@@ -140,7 +140,7 @@ class ProfileConf:
 class InstanceDataConf:
     mix_calls: int = 4096
     saturation_calls: int = 3000
-    load_calls: int = 1000
+    load_calls: int = 4000
     loads: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.85])
 
 

@@ -1,0 +1,65 @@
+"""The single-instance measurements the instance model is fitted to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from scepsy_opt.catalog import load_catalog
+from scepsy_opt.profile.backends import CallMix
+from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.surrogate import data
+from scepsy_opt.surrogate.data import InstanceDataSettings, collect
+
+LLM, GPU = "llama-3.2-3b-instruct", "H100-SXM-80GB"
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """An iteration model ``scale`` times slower than ``base`` in every iteration."""
+
+    base: object
+    scale: float
+
+    def step_ms(self, *args: object) -> float:
+        return self.scale * self.base.step_ms(*args)
+
+
+def _time_scaled_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every configuration runs the (TP 1, whole GPU) engine slowed by ``1 / (tp fraction)``:
+    where that is a power of two, a configuration is an exact time-scaled copy of the others
+    (the batch is bounded by max_num_seqs, never by the KV cache, with these short calls)."""
+    real = data.iteration_model
+
+    def scaled(llm, gpu, tp, fraction, memory, profile=None):
+        return _Scaled(real(llm, gpu, 1, 1.0, memory, profile), 1.0 / (tp * fraction))
+
+    monkeypatch.setattr(data, "iteration_model", scaled)
+
+
+def test_configurations_that_are_time_scaled_copies_measure_the_same_load_curve(monkeypatch):
+    """Common random numbers: each configuration sees the same arrivals in units of its own
+    capacity, so a configuration that is an exact time-scaled copy of another measures exactly
+    its load curve (independent arrivals per configuration would differ by sampling noise,
+    tens of percent near saturation), and a capacity exactly in proportion to its speed."""
+    _time_scaled_copies(monkeypatch)
+    catalog = load_catalog()
+    rng = np.random.default_rng(7)
+    mix = CallMix(tuple(int(x) for x in rng.integers(32, 96, 256)),
+                  tuple(int(x) for x in rng.integers(8, 48, 256)))
+    memory = MemorySettings(max_num_seqs=8)
+    measured = collect(catalog.llms[LLM], catalog.gpus[GPU], memory, mix, seed=3,
+                       settings=InstanceDataSettings(mix_calls=256, saturation_calls=400,
+                                                     load_calls=256, loads=(0.3, 0.85)))
+    size = measured.tp * measured.fraction
+    copies = np.isclose(np.log2(size), np.round(np.log2(size)))
+    assert copies.sum() >= 8  # TP 1..8 at 1/8, 1/4, 1/2 and whole GPUs
+    np.testing.assert_allclose(measured.load_delta[copies],
+                               np.broadcast_to(measured.load_delta[copies][0],
+                                               measured.load_delta[copies].shape), rtol=1e-6)
+    np.testing.assert_allclose(measured.capacity_rps[copies] / size[copies],
+                               measured.capacity_rps[copies][0] / size[copies][0], rtol=1e-6)
+    # the curve is a real queue's: it rises with the load
+    assert 0 < measured.load_delta[copies][0, 0] < measured.load_delta[copies][0, 1]
