@@ -8,6 +8,9 @@ changed surrogate costs only the fit.
 
     python benchmarks/surrogate_accuracy.py --clusters hgx_h100_4gpu dgx_h100 dgx_h100_x2 \
         --allocations 20 --cache .cache/accuracy --markdown accuracy.md
+
+``--mix members`` scores a mix's surrogate calibrated member by member
+(``fit.calibration.mix=members``) on the same cases.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from scepsy_opt.config import compose_settings
 from scepsy_opt.parallel import default_workers, map_processes
 from scepsy_opt.search.problem import problem_from_stats
 from scepsy_opt.simulate.evaluate import unloaded_latency_s
-from scepsy_opt.surrogate.calib import random_allocation
+from scepsy_opt.surrogate.calib import MIX_MODES, CalibrationSettings, random_allocation
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.surrogate.validate import SimulatedCase, compare, errors, simulate_case
 from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--verbose", action="store_true", help="print every case's rows")
+    parser.add_argument("--mix", choices=sorted(MIX_MODES), default="joint",
+                        help="how a mix of members sharing no llm is calibrated")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
@@ -72,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             surrogate, _, fitted = fit_surrogate(
                 settings.workflow, analysis, tables, problem, catalog,
                 simulate=settings.simulate,
-                settings=FitSettings(cache_dir=args.cache / "fits", workers=args.workers))
+                settings=FitSettings(cache_dir=args.cache / "fits", workers=args.workers,
+                                     calibration=CalibrationSettings(mix=args.mix)))
             fit_s = time.perf_counter() - started
             unloaded = unloaded_latency_s(analysis.combined.e2e_latency_s.mean)
             rng = np.random.default_rng(

@@ -8,9 +8,11 @@ workflow):
   at twice the analytic capacity, then at 1.25x the rate that measured; departures between the
   25% and 75% finish quantiles, when a queue keeps the batch full in steady state);
 - **unloaded latency**: mean latency of the mix's first 4,000 calls each running alone;
-- **load curve**: mean latency of the same calls arriving as a Poisson stream at utilisation
-  ``rho`` = 0.1 .. 0.85 of the capacity (first 10% excluded), as the extra delay over the
-  unloaded latency in units of it.
+- **load curve**: mean latency of the first of those calls arriving as a Poisson stream at
+  utilisation ``rho`` = 0.1 .. 0.85 of the capacity (first 10% excluded), as the extra delay
+  over their unloaded latency in units of it: 4,000 calls at 0.85, 1,000 at the lighter loads
+  (a queue's samples are correlated over about ``1 / (1 - rho)^2`` calls, so its mean settles
+  16x faster at 0.7 than at 0.85; :func:`load_sizes`).
 
 Every configuration is driven by the same random arrival pattern, in units of its own capacity
 (common random numbers). A queue's mean delay near saturation varies by tens of percent from
@@ -18,8 +20,8 @@ one sample of 1,000 arrivals to the next; with independent samples per configura
 made neighbouring fractions look up to 2x apart at ``rho`` = 0.85, and the search preferred
 whichever fraction had drawn the calm sample. With a shared pattern the differences between
 configurations are the configurations' own; what noise remains is common to all of them and
-the workflow calibration's delay scales absorb it. 4,000 calls per point (the default) keep
-the common part to a few percent.
+the workflow calibration's delay scales absorb it. 4,000 calls at the highest load (the
+default) keep the common part within about 10% between seeds.
 
 Every simulation runs the same engine model as the evaluation harness (:mod:`scepsy_opt.simulate`)
 with the iteration times of the llm's profile, so the surrogate learns the simulator's physics.
@@ -31,6 +33,7 @@ these Poisson load curves miss by up to a factor of two near saturation; the wor
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,13 +53,15 @@ log = logging.getLogger(__name__)
 
 FRACTION_GRID = 8
 LOADS = (0.1, 0.3, 0.5, 0.7, 0.85)
+LOAD_CALLS_FLOOR = 1000  # calls at the lighter loads (where a queue's mean settles quickly)
 
 
 @dataclass(frozen=True)
 class InstanceDataSettings:
     """How much each configuration is simulated (see the module text): ``mix_calls`` calls
     drawn from the workflow, ``saturation_calls`` per overload run, ``load_calls`` for the
-    unloaded latency and per point of the load curve at utilisations ``loads``."""
+    unloaded latency and at the highest of the load curve's utilisations ``loads`` (fewer at
+    the lighter ones: :func:`load_sizes`)."""
 
     mix_calls: int = 4096
     saturation_calls: int = 3000
@@ -99,6 +104,15 @@ def configurations(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings,
     return out
 
 
+def load_sizes(load_calls: int, loads: tuple[float, ...], calls: int) -> list[int]:
+    """Calls replayed at each utilisation of ``loads``: ``load_calls`` at the highest and, at
+    lower ones, as many as give its precision (a queue's samples are correlated over about
+    ``1 / (1 - rho)^2`` calls), at least ``LOAD_CALLS_FLOOR``; never more than the mix."""
+    top = max(loads)
+    return [min(calls, max(math.ceil(load_calls * ((1 - top) / (1 - rho)) ** 2),
+                           min(load_calls, LOAD_CALLS_FLOOR))) for rho in loads]
+
+
 def _run(spec: InstanceSpec, inputs: np.ndarray, outputs: np.ndarray, arrivals: np.ndarray):
     table = single_calls_table(spec.llm, inputs, outputs)
     n = len(inputs)
@@ -121,7 +135,7 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
     mean_in, mean_out = float(inputs.mean()), float(outputs.mean())
     # common random numbers (see the module text): one arrival pattern in units of capacity
     saturation_gaps = rng.exponential(1.0, (2, saturation_calls))
-    load_gaps = rng.exponential(1.0, (len(loads), min(settings.load_calls, calls)))
+    load_gaps = [rng.exponential(1.0, n) for n in load_sizes(settings.load_calls, loads, calls)]
     capacity, unloaded, load_delta = [], [], []
     progress = Progress(f"fit data {llm.id} on {gpu.id}", len(configs), log)
     for tp, fraction in configs:
@@ -130,7 +144,7 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
         spec = InstanceSpec(llm.id, model, plan.kv_capacity_tokens, memory.max_num_seqs,
                             memory.max_num_batched_tokens)
         # unloaded: calls one at a time, far apart
-        head = slice(0, min(settings.load_calls, calls))
+        head = slice(0, max(len(g) for g in load_gaps))
         alone = _run(spec, inputs[head], outputs[head], np.arange(head.stop) * 1e4)
         alone_s = alone.call_finished - alone.call_submitted
         single = float(np.mean(alone_s))
@@ -149,12 +163,13 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
                 mu = 0.5 * saturation_calls / (high - low)
         # load curve: the same calls as a Poisson stream at utilisation rho
         deltas = []
-        warm = head.stop // 10
         for rho, gaps in zip(loads, load_gaps, strict=True):
+            n = len(gaps)
+            warm = n // 10
             arrivals = np.cumsum(gaps / (rho * mu))
-            raw = _run(spec, inputs[head], outputs[head], arrivals)
+            raw = _run(spec, inputs[:n], outputs[:n], arrivals)
             latency = float(np.mean((raw.call_finished - raw.call_submitted)[warm:]))
-            deltas.append(max(latency / float(np.mean(alone_s[warm:])) - 1.0, 0.0))
+            deltas.append(max(latency / float(np.mean(alone_s[warm:n])) - 1.0, 0.0))
         capacity.append(mu)
         unloaded.append(single)
         load_delta.append(deltas)

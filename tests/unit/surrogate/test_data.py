@@ -63,3 +63,13 @@ def test_configurations_that_are_time_scaled_copies_measure_the_same_load_curve(
                                measured.capacity_rps[copies][0] / size[copies][0], rtol=1e-6)
     # the curve is a real queue's: it rises with the load
     assert 0 < measured.load_delta[copies][0, 0] < measured.load_delta[copies][0, 1]
+
+
+def test_load_points_replay_calls_in_proportion_to_how_slowly_their_queue_settles():
+    """``load_calls`` at the highest load; at a lighter one ``(1 - top)^2 / (1 - rho)^2`` of
+    it (a queue's samples are correlated over about ``1 / (1 - rho)^2`` calls), at least 1,000
+    (or ``load_calls`` when smaller), at most the mix."""
+    assert data.load_sizes(4000, (0.1, 0.3, 0.5, 0.7, 0.85), 4096) == [1000] * 4 + [4000]
+    assert data.load_sizes(4000, (0.5, 0.8, 0.9), 4096) == [1000, 1000, 4000]
+    assert data.load_sizes(20000, (0.7, 0.85), 4096) == [4096, 4096]  # 5,000 > the mix
+    assert data.load_sizes(200, (0.2, 0.5, 0.8), 1024) == [200, 200, 200]  # the fast fit
