@@ -13,7 +13,9 @@ in batches (``vmap``), best first. (The pipeline's utilisation couples the llms 
 request has competing critical paths, so the latency is never a sum of per-llm terms that a
 knapsack could take apart.)
 
-The oracle is exact for the budget and utilisation constraints. With ``packing`` the best
+Every option raises the workflow's throughput with its llm's capacity (lower ``rho``), so the
+workflow's utilisation cap keeps the dominance. The oracle is exact for the budget and
+utilisation constraints. With ``packing`` the best
 allocations are then checked for packing onto the cluster in order of latency, the first that
 packs wins (exact unless a dominated option would have packed where none of the front does).
 """
@@ -103,6 +105,8 @@ def exact(space: SearchSpace, *, packing: bool = True, max_combinations: int = 2
             source="search", field="method", value="exact",
             fix="use search.method=gradient_guided for instances of this size")
     kept, evaluated = _enumerate(space, fronts)
+    if not kept:  # within the budget, but no combination sustains the workflow's throughput
+        raise infeasible(space)
     best = next((state for state in kept
                  if not packing or space.packs(*state.reshape(3, L))), None)
     if best is None:

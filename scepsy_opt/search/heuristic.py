@@ -1,10 +1,12 @@
 """The gradient-guided allocation search.
 
 1. **Target** (replicas first): every llm takes the configuration that meets the target rate
-   under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.search.space.min_replicas`);
-   when their sum exceeds the budget, the target is infeasible and the error says which rate is
-   achievable and what limits it. When those instances do not pack onto the cluster, the
-   cheapest combination of configurations that does is searched best-first.
+   under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.search.space.min_replicas`),
+   and replicas are added where they raise the workflow's throughput most per GPU until it
+   meets the target under the cap too; when that exceeds the budget, the target is infeasible
+   and the error says which rate is achievable and what limits it. When those instances do not
+   pack onto the cluster, the cheapest combination of configurations that does is searched
+   best-first.
 2. **Relax and round**: with those configurations, replicas are relaxed to real numbers and
    the budget is poured, in small steps, into the llm whose replicas cut the surrogate's latency
    most per GPU (``-dT/dr / GPUs per replica``, from ``jax.grad``); the relaxed replicas are
@@ -37,7 +39,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
-from scepsy_opt.search.space import SearchSpace, config_arrays, min_replicas
+from scepsy_opt.search.space import (
+    SearchSpace,
+    config_arrays,
+    min_replicas,
+    sustaining_replicas,
+)
 from scepsy_opt.types import Allocation
 
 log = logging.getLogger(__name__)
@@ -280,23 +287,17 @@ class _Search:
     # ------------------------------------------------------------------ phases
 
     def start(self) -> tuple[_State, np.ndarray]:
-        need = min_replicas(self.space, self.space.rate)
-        tp, k, valid = config_arrays(self.space)
-        cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
-        best = np.argmin(cost, axis=0)
-        columns = np.arange(len(self.space.llms))
-        state = _State(tp[best, columns].copy(), k[best, columns].copy(),
-                       need[best, columns].copy())
-        if np.any(need[best, columns] == 0) or self.space.cost(
-                state.tp, state.k, state.r) > self.space.budget:
+        state, need = target_point(self.space, self.space.rate)
+        if state is None:
             raise infeasible(self.space)
         return state, need
 
     def packing_start(self, need: np.ndarray, tries: int = PACKING_TRIES) -> _State | None:
         """When the fewest-GPU point does not pack: the cheapest combination of per-llm
-        configurations (each with the fewest replicas that meet the target) that fits the
-        budget and packs, searched best-first by GPUs over up to ``tries`` packing checks
-        (e.g. whole GPUs for an llm whose fractions leave slivers no other llm can use)."""
+        configurations (each with the fewest replicas that meet the target, raised until the
+        workflow's throughput does) that fits the budget and packs, searched best-first by GPUs
+        over up to ``tries`` packing checks (e.g. whole GPUs for an llm whose fractions leave
+        slivers no other llm can use)."""
         tp, k, _ = config_arrays(self.space)
         cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
         options = [[int(c) for c in np.argsort(cost[:, i], kind="stable") if need[c, i] > 0]
@@ -318,7 +319,9 @@ class _Search:
             state = _State(tp[rows, columns].copy(), k[rows, columns].copy(),
                            need[rows, columns].copy())
             tries -= 1
-            if self.packs(state):
+            state.r = sustaining_replicas(self.space, state.tp, state.k, state.r,
+                                          self.space.rate)
+            if state.r is not None and self.packs(state):
                 return state
             for i in range(len(picks)):
                 if picks[i] + 1 < len(options[i]):
@@ -458,17 +461,32 @@ def _state_of(space: SearchSpace, allocation: Allocation) -> _State | None:
 # --------------------------------------------------------------------------- infeasibility
 
 
-def max_achievable_rate(space: SearchSpace) -> tuple[float, np.ndarray]:
-    """The highest rate whose fewest-GPU allocation fits the budget (bisection), and the GPUs
-    each llm then needs."""
+def target_point(space: SearchSpace, rate: float) -> tuple[_State | None, np.ndarray]:
+    """The fewest-GPU point that meets ``rate``: every llm in the configuration that keeps
+    its utilisation within the cap with the fewest GPUs, then replicas added where they raise
+    the workflow's throughput most until its utilisation is within the cap too (None when
+    that exceeds the budget); and the fewest replicas per configuration
+    (:func:`~scepsy_opt.search.space.min_replicas`)."""
+    need = min_replicas(space, rate)
+    if np.any(np.all(need == 0, axis=0)):
+        return None, need
     tp, k, _ = config_arrays(space)
+    cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max)
+    best = np.argmin(cost, axis=0)
+    columns = np.arange(len(space.llms))
+    state = _State(tp[best, columns].copy(), k[best, columns].copy(),
+                   need[best, columns].copy())
+    state.r = sustaining_replicas(space, state.tp, state.k, state.r, rate)
+    return (None if state.r is None else state), need
+
+
+def max_achievable_rate(space: SearchSpace) -> tuple[float, np.ndarray]:
+    """The highest rate whose fewest-GPU point (:func:`target_point`) fits the budget
+    (bisection), and the GPUs each llm then needs."""
 
     def gpus(rate: float) -> np.ndarray | None:
-        need = min_replicas(space, rate)
-        if np.any(np.all(need == 0, axis=0)):
-            return None
-        cost = np.where(need > 0, tp * k * need, np.iinfo(np.int64).max).min(axis=0)
-        return cost if cost.sum() <= space.budget else None
+        state, _ = target_point(space, rate)
+        return None if state is None else state.tp * state.k * state.r
 
     low, high = 0.0, max(space.rate, 1e-6)
     while gpus(high) is not None:
@@ -498,7 +516,8 @@ def infeasible(space: SearchSpace, packing: bool = False, tried: str = "") -> Al
     needs = ", ".join(f"{llm} {g:.3g}" for llm, g in sorted(
         zip(space.llms, gpus, strict=True), key=lambda x: -x[1]))
     limit = (f"at most {rate:.4g} requests/s is achievable (predicted), where the GPUs run out "
-             f"with {needs} GPUs at utilisation {problem.utilization_cap:g}") if rate > 0 else \
+             f"with {needs} GPUs, the workflow and every llm at utilisation "
+             f"{problem.utilization_cap:g}") if rate > 0 else \
         "not even the smallest instance of every llm fits"
     return AllocationError(
         f"target {problem.rate_rps:g} requests/s cannot be sustained on {where}: {limit}",

@@ -8,6 +8,9 @@ An allocation is feasible when
 - every llm's utilisation at the target rate is at most the cap:
   ``rho_l = lambda / X_l <= cap`` with ``X_l = eta_l r_l mu_l / n_l`` the requests/s the llm's
   replicas sustain (the surrogate's stage throughput);
+- so is the workflow's: ``lambda / X <= cap`` with ``X`` the surrogate's workflow throughput,
+  the soft minimum of the stages', which falls below the weakest stage where several are close
+  to it (two stages each at the cap can together be past their pipeline's limit);
 - its instances pack onto the GPUs (first fit, largest instances first).
 
 Costs are counted in eighths of a GPU (integers), so budgets compare exactly.
@@ -70,15 +73,21 @@ class SearchSpace:
     def score(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, rate: float | None = None
               ) -> dict[str, np.ndarray]:
         """Surrogate predictions for a batch ``[B, L]`` of allocations, plus ``feasible``
-        (budget and utilisation; packing is checked separately)."""
+        (budget, every llm's and the workflow's utilisation; packing is checked
+        separately)."""
         tp, k, r = (np.atleast_2d(np.asarray(x)) for x in (tp, k, r))
-        out = self.surrogate.predict_batch(tp, r, k / FRACTION_GRID,
-                                           self.rate if rate is None else rate)
+        rate = self.rate if rate is None else rate
+        out = self.surrogate.predict_batch(tp, r, k / FRACTION_GRID, rate)
         result: dict[str, Any] = {name: np.asarray(v) for name, v in out.items()}
         result["gpus"] = self.cost(tp, k, r) / FRACTION_GRID
-        result["feasible"] = (self.cost(tp, k, r) <= self.budget) & np.all(
-            result["rho"] <= self.cap + 1e-9, axis=-1)
+        result["feasible"] = ((self.cost(tp, k, r) <= self.budget)
+                              & np.all(result["rho"] <= self.cap + 1e-9, axis=-1)
+                              & self.sustains(result["throughput_rps"], rate))
         return result
+
+    def sustains(self, throughput: np.ndarray, rate: float) -> np.ndarray:
+        """Whether the workflow's utilisation ``rate / throughput`` is within the cap."""
+        return rate <= (self.cap + 1e-9) * np.asarray(throughput)
 
 
 def search_space(problem: AllocationProblem, catalog: Catalog, surrogate: WorkflowSurrogate
@@ -118,7 +127,8 @@ def config_arrays(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def min_replicas(space: SearchSpace, rate: float) -> np.ndarray:
     """``[C, L]``: the fewest replicas of each configuration that keep the llm's utilisation
-    at ``rate`` within the cap (0: not within the budget). Bisection on the replica count,
+    at ``rate`` within the cap (0: not within the budget); a lower bound, as the workflow's
+    throughput may need more (:func:`sustaining_replicas`). Bisection on the replica count,
     vectorised over all configurations (a stage's throughput grows with its replicas)."""
     tp, k, valid = config_arrays(space)
     most = np.maximum(space.budget // (tp * k), 1)
@@ -138,3 +148,31 @@ def min_replicas(space: SearchSpace, rate: float) -> np.ndarray:
         high = np.where(move & ok, middle, high)
         low = np.where(move & ~ok, middle, low)
     return np.where(valid & ok_high & (space.budget >= tp * k), high, 0)
+
+
+def sustaining_replicas(space: SearchSpace, tp: np.ndarray, k: np.ndarray, r: np.ndarray,
+                        rate: float) -> np.ndarray | None:
+    """``r`` raised until the workflow's utilisation at ``rate`` is within the cap: one replica
+    at a time, to the llm whose replica raises the predicted workflow throughput most per GPU
+    (None when the budget runs out first). Every llm's utilisation is assumed within the cap
+    already (``r`` at least :func:`min_replicas`)."""
+    r = np.array(r, dtype=int)
+    per_replica = np.asarray(tp) * np.asarray(k)
+    eye = np.eye(len(r), dtype=int)
+    fraction = np.asarray(k) / FRACTION_GRID
+    while True:
+        cost = int(np.dot(per_replica, r))
+        if cost > space.budget:
+            return None
+        current = space.surrogate.predict_batch(tp[None], r[None], fraction[None], rate)
+        now = float(current["throughput_rps"][0])
+        if space.sustains(now, rate):
+            return r
+        grown = np.flatnonzero(cost + per_replica <= space.budget)
+        if not len(grown):
+            return None
+        options = r[None] + eye[grown]
+        after = space.surrogate.predict_batch(np.broadcast_to(tp, options.shape), options,
+                                              np.broadcast_to(fraction, options.shape),
+                                              rate)["throughput_rps"]
+        r = options[int(np.argmax((np.asarray(after) - now) / per_replica[grown]))]

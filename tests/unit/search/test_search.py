@@ -11,7 +11,12 @@ from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.search.exact import exact
 from scepsy_opt.search.heuristic import max_achievable_rate, search
 from scepsy_opt.search.problem import AllocationError, problem_from_stats
-from scepsy_opt.search.space import config_arrays, min_replicas, search_space
+from scepsy_opt.search.space import (
+    config_arrays,
+    min_replicas,
+    search_space,
+    sustaining_replicas,
+)
 from scepsy_opt.surrogate.calib import synthetic_cluster
 from scepsy_opt.testing import synthetic_surrogate
 
@@ -128,6 +133,38 @@ def test_an_infeasible_target_names_the_achievable_rate(catalog):
     assert "lower target.rate_rps" in message and "GPUs" in message
 
 
+def test_the_workflow_throughput_is_held_to_the_cap_like_every_llm(catalog):
+    """Two llms each at the cap are past it together (the workflow's throughput is the soft
+    minimum of theirs): the target point adds replicas until the workflow is within the cap,
+    and the achievable rate is the brute-force highest ``cap x throughput`` within a few
+    percent, never above it."""
+    from scepsy_opt.search.heuristic import target_point
+
+    space = instance(catalog, 2, llms=POOL[:2], gpus=3, load=0.9)
+    point, need = target_point(space, space.rate)
+    tp, k, _ = config_arrays(space)
+    columns = np.arange(2)
+    cheapest = np.argmin(np.where(need > 0, tp * k * need, 10**9), axis=0)
+    per_llm = space.score(tp[cheapest, columns], k[cheapest, columns],
+                          need[cheapest, columns])
+    assert np.all(per_llm["rho"] <= space.cap + 1e-9)  # every llm within the cap
+    assert space.rate > space.cap * per_llm["throughput_rps"][0]  # but not the workflow
+    assert not per_llm["feasible"][0]
+    at_point = space.score(point.tp, point.k, point.r)
+    assert at_point["feasible"][0] and np.all(point.r >= need[cheapest, columns])
+    found = search(space, packing=False)
+    assert space.rate <= space.cap * found.throughput_rps * (1 + 1e-9)
+
+    rows = np.array([c for c in itertools.product(*(
+        [(t, kk, r) for t, kk in configs for r in range(1, space.budget // (t * kk) + 1)]
+        for configs in space.configs)) if sum(t * kk * r for t, kk, r in c) <= space.budget])
+    scored = space.score(rows[:, :, 0], rows[:, :, 1], rows[:, :, 2])
+    highest = space.cap * np.max(np.minimum(scored["throughput_rps"],
+                                            scored["capacity_rps"].min(axis=1)))
+    top, _ = max_achievable_rate(space)
+    assert 0.95 * highest <= top <= highest * (1 + 1e-9)
+
+
 def test_combination_count_matches_enumeration():
     from scepsy_opt.search.exact import combinations
 
@@ -150,11 +187,15 @@ def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
     choices = [[c for c in range(need.shape[0]) if need[c, i] > 0] for i in range(L)]
 
     def point(combo):
-        return (tuple(int(tp[c, i]) for i, c in enumerate(combo)),
-                tuple(int(k[c, i]) for i, c in enumerate(combo)),
-                tuple(int(need[c, i]) for i, c in enumerate(combo)))
+        """The combination's target point: replicas raised until the workflow sustains it."""
+        tps = np.array([tp[c, i] for i, c in enumerate(combo)])
+        ks = np.array([k[c, i] for i, c in enumerate(combo)])
+        rs = sustaining_replicas(space, tps, ks, [need[c, i] for i, c in enumerate(combo)],
+                                 space.rate)
+        return None if rs is None else (tuple(map(int, tps)), tuple(map(int, ks)),
+                                        tuple(map(int, rs)))
 
-    def cost(combo):
+    def cost(combo):  # the order the combinations are tried in
         return sum(int(tp[c, i] * k[c, i] * need[c, i]) for i, c in enumerate(combo))
 
     combos = list(itertools.product(*choices))
@@ -169,12 +210,15 @@ def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
         return key not in rejected and original(self, tp_, k_, r_)
 
     monkeypatch.setattr(SearchSpace, "packs", packs)
-    # brute force: the cheapest combination that fits the budget and packs
-    expected = min(cost(c) for c in combos if cost(c) <= space.budget
-                   and packs(space, *map(np.array, point(c))))
+    # brute force: the points of the cheapest combinations whose points pack
+    packing = [(cost(c), point(c)) for c in combos if point(c) is not None
+               and packs(space, *map(np.array, point(c)))]
+    first = min(spent for spent, _ in packing)
+    expected = {sum(a * b * c for a, b, c in zip(*p, strict=True))
+                for spent, p in packing if spent == first}
     found = search(space)
     step = next(s for s in found.trace if s.move == "fewest GPUs that meet the target and pack")
-    assert step.gpus * 8 == pytest.approx(expected) and expected > cheapest
+    assert step.gpus * 8 in expected and first > cheapest
     entries = [found.allocation.llm(llm) for llm in space.llms]
     assert packs(space, np.array([e.tp for e in entries]),
                  np.array([round(e.gpu_fraction * 8) for e in entries]),
