@@ -15,9 +15,9 @@ knapsack could take apart.)
 
 Every option raises the workflow's throughput with its llm's capacity (lower ``rho``), so the
 workflow's utilisation cap keeps the dominance. The oracle is exact for the budget and
-utilisation constraints. With ``packing`` the best
-allocations are then checked for packing onto the cluster in order of latency, the first that
-packs wins (exact unless a dominated option would have packed where none of the front does).
+utilisation constraints. With ``packing`` the best allocations are then checked for packing
+onto the cluster in order of latency, the first that packs wins (exact unless a dominated
+option would have packed where none of the front does).
 """
 
 from __future__ import annotations
