@@ -26,7 +26,8 @@
    none improves.
 
 Phases 2 to 4 run from the phase-1 point and from the "rounded" point, and, when given, from
-other allocations (the baselines); the best result wins. Every step is recorded in the trace.
+other allocations (the baselines; also when phase 1 finds no point, as one of them may meet the
+target all the same); the best result wins. Every step is recorded in the trace.
 """
 
 from __future__ import annotations
@@ -286,12 +287,6 @@ class _Search:
 
     # ------------------------------------------------------------------ phases
 
-    def start(self) -> tuple[_State, np.ndarray]:
-        state, need = target_point(self.space, self.space.rate)
-        if state is None:
-            raise infeasible(self.space)
-        return state, need
-
     def packing_start(self, need: np.ndarray, tries: int = PACKING_TRIES) -> _State | None:
         """When the fewest-GPU point does not pack: the cheapest combination of per-llm
         configurations (each with the fewest replicas that meet the target, raised until the
@@ -405,20 +400,25 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     whose instances pack onto the cluster (off: the budget alone, as the exact oracle's
     knapsack)."""
     run = _Search(space, max_steps, packing)
-    first, need = run.start()
-    scored = run.score([first])
-    run.record("target", "fewest GPUs that meet the target", first, scored)
-    if not run.packs(first):
-        first = run.packing_start(need)
-        if first is None:
-            raise infeasible(space, packing=True, tried=(
-                f" (tried the {PACKING_TRIES:,} cheapest combinations of configurations that "
-                "meet it within the budget)"))
-        run.record("target", "fewest GPUs that meet the target and pack", first,
-                   run.score([first]))
+    first, need = target_point(space, space.rate)
+    packing_error = None
+    if first is not None:
+        run.record("target", "fewest GPUs that meet the target", first, run.score([first]))
+        if not run.packs(first):
+            first = run.packing_start(need)
+            if first is None:
+                packing_error = infeasible(space, packing=True, tried=(
+                    f" (tried the {PACKING_TRIES:,} cheapest combinations of configurations "
+                    "that meet it within the budget)"))
+            else:
+                run.record("target", "fewest GPUs that meet the target and pack", first,
+                           run.score([first]))
+    # a start that meets the target where the target point does not (it adds replicas
+    # greedily) is searched from all the same
     candidates = []
     for label, state in (("from the target point", first),
-                         ("from the rounded relaxation", run.relax_and_round(first)),
+                         ("from the rounded relaxation",
+                          None if first is None else run.relax_and_round(first)),
                          *((f"from {a.method}", _state_of(space, a)) for a in starts)):
         if state is None or not run.packs(state):
             continue
@@ -429,6 +429,8 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
         state = run.grow(state, "grow")
         state = run.improve(state, need, "local")
         candidates.append(state)
+    if not candidates:
+        raise packing_error or infeasible(space)
     final = run.score(candidates)
     best = int(np.argmin(np.where(final["feasible"], final["latency_s"], np.inf)))
     state = candidates[best]

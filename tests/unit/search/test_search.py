@@ -9,7 +9,7 @@ import pytest
 
 from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.search.exact import exact
-from scepsy_opt.search.heuristic import max_achievable_rate, search
+from scepsy_opt.search.heuristic import max_achievable_rate, search, target_point
 from scepsy_opt.search.problem import AllocationError, problem_from_stats
 from scepsy_opt.search.space import (
     config_arrays,
@@ -138,8 +138,6 @@ def test_the_workflow_throughput_is_held_to_the_cap_like_every_llm(catalog):
     minimum of theirs): the target point adds replicas until the workflow is within the cap,
     and the achievable rate is the brute-force highest ``cap x throughput`` within a few
     percent, never above it."""
-    from scepsy_opt.search.heuristic import target_point
-
     space = instance(catalog, 2, llms=POOL[:2], gpus=3, load=0.9)
     point, need = target_point(space, space.rate)
     tp, k, _ = config_arrays(space)
@@ -163,6 +161,34 @@ def test_the_workflow_throughput_is_held_to_the_cap_like_every_llm(catalog):
                                             scored["capacity_rps"].min(axis=1)))
     top, _ = max_achievable_rate(space)
     assert 0.95 * highest <= top <= highest * (1 + 1e-9)
+
+
+def test_a_start_that_meets_a_target_the_target_point_misses_is_searched(catalog):
+    """Above the achievable rate ``R`` (the greedy target point's limit) the search still
+    plans from a given start that the surrogate predicts meets the target, and without one
+    it names ``R``."""
+    from scepsy_opt.types import Allocation, LlmAllocation
+
+    space = instance(catalog, 2, llms=POOL[:2], gpus=3, load=0.9)
+    top, _ = max_achievable_rate(space)
+    rows = np.array([c for c in itertools.product(*(
+        [(t, kk, r) for t, kk in configs for r in range(1, space.budget // (t * kk) + 1)]
+        for configs in space.configs)) if sum(t * kk * r for t, kk, r in c) <= space.budget])
+    scored = space.score(rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rate=top)
+    best = int(np.argmax(np.where(scored["feasible"], scored["throughput_rps"], -np.inf)))
+    highest = space.cap * float(scored["throughput_rps"][best])
+    assert highest > top * (1 + 1e-6)  # the greedy point stops short of the best allocation
+    rate = (top + highest) / 2
+    above = search_space(dataclasses.replace(space.problem, rate_rps=rate), catalog,
+                         space.surrogate)
+    assert target_point(above, rate)[0] is None
+    with pytest.raises(AllocationError, match="is achievable"):
+        search(above, packing=False)
+    start = Allocation("given", tuple(
+        LlmAllocation(llm, space.problem.gpu, int(t), int(r), kk / 8)
+        for llm, (t, kk, r) in zip(space.llms, rows[best], strict=True)))
+    found = search(above, packing=False, starts=(start,))
+    assert rate <= space.cap * found.throughput_rps * (1 + 1e-9)
 
 
 def test_combination_count_matches_enumeration():
@@ -234,7 +260,7 @@ def test_knapsack_moves_are_the_best_sets_per_net_change_of_gpus(catalog, seed):
 
     space = instance(catalog, 40 + seed, gpus=8)
     run = _Search(space, 10, packing=False)
-    state, _ = run.start()
+    state, _ = target_point(space, space.rate)
     L = len(space.llms)
     rng = np.random.default_rng(seed)
     owner = np.sort(rng.integers(0, L, 5 * L))
