@@ -79,8 +79,9 @@ class SearchSpace:
         rate = self.rate if rate is None else rate
         out = self.surrogate.predict_batch(tp, r, k / FRACTION_GRID, rate)
         result: dict[str, Any] = {name: np.asarray(v) for name, v in out.items()}
-        result["gpus"] = self.cost(tp, k, r) / FRACTION_GRID
-        result["feasible"] = ((self.cost(tp, k, r) <= self.budget)
+        cost = self.cost(tp, k, r)
+        result["gpus"] = cost / FRACTION_GRID
+        result["feasible"] = ((cost <= self.budget)
                               & np.all(result["rho"] <= self.cap + 1e-9, axis=-1)
                               & self.sustains(result["throughput_rps"], rate))
         return result
@@ -157,22 +158,25 @@ def sustaining_replicas(space: SearchSpace, tp: np.ndarray, k: np.ndarray, r: np
     (None when the budget runs out first). Every llm's utilisation is assumed within the cap
     already (``r`` at least :func:`min_replicas`)."""
     r = np.array(r, dtype=int)
-    per_replica = np.asarray(tp) * np.asarray(k)
-    eye = np.eye(len(r), dtype=int)
+    tp = np.asarray(tp)
+    per_replica = tp * np.asarray(k)
     fraction = np.asarray(k) / FRACTION_GRID
-    while True:
-        cost = int(np.dot(per_replica, r))
-        if cost > space.budget:
-            return None
-        current = space.surrogate.predict_batch(tp[None], r[None], fraction[None], rate)
-        now = float(current["throughput_rps"][0])
-        if space.sustains(now, rate):
-            return r
+
+    def throughput(replicas: np.ndarray) -> np.ndarray:  # [B, L] -> [B]
+        return np.asarray(space.surrogate.predict_batch(
+            np.broadcast_to(tp, replicas.shape), replicas,
+            np.broadcast_to(fraction, replicas.shape), rate)["throughput_rps"])
+
+    cost = int(np.dot(per_replica, r))
+    if cost > space.budget:
+        return None
+    now = float(throughput(r[None])[0])
+    while not space.sustains(now, rate):
         grown = np.flatnonzero(cost + per_replica <= space.budget)
         if not len(grown):
             return None
-        options = r[None] + eye[grown]
-        after = space.surrogate.predict_batch(np.broadcast_to(tp, options.shape), options,
-                                              np.broadcast_to(fraction, options.shape),
-                                              rate)["throughput_rps"]
-        r = options[int(np.argmax((np.asarray(after) - now) / per_replica[grown]))]
+        options = r[None] + np.eye(len(r), dtype=int)[grown]
+        after = throughput(options)
+        best = int(np.argmax((after - now) / per_replica[grown]))
+        r, now, cost = options[best], float(after[best]), cost + int(per_replica[grown[best]])
+    return r

@@ -38,18 +38,18 @@ def instance(catalog, seed, *, llms=None, gpus=None, load=None, program=None):
     return search_space(problem, catalog, surrogate)
 
 
+def every_allocation(space):
+    """``[N, L, 3]``: every (TP, eighths, replicas) of every llm, the combinations within the
+    budget."""
+    per_llm = [[(tp, k, r) for tp, k in configs for r in range(1, space.budget // (tp * k) + 1)]
+               for configs in space.configs]
+    return np.array([c for c in itertools.product(*per_llm)
+                     if sum(tp * k * r for tp, k, r in c) <= space.budget])
+
+
 def brute_force(space):
     """Every (configuration, replicas) of every llm within the budget, scored at once."""
-    per_llm = []
-    for configs in space.configs:
-        options = []
-        for tp, k in configs:
-            for r in range(1, space.budget // (tp * k) + 1):
-                options.append((tp, k, r))
-        per_llm.append(options)
-    rows = [c for c in itertools.product(*per_llm)
-            if sum(tp * k * r for tp, k, r in c) <= space.budget]
-    array = np.array(rows)  # [N, L, 3]
+    array = every_allocation(space)
     best = (np.inf, None)
     for start in range(0, len(array), 20000):
         chunk = array[start:start + 20000]
@@ -153,9 +153,7 @@ def test_the_workflow_throughput_is_held_to_the_cap_like_every_llm(catalog):
     found = search(space, packing=False)
     assert space.rate <= space.cap * found.throughput_rps * (1 + 1e-9)
 
-    rows = np.array([c for c in itertools.product(*(
-        [(t, kk, r) for t, kk in configs for r in range(1, space.budget // (t * kk) + 1)]
-        for configs in space.configs)) if sum(t * kk * r for t, kk, r in c) <= space.budget])
+    rows = every_allocation(space)
     scored = space.score(rows[:, :, 0], rows[:, :, 1], rows[:, :, 2])
     highest = space.cap * np.max(np.minimum(scored["throughput_rps"],
                                             scored["capacity_rps"].min(axis=1)))
@@ -171,9 +169,7 @@ def test_a_start_that_meets_a_target_the_target_point_misses_is_searched(catalog
 
     space = instance(catalog, 2, llms=POOL[:2], gpus=3, load=0.9)
     top, _ = max_achievable_rate(space)
-    rows = np.array([c for c in itertools.product(*(
-        [(t, kk, r) for t, kk in configs for r in range(1, space.budget // (t * kk) + 1)]
-        for configs in space.configs)) if sum(t * kk * r for t, kk, r in c) <= space.budget])
+    rows = every_allocation(space)
     scored = space.score(rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rate=top)
     best = int(np.argmax(np.where(scored["feasible"], scored["throughput_rps"], -np.inf)))
     highest = space.cap * float(scored["throughput_rps"][best])
