@@ -30,7 +30,7 @@ import jax
 import numpy as np
 import optax
 
-from scepsy_opt.artifacts import atomic_write_text, to_jsonable
+from scepsy_opt.artifacts import atomic_write_bytes, atomic_write_text, to_jsonable
 from scepsy_opt.profile.backends import CallMix
 from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.profile.roofline import roofline_params
@@ -309,12 +309,11 @@ def _load(folder: Path | None, key: str) -> tuple[dict, dict] | None:
 
 
 def _save(folder: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """``<key>.npz`` then ``<key>.json``, each written atomically (the sidecar marks a
-    complete entry)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """``<key>.npz`` then ``<key>.json``, each written atomically through a temporary file of
+    its own (the sidecar marks a complete entry). Processes that fit the same llm at once (a
+    sweep's jobs, benchmark workers) each write a whole entry; a shared temporary name made
+    the second one's rename fail."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    tmp = folder / f".{key}.npz.tmp"
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(folder / f"{key}.npz")
+    atomic_write_bytes(folder / f"{key}.npz", buffer.getvalue())
     atomic_write_text(folder / f"{key}.json", json.dumps(meta, indent=1) + "\n")
