@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 if settings.workflow.is_mix:
                     # protocol 2: a mix is sustained only when every member keeps up; 3: a
                     # member's warm-up requests count in its completed throughput, as the whole
-                    # run's do
-                    identity.append({"protocol": 3})
+                    # run's do; 4: runs span the slowest member's latencies, not the mix's mean
+                    identity.append({"protocol": 4})
                 key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()
                                      ).hexdigest()[:20]
                 path = args.cache / "cases" / f"{key}.json"

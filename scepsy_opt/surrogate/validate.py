@@ -18,7 +18,7 @@ import numpy as np
 from scepsy_opt.placement.first_fit import first_fit
 from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.search.problem import AllocationProblem
-from scepsy_opt.simulate.evaluate import PlanRunner, capacity_bound_rps
+from scepsy_opt.simulate.evaluate import PlanRunner, capacity_bound_rps, span_latency_s
 from scepsy_opt.simulate.settings import SimulateSettings
 from scepsy_opt.surrogate.calib import allocation_arrays
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
@@ -76,14 +76,15 @@ def simulate_case(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catal
     runner = PlanRunner(spec, allocation, first_fit(allocation, problem.cluster), catalog,
                         problem.memory, settings, profiles or {}, unloaded_latency_s)
     max_rate = runner.max_sustainable_rate(capacity_bound_rps(problem, catalog, allocation))
-    rates, latencies = [], []
+    rates, latencies, spans = [], [], []
     for load in loads:
         rate = load * max_rate
-        below = [lat for r, lat in zip(rates, latencies, strict=True) if r <= rate]
+        below = [span for r, span in zip(rates, spans, strict=True) if r <= rate]
         metrics = runner.run_long(rate, settings.num_requests,
                                   latency_hint_s=max(below, default=None))
         rates.append(rate)
         latencies.append(metrics.e2e_latency_s.mean)
+        spans.append(span_latency_s(metrics))
     return SimulatedCase(allocation, max_rate, tuple(rates), tuple(latencies))
 
 

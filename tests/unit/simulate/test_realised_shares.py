@@ -79,3 +79,32 @@ def test_a_mix_is_sustained_only_when_every_member_keeps_up(catalog, compose):
     assert heavy.latency_growth <= settings.simulate.sustain.latency_growth
     assert rag.throughput_ratio >= 0.95 > beam.throughput_ratio
     assert not runner.sustains(heavy)
+
+
+def test_a_mix_runs_long_enough_for_its_slowest_member(catalog, compose):
+    """A run spans ``latency_spans`` of the slowest member's latencies, not of the mix's mean:
+    beam_search (a fifth of rag_beam's requests) takes several times the mix's mean, and a
+    run sized by the mean gave it only a few of its own latencies to be judged on."""
+    import dataclasses
+
+    from scepsy_opt.simulate.evaluate import PlanRunner, span_latency_s
+
+    _, settings = compose("rag_beam", "cluster=dgx_h100_x2")
+    allocation = Allocation("manual", tuple(
+        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
+            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
+            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, 4),
+            ("qwen2.5-math-prm-7b", 1, 2))))
+    runner = PlanRunner(settings.workflow, allocation, first_fit(allocation, settings.cluster),
+                        catalog, MemorySettings(), settings.simulate, {}, 1.0)
+    rate, spans = 0.2, settings.simulate.sustain.latency_spans
+    metrics = runner.run_long(rate, 10)
+    slowest = max(m.e2e_latency_s.mean for m in metrics.members)
+    assert slowest > 2 * metrics.e2e_latency_s.mean  # the beam_search member
+    assert span_latency_s(metrics) == slowest
+    # the run's arrivals span `spans` of the slowest member's latencies (what sized it;
+    # sized by the mix's mean, it had fewer than half as many requests)
+    assert metrics.measured_requests / 0.9 >= spans * slowest * rate * 0.8
+    # a single workflow is sized by its own mean, as before
+    assert span_latency_s(dataclasses.replace(metrics, members=())) == \
+        metrics.e2e_latency_s.mean
