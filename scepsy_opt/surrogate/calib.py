@@ -38,7 +38,7 @@ from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.progress import Progress
 from scepsy_opt.search.problem import AllocationProblem
-from scepsy_opt.simulate.evaluate import PlanRunner
+from scepsy_opt.simulate.evaluate import PlanRunner, span_latency_s
 from scepsy_opt.simulate.settings import SimulateSettings
 from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.data import configurations
@@ -107,11 +107,17 @@ def synthetic_cluster(catalog: Catalog, gpu: str, gpus: int) -> ClusterSpec:
 
 
 def random_allocation(problem: AllocationProblem, catalog: Catalog, rng: np.random.Generator,
-                      attempts: int = 200, max_replicas: int = 8) -> Allocation | None:
+                      attempts: int = 200, max_replicas: int | None = None
+                      ) -> Allocation | None:
     """A random allocation that fits the budget and places by first fit (None if none found).
 
-    Every llm gets a TP degree and GPU fraction that hold it and its longest call, and 1 to
-    ``max_replicas`` replicas within what the GPUs left allow.
+    Every llm gets a TP degree and GPU fraction that hold it and its longest call, and
+    replicas drawn log-uniformly from 1 to what the GPUs left allow (at most
+    ``max_replicas`` when given; each doubling of the count about as likely as the next), so
+    the fine-grained allocations the search favours on large clusters (dozens of small
+    instances of one llm) are covered as well as the few-replica ones. A uniform draw
+    capped at 8 replicas left every allocation with more than 8 replicas of an llm outside
+    what the surrogate was calibrated and validated on.
     """
     gpu = catalog.gpus[problem.gpu]
     options = {d.llm: configurations(catalog.llms[d.llm], gpu, problem.memory, d.context_tokens,
@@ -130,8 +136,10 @@ def random_allocation(problem: AllocationProblem, catalog: Catalog, rng: np.rand
             if not choices:
                 break
             tp, fraction = choices[rng.integers(len(choices))]
-            room = int(room_gpus / (tp * fraction) + 1e-9)
-            replicas = int(rng.integers(1, max(1, min(room, max_replicas)) + 1))
+            room = max(1, int(room_gpus / (tp * fraction) + 1e-9))
+            if max_replicas is not None:
+                room = min(room, max_replicas)
+            replicas = min(room, int(np.exp(rng.uniform(0.0, np.log(room + 1.0)))))
             entries.append(LlmAllocation(llm, problem.gpu, tp, replicas, fraction))
             used += tp * fraction * replicas
         if len(entries) != len(problem.demands):
@@ -186,7 +194,7 @@ def _simulate(task: _Task) -> tuple[float, list[tuple[float, float, list[float],
         if rate <= 0:
             continue
         metrics = runner.run_long(rate, task.num_requests, latency_hint_s=hint)
-        hint = metrics.e2e_latency_s.mean
+        hint = span_latency_s(metrics)
         calls = np.full(len(task.llms), np.nan)
         for stats in metrics.llms:
             if stats.llm in task.llms and stats.calls > 0:

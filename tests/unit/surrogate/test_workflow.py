@@ -216,3 +216,34 @@ def test_a_mix_is_one_pipeline_per_member():
     members = [float(model.soft_min(load["p"], capacity, np.asarray(m))) for m in mix.uses]
     assert float(base["throughput_rps"]) == pytest.approx(min(members), rel=1e-12)
     assert min(members) >= float(model.soft_min(load["p"], capacity)) - 1e-12
+
+
+def test_random_allocations_fit_and_cover_fine_grained_replica_counts(catalog):
+    """Every drawn allocation holds every llm, fits the budget and places by first fit; the
+    replica counts are spread log-uniformly up to what the GPUs allow, so allocations with
+    dozens of small instances (what the search picks on large clusters) are drawn too, not
+    only the few-replica ones (a uniform draw capped at 8 never gave more than 8)."""
+    from scepsy_opt.placement.first_fit import first_fit
+    from scepsy_opt.profile.memory import MemorySettings
+    from scepsy_opt.search.problem import AllocationProblem, LlmDemand
+    from scepsy_opt.surrogate.calib import random_allocation, synthetic_cluster
+
+    llms = ("qwen2.5-7b-instruct", "qwen2.5-math-prm-7b")
+    demands = tuple(LlmDemand(llm, 8.0, 512.0, 128.0, 4.0, 4096) for llm in llms)
+    problem = AllocationProblem(demands, 1.0, synthetic_cluster(catalog, "H100-SXM-80GB", 16),
+                                "H100-SXM-80GB", MemorySettings(), 0.8)
+    rng = np.random.default_rng(0)
+    drawn = [random_allocation(problem, catalog, rng) for _ in range(200)]
+    assert all(a is not None for a in drawn)
+    counts = []
+    for allocation in drawn:
+        assert {e.llm for e in allocation.llms} == set(llms)
+        assert allocation.gpus <= 16 + 1e-9
+        first_fit(allocation, problem.cluster)  # raises when it does not place
+        counts += [e.replicas for e in allocation.llms]
+    counts = np.array(counts)
+    assert counts.min() == 1
+    assert (counts > 8).mean() > 0.1  # dozens of small instances are drawn
+    assert (counts <= 3).mean() > 0.3  # and few replicas stay common
+    capped = [random_allocation(problem, catalog, rng, max_replicas=4) for _ in range(50)]
+    assert max(e.replicas for a in capped for e in a.llms) <= 4
