@@ -83,8 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             unloaded = unloaded_latency_s(analysis.combined.e2e_latency_s.mean)
             rng = np.random.default_rng(
                 int(hashlib.sha256(f"{workflow}/{cluster}".encode()).hexdigest()[:8], 16))
-            allocations = [a for a in (random_allocation(problem, catalog, rng)
-                                       for _ in range(args.allocations)) if a is not None]
+            # draw until --allocations distinct ones are found (on a small cluster the
+            # sampler repeats itself or comes back empty-handed)
+            allocations: list = []
+            for _ in range(10 * args.allocations):
+                if len(allocations) == args.allocations:
+                    break
+                drawn = random_allocation(problem, catalog, rng)
+                if drawn is not None and drawn not in allocations:
+                    allocations.append(drawn)
             cases: list[SimulatedCase | None] = []
             todo = []
             for allocation in allocations:
