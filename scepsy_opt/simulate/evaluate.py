@@ -7,8 +7,9 @@ rate is sustained when the completed throughput keeps up with the offered load
 first, ``latency_growth``) and nearly all requests complete. The throughput is counted over the
 measurement window shifted by the median latency (departures of a stable system run at the
 arrival rate once the first measured requests have had time to finish), and every probe runs
-long enough for its arrivals to span ``latency_spans`` of the mean latencies it measures
-(rerun longer when the loaded latency exceeds the unloaded one it was first sized by).
+long enough for its arrivals to span ``latency_spans`` of the mean latencies it measures (in a
+mix, of its slowest member's: :func:`span_latency_s`), rerun longer when the loaded latency
+exceeds the unloaded one it was first sized by.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ class SustainSettings:
     completed_fraction: float = 0.99
     iterations: int = 7
     num_requests: int = 300
-    latency_spans: float = 10.0  # arrivals span at least this many mean latencies
+    latency_spans: float = 10.0  # arrivals span this many mean latencies (a mix: slowest member's)
 
 
 @dataclass(frozen=True)

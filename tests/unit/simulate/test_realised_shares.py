@@ -36,17 +36,24 @@ def test_beam_search_shares_match_the_analysis(catalog, compose):
         assert again == metrics  # deterministic
 
 
+def rag_beam_allocation(beam_replicas: tuple[int, int]) -> Allocation:
+    """Whole H100s for rag_beam: rag_reranker's llms with room to spare, beam_search's two
+    with ``beam_replicas`` replicas each."""
+    qwen, prm = beam_replicas
+    return Allocation("manual", tuple(
+        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
+            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
+            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, qwen),
+            ("qwen2.5-math-prm-7b", 1, prm))))
+
+
 def test_a_mix_of_workflows_runs_each_at_its_rate(catalog, compose):
     _, settings = compose("rag_beam", "cluster=dgx_h100_x2")
     workload = build_workload(settings.workflow, 0.5, 400, ArrivalProcess(), seed=1)
     assert workload.member_names == ("rag_reranker", "beam_search")
     shares = [float((workload.members == i).mean()) for i in range(2)]
     assert shares == pytest.approx([0.8, 0.2], abs=0.01)
-    allocation = Allocation("manual", tuple(
-        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
-            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
-            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, 4),
-            ("qwen2.5-math-prm-7b", 1, 2))))
+    allocation = rag_beam_allocation(beam_replicas=(4, 2))
     specs = instance_specs(allocation, first_fit(allocation, settings.cluster), catalog,
                            MemorySettings())
     raw = Simulation(workload.table, workload.arrivals_s, workload.members, specs).run()
@@ -62,11 +69,7 @@ def test_a_mix_is_sustained_only_when_every_member_keeps_up(catalog, compose):
 
     _, settings = compose("rag_beam", "cluster=dgx_h100_x2")
     # rag_reranker's llms have room to spare; beam_search's (20% of the requests) do not
-    allocation = Allocation("manual", tuple(
-        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
-            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
-            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, 1),
-            ("qwen2.5-math-prm-7b", 1, 1))))
+    allocation = rag_beam_allocation(beam_replicas=(1, 1))
     runner = PlanRunner(settings.workflow, allocation, first_fit(allocation, settings.cluster),
                         catalog, MemorySettings(), settings.simulate, {}, 10.0)
     light = runner.run(0.2, 600)
@@ -90,11 +93,7 @@ def test_a_mix_runs_long_enough_for_its_slowest_member(catalog, compose):
     from scepsy_opt.simulate.evaluate import PlanRunner, span_latency_s
 
     _, settings = compose("rag_beam", "cluster=dgx_h100_x2")
-    allocation = Allocation("manual", tuple(
-        LlmAllocation(llm, "H100-SXM-80GB", tp, replicas, 1.0) for llm, tp, replicas in (
-            ("llama-3.2-3b-instruct", 1, 1), ("bge-reranker-v2-gemma", 1, 1),
-            ("llama-3.1-70b-instruct", 2, 4), ("qwen2.5-7b-instruct", 1, 4),
-            ("qwen2.5-math-prm-7b", 1, 2))))
+    allocation = rag_beam_allocation(beam_replicas=(4, 2))
     runner = PlanRunner(settings.workflow, allocation, first_fit(allocation, settings.cluster),
                         catalog, MemorySettings(), settings.simulate, {}, 1.0)
     rate, spans = 0.2, settings.simulate.sustain.latency_spans
