@@ -311,9 +311,9 @@ def bound_markdown(records: list[dict]) -> str:
     for record in records:
         if "ideal" not in record:
             continue
-        cells = []
+        cells, cell_ratios = [], ratios(record)
         for name in BASELINES[:3]:
-            r = ratios(record).get(name, {})
+            r = cell_ratios.get(name, {})
             cells.append(f"{r['latency_max']:.2f} / {r['latency_bound']:.2f}"
                          if "latency_max" in r and "latency_bound" in r else "n/a")
         lines.append(f"| {record['workflow']} | {record['cluster']} | "
