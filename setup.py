@@ -2,7 +2,7 @@
 
 `conf/`, `models/` and `solvers/` stay at the top level of the repository (DESIGN.md section 4),
 so a checkout and an editable install use them in place. A normal build copies them into
-``scepsy_opt/_data/`` of the wheel, where :func:`scepsy_opt.resources.data_dir` finds them.
+``scepsy_opt/_data/`` of the wheel, where :func:`scepsy_opt.core.resources.data_dir` finds them.
 """
 
 import shutil

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from scepsy_opt.core.resources import data_dir
 from scepsy_opt.placement.formulation import build_flat
 from scepsy_opt.placement.stage import write_mps
-from scepsy_opt.resources import data_dir
 from scepsy_opt.testing.placement import brute_force, reference_problems
 
 

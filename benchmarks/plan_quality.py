@@ -39,24 +39,21 @@ import math
 import sys
 from pathlib import Path
 
-from scepsy_opt.artifacts import atomic_write_text, to_jsonable
-from scepsy_opt.catalog import load_catalog
 from scepsy_opt.config import compose_settings
-from scepsy_opt.parallel import default_workers, map_processes
-from scepsy_opt.placement.first_fit import first_fit_decreasing
+from scepsy_opt.core.artifacts import atomic_write_text, to_jsonable
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.packing import first_fit_decreasing
+from scepsy_opt.core.parallel import default_workers, map_processes
+from scepsy_opt.core.problem import AllocationError, problem_from_stats
+from scepsy_opt.core.space import search_space
+from scepsy_opt.core.types import Allocation
+from scepsy_opt.evaluate import baselines
+from scepsy_opt.evaluate.harness import EvaluationResult, evaluate
 from scepsy_opt.search.heuristic import max_achievable_rate
-from scepsy_opt.search.problem import AllocationError, problem_from_stats
-from scepsy_opt.search.space import search_space
 from scepsy_opt.search.stage import describe, plan_allocation
-from scepsy_opt.simulate.evaluate import (
-    EvaluationResult,
-    PlanRunner,
-    evaluate,
-    unloaded_latency_s,
-)
-from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
+from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
-from scepsy_opt.types import Allocation
 from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 
 WORKFLOWS = ("rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
@@ -97,9 +94,10 @@ def run_cell(task: tuple[str, str, float, Path]) -> dict:
 
     def plan_at(rate: float, name: str, cap: float | None = None) -> Allocation | None:
         try:
-            plan = plan_allocation(dataclasses.replace(
-                problem, rate_rps=rate, utilization_cap=cap or problem.utilization_cap),
-                catalog, surrogate)
+            at = dataclasses.replace(problem, rate_rps=rate,
+                                     utilization_cap=cap or problem.utilization_cap)
+            plan = plan_allocation(at, catalog, surrogate,
+                                   starts=baselines.starts(at, catalog))
         except AllocationError as error:
             record.setdefault("plan_errors", {})[name] = str(error)
             return None
@@ -168,9 +166,9 @@ def ideal_latency(settings, problem, catalog, surrogate, unloaded: float) -> dic
     needs, simulated at a rate where requests almost never overlap. No allocation on the
     benchmark's clusters is faster, so ``baseline latency at its max sustainable rate /
     ideal`` bounds the latency ratio any plan can reach at a rate both sustain."""
+    from scepsy_opt.core.types import LlmAllocation
     from scepsy_opt.surrogate import model
     from scepsy_opt.surrogate.calib import synthetic_cluster
-    from scepsy_opt.types import LlmAllocation
 
     space = search_space(problem, catalog, surrogate)
     entries = []

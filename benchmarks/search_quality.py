@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from scepsy_opt.artifacts import atomic_write_text
-from scepsy_opt.catalog import load_catalog
-from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.core.artifacts import atomic_write_text
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.problem import AllocationError, problem_from_stats
+from scepsy_opt.core.space import search_space
 from scepsy_opt.search.exact import exact
 from scepsy_opt.search.heuristic import max_achievable_rate, search
-from scepsy_opt.search.problem import AllocationError, problem_from_stats
-from scepsy_opt.search.space import search_space
 from scepsy_opt.surrogate.calib import synthetic_cluster
 from scepsy_opt.testing import synthetic_surrogate
 

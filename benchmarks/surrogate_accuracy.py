@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scepsy_opt.artifacts import atomic_write_text, to_jsonable
-from scepsy_opt.catalog import load_catalog
 from scepsy_opt.config import compose_settings
-from scepsy_opt.parallel import default_workers, map_processes
-from scepsy_opt.search.problem import problem_from_stats
-from scepsy_opt.simulate.evaluate import unloaded_latency_s
+from scepsy_opt.core.artifacts import atomic_write_text, to_jsonable
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.parallel import default_workers, map_processes
+from scepsy_opt.core.problem import problem_from_stats
+from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.calib import MIX_MODES, CalibrationSettings, random_allocation
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.surrogate.validate import SimulatedCase, compare, errors, simulate_case

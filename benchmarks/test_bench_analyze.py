@@ -6,8 +6,8 @@ Run with `make bench`.
 
 import pytest
 
-from scepsy_opt.catalog import load_catalog, load_yaml
-from scepsy_opt.resources import data_dir
+from scepsy_opt.core.catalog import load_catalog, load_yaml
+from scepsy_opt.core.resources import data_dir
 from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.sampler import PerLlmDurations, sample_program
 from scepsy_opt.workflow.spec import parse_workflow

@@ -4,8 +4,8 @@
 Target: under 10 s on the 2-core development machine (see RESULTS.md). Run with `make bench`.
 """
 
-from scepsy_opt.catalog import load_catalog
-from scepsy_opt.profile.backends import ProfileGrid, ProfileRequest
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.profiling import ProfileGrid, ProfileRequest
 from scepsy_opt.profile.roofline_backend import RooflineBackend
 
 LLMS = ("llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b-instruct",

@@ -17,12 +17,12 @@ import time
 import numpy as np
 import pytest
 
-from scepsy_opt.catalog import expand_cluster, load_catalog, load_yaml
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.resources import data_dir
+from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.problem import problem_from_stats
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.space import search_space
 from scepsy_opt.search.heuristic import max_achievable_rate, search
-from scepsy_opt.search.problem import problem_from_stats
-from scepsy_opt.search.space import search_space
 from scepsy_opt.surrogate.calib import synthetic_cluster
 from scepsy_opt.testing import synthetic_surrogate
 
@@ -102,7 +102,7 @@ sys.path.insert(0, {here!r})
 from scepsy_opt.pipeline import compilation_cache
 compilation_cache(Path({cache!r}))
 from test_bench_search import FIVE, _space
-from scepsy_opt.catalog import load_catalog
+from scepsy_opt.core.catalog import load_catalog
 from scepsy_opt.search.heuristic import search
 from scepsy_opt.surrogate.calib import synthetic_cluster
 catalog = load_catalog()

@@ -7,16 +7,16 @@ Target: under 60 s on the 2-core development machine; events per second are reco
 import numpy as np
 import pytest
 
-from scepsy_opt.catalog import expand_cluster, load_catalog, load_yaml
-from scepsy_opt.placement.first_fit import first_fit
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.resources import data_dir
-from scepsy_opt.simulate.arrivals import ArrivalProcess
-from scepsy_opt.simulate.metrics import compute_metrics
-from scepsy_opt.simulate.plan import instance_specs
-from scepsy_opt.simulate.simulator import Simulation
-from scepsy_opt.simulate.workload import build_workload
-from scepsy_opt.types import Allocation, LlmAllocation
+from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.packing import first_fit
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.types import Allocation, LlmAllocation
+from scepsy_opt.sim.arrivals import ArrivalProcess
+from scepsy_opt.sim.metrics import compute_metrics
+from scepsy_opt.sim.plan import instance_specs
+from scepsy_opt.sim.simulator import Simulation
+from scepsy_opt.sim.workload import build_workload
 from scepsy_opt.workflow.spec import parse_workflow
 
 RATE_RPS = 0.3  # the PRM replicas run at about 70% utilisation

@@ -1,12 +1,12 @@
 """Command line: ``python -m scepsy_opt +workflow=NAME [overrides...]`` (Hydra).
 
-The CLI is the only place that talks to the console and decides where files go: every artifact is
-written atomically into Hydra's run directory. A :class:`~scepsy_opt.errors.ScepsyError` is
-printed as one message without a traceback and the process exits with
-:data:`~scepsy_opt.errors.EXIT_CODE`; in a sweep (``--multirun``) the failed job's error goes to
-its ``error.json`` and the sweep goes on, and :class:`SweepSummary` summarises the jobs at the
-end. ``from_run=<dir> stage=<name>`` re-runs a stage from a run directory's artifacts
-(:func:`rerun`).
+The CLI is the only place that talks to the console and decides where files go: every
+artifact is written atomically into Hydra's run directory. A
+:class:`~scepsy_opt.core.errors.ScepsyError` is printed as one message without a traceback and
+the process exits with :data:`~scepsy_opt.core.errors.EXIT_CODE`; in a sweep (``--multirun``)
+the failed job's error goes to its ``error.json`` and the sweep goes on, and
+:class:`SweepSummary` summarises the jobs at the end. ``from_run=<dir> stage=<name>`` re-runs a
+stage from a run directory's artifacts (:func:`rerun`).
 """
 
 from __future__ import annotations
@@ -30,17 +30,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from scepsy_opt import pipeline
-from scepsy_opt.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
-from scepsy_opt.catalog import load_catalog, load_yaml
 from scepsy_opt.config import register_configs, to_settings
-from scepsy_opt.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
-from scepsy_opt.profile.schema import profile_filename, write_csv
+from scepsy_opt.core.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
+from scepsy_opt.core.catalog import load_catalog, load_yaml
+from scepsy_opt.core.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
+from scepsy_opt.core.profile_table import profile_filename, write_csv
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.trace import write_jsonl
+from scepsy_opt.evaluate.harness import EvaluationResult, evaluation_to_json
 from scepsy_opt.report import Report, ReportInputs, build_report
 from scepsy_opt.report.sweep import SweepJob, job_row, summary_csv, summary_figure
-from scepsy_opt.resources import data_dir
-from scepsy_opt.simulate.evaluate import EvaluationResult, evaluation_to_json
 from scepsy_opt.workflow.stage import WorkflowAnalysis, analysis_to_json
-from scepsy_opt.workflow.trace import write_jsonl
 
 log = logging.getLogger("scepsy_opt")
 CONF_DIR = data_dir("conf")

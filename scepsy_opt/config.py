@@ -20,7 +20,13 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from scepsy_opt.catalog import expand_cluster, main_gpu_type
+from scepsy_opt.core.catalog import expand_cluster, main_gpu_type
+from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.placement import PlacementOptions
+from scepsy_opt.core.profiling import ProfileGrid
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.emit.settings import (
     FORMATS,
     FRACTION_MECHANISMS,
@@ -29,18 +35,13 @@ from scepsy_opt.emit.settings import (
     RayServeOptions,
     VllmOptions,
 )
-from scepsy_opt.errors import ConfigError
 from scepsy_opt.placement.presets import SolverPreset, read_preset
-from scepsy_opt.placement.problem import PlacementOptions
-from scepsy_opt.profile.backends import ProfileGrid
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.resources import data_dir
-from scepsy_opt.simulate.arrivals import ArrivalProcess
-from scepsy_opt.simulate.settings import SimulateSettings, SustainSettings
+from scepsy_opt.profile.stage import ProfileSettings
+from scepsy_opt.sim.arrivals import ArrivalProcess
+from scepsy_opt.sim.settings import SimulateSettings, SustainSettings
 from scepsy_opt.surrogate.calib import MIX_MODES, CalibrationSettings
 from scepsy_opt.surrogate.data import InstanceDataSettings
 from scepsy_opt.surrogate.stage import FitSettings
-from scepsy_opt.types import TP_DEGREES, Catalog, ClusterSpec, Target
 from scepsy_opt.workflow.spec import WorkflowSpec, parse_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
 
@@ -326,17 +327,6 @@ class AnalyzeSettings:
 
 
 @dataclass(frozen=True)
-class ProfileSettings:
-    backend: str
-    grid: ProfileGrid
-    memory: MemorySettings
-    path: str | None
-    options: tuple[tuple[str, Any], ...]
-    use_kept: bool
-    call_mix_size: int
-
-
-@dataclass(frozen=True)
 class SearchSettings:
     method: str
     max_steps: int
@@ -456,7 +446,7 @@ def default_cache_dir() -> Path:
 
 
 def _fit_settings(fit: dict[str, Any], seed: int) -> FitSettings:
-    from scepsy_opt.parallel import default_workers
+    from scepsy_opt.core.parallel import default_workers
 
     instance, calibration = fit["instance"], fit["calibration"]
     for key in ("mix_calls", "saturation_calls", "load_calls"):
@@ -496,8 +486,8 @@ def _fit_settings(fit: dict[str, Any], seed: int) -> FitSettings:
 
 
 def _simulate_settings(simulate: dict[str, Any], seed: int) -> SimulateSettings:
-    from scepsy_opt.simulate.baselines import BASELINES
-    from scepsy_opt.simulate.simulator import ROUTINGS
+    from scepsy_opt.evaluate.baselines import BASELINES
+    from scepsy_opt.sim.simulator import ROUTINGS
 
     for key in ("num_requests", "batches", "exact_max_candidates"):
         if simulate[key] <= 0:

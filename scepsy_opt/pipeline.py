@@ -10,33 +10,30 @@ from pathlib import Path
 import numpy as np
 
 from scepsy_opt.config import RunSettings
+from scepsy_opt.core.placement import placement_problem
+from scepsy_opt.core.problem import AllocationError, problem_from_stats
+from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.profiling import CallMix
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.trace import KIND_LLM, TraceTable
+from scepsy_opt.core.types import Allocation, Catalog
 from scepsy_opt.emit.record import instances_from_json, planned_instances
 from scepsy_opt.emit.stage import EmitResult, emit
+from scepsy_opt.evaluate import baselines
+from scepsy_opt.evaluate.harness import EvaluationResult, evaluate, evaluation_to_json
 from scepsy_opt.placement.affinity import call_affinity
-from scepsy_opt.placement.problem import placement_problem
 from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
-from scepsy_opt.profile.backends import CallMix
-from scepsy_opt.profile.schema import ProfileTable
 from scepsy_opt.profile.stage import profile_llms
 from scepsy_opt.report import Report, ReportInputs, build_report, predicted_curves
-from scepsy_opt.resources import data_dir
-from scepsy_opt.search.problem import AllocationError, problem_from_stats
 from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
-from scepsy_opt.simulate.evaluate import (
-    EvaluationResult,
-    evaluate,
-    evaluation_to_json,
-    unloaded_latency_s,
-)
-from scepsy_opt.surrogate.stage import fit_surrogate
-from scepsy_opt.types import Allocation, Catalog
+from scepsy_opt.sim.runner import unloaded_latency_s
+from scepsy_opt.surrogate.stage import fit_record, fit_surrogate
 from scepsy_opt.workflow.stage import (
     AnalyzeOptions,
     WorkflowAnalysis,
     analysis_to_json,
     analyze_workflow,
 )
-from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +145,11 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
         if _after(settings, "search"):
             _stage(settings, "search", settings.search.method)
             plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
-                                   max_steps=settings.search.max_steps)
-            record = plan_to_json(plan, surrogate, catalog, workflow=settings.workflow.name,
-                                  fits=fits, workflow_fit=workflow_fit, fit_s=fit_s)
-            curves = predicted_curves(plan, surrogate, catalog,
+                                   max_steps=settings.search.max_steps,
+                                   starts=baselines.starts(problem, catalog))
+            record = plan_to_json(plan, catalog, workflow=settings.workflow.name,
+                                  fit=fit_record(fits, workflow_fit, fit_s))
+            curves = predicted_curves(plan, surrogate, baselines.closed_form(problem, catalog),
                                       workflow=settings.workflow.name)
     placed = emitted = None
     if plan is not None and _after(settings, "place"):
@@ -219,8 +217,8 @@ def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Cat
 
 def allocation_from_json(document: dict, source: str) -> Allocation:
     """The planned allocation of an ``allocation.json`` document."""
-    from scepsy_opt.errors import ConfigError
-    from scepsy_opt.types import LlmAllocation
+    from scepsy_opt.core.errors import ConfigError
+    from scepsy_opt.core.types import LlmAllocation
 
     try:
         return Allocation("planned", tuple(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scepsy_opt.catalog import load_catalog
+from scepsy_opt.core.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -85,7 +85,7 @@ def compose(catalog):
     from hydra import initialize_config_dir
 
     from scepsy_opt.config import compose_settings, register_configs
-    from scepsy_opt.resources import data_dir
+    from scepsy_opt.core.resources import data_dir
 
     def run(workflow: str | None, *overrides: str):
         if workflow is not None:

@@ -19,7 +19,7 @@ class Emitter(Protocol):
     ``format``: the name in ``emit.formats``; ``folder``: where its files go under
     ``manifests/`` (``""``: the run directory itself). :meth:`render` is pure and returns
     ``{path relative to the folder: text}``; :meth:`validate` raises
-    :class:`~scepsy_opt.errors.EmitError` when a rendered file breaks its schema.
+    :class:`~scepsy_opt.core.errors.EmitError` when a rendered file breaks its schema.
     """
 
     format: str

@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
+from scepsy_opt.core.errors import EmitError
 from scepsy_opt.emit.base import header, yaml_documents
 from scepsy_opt.emit.record import MIG, MPS, WHOLE, InstanceRecord, LaunchPlan, dns_label
 from scepsy_opt.emit.settings import KubernetesOptions
 from scepsy_opt.emit.vllm_options import load_options
-from scepsy_opt.errors import EmitError
 
 MANAGED_BY = "scepsy_opt"
 LWS_API = "leaderworkerset.x-k8s.io/v1"

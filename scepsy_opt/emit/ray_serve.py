@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
+from scepsy_opt.core.errors import EmitError
 from scepsy_opt.emit.base import header, to_yaml
 from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.schemas import validate_json
 from scepsy_opt.emit.settings import RAY_ACCELERATOR_TYPES
-from scepsy_opt.errors import EmitError
 
 BUILDER = "ray.serve.llm:build_openai_app"
 # Engine arguments that are not engine kwargs in Ray Serve LLM (model_loading_config names the

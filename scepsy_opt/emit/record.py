@@ -11,7 +11,7 @@ environment. Every function here is pure.
 Memory: each instance's ``gpu-memory-utilization`` is its GPU share times ``1 - headroom``
 (a MIG instance's device is its slice, so its share there is 1). With the default headroom
 ``1 - profile.memory.memory_utilization`` this is the budget the plan sized the KV cache with
-(:func:`scepsy_opt.profile.memory.memory_plan`); the record keeps that plan's numbers, and a
+(:func:`scepsy_opt.core.memory.memory_plan`); the record keeps that plan's numbers, and a
 headroom that leaves no room for the weights, the reserve and the minimum KV cache is refused.
 """
 
@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.types import Catalog, ClusterSpec, GpuSpec, MigProfile
 from scepsy_opt.emit.settings import EmitSettings
-from scepsy_opt.errors import EmitError
-from scepsy_opt.placement.problem import tp_domains
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.resources import data_dir
-from scepsy_opt.types import Catalog, ClusterSpec, GpuSpec, MigProfile
 
 EPS = 1e-6
 MIB_PER_GIB = 1024

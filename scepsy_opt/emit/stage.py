@@ -14,6 +14,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.types import Catalog, ClusterSpec
 from scepsy_opt.emit.base import Emitter
 from scepsy_opt.emit.kubernetes import KubernetesEmitter
 from scepsy_opt.emit.plan import PlanEmitter
@@ -21,9 +24,6 @@ from scepsy_opt.emit.ray_serve import RayServeEmitter
 from scepsy_opt.emit.record import LaunchPlan, PlannedInstance, launch_plan
 from scepsy_opt.emit.settings import FORMATS, EmitSettings
 from scepsy_opt.emit.vllm import VllmEmitter
-from scepsy_opt.errors import EmitError
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.types import Catalog, ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def emit(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Ca
          context_tokens: Mapping[str, int] | None = None) -> EmitResult:
     """Records of ``instances`` and the validated manifests of ``settings.formats``.
 
-    Raises :class:`~scepsy_opt.errors.EmitError` (naming the input, the value and the fix)
+    Raises :class:`~scepsy_opt.core.errors.EmitError` (naming the input, the value and the fix)
     when the plan breaks a cross-stack rule or a manifest fails its schema.
     """
     plan = launch_plan(instances, cluster, catalog, memory, settings, workflow=workflow,

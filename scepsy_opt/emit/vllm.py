@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
+from scepsy_opt.core.errors import EmitError
 from scepsy_opt.emit.base import header, to_yaml
 from scepsy_opt.emit.record import MIG, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.vllm_options import load_options
-from scepsy_opt.errors import EmitError
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Ranges of the keys the plan sets (vLLM's parser only knows their types).

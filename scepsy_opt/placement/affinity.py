@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
+from scepsy_opt.core.trace import KIND_LLM, TraceTable
 
 MAX_TOOL_HOPS = 8
 

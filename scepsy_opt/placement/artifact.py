@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from scepsy_opt.placement.problem import objective_weights, tp_domains
+from scepsy_opt.core.placement import objective_weights
+from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.placement.stage import PlacementResult
 from scepsy_opt.placement.verify import gpu_uses
 

@@ -23,7 +23,7 @@ Parameters
 - ``Q_p`` per-GPU instance limit of MIG profile ``p``; ``L_p`` the classes using profile ``p``.
 - ``s_l = ceil(r_l / |eligible nodes of l|)`` the anti-affinity spread cap.
 - ``w_ab`` affinity weights (sum 1); ``W_*`` objective weights
-  (:func:`scepsy_opt.placement.problem.objective_weights`).
+  (:func:`scepsy_opt.core.placement.objective_weights`).
 
 Variables
 ---------
@@ -133,14 +133,9 @@ from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
-from scepsy_opt.placement.problem import (
-    EPS,
-    ObjectiveWeights,
-    PlacementProblem,
-    objective_weights,
-    tp_domains,
-)
-from scepsy_opt.types import InstancePlacement, NodeSpec, Placement
+from scepsy_opt.core.placement import EPS, ObjectiveWeights, PlacementProblem, objective_weights
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.types import InstancePlacement, NodeSpec, Placement
 
 FULL_TOLERANCE = 1e-6
 

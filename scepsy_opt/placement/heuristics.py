@@ -1,4 +1,4 @@
-"""Placement heuristics on a :class:`~scepsy_opt.placement.problem.PlacementProblem`:
+"""Placement heuristics on a :class:`~scepsy_opt.core.placement.PlacementProblem`:
 first fit and best-fit decreasing. They honour every rule of the problem (TP domains, memory,
 MIG profile limits, pins, exclusions) and, when anti-affinity is on, prefer nodes where the llm
 has fewer replicas than its spread cap.
@@ -11,7 +11,7 @@ has fewer replicas than its spread cap.
   by the least free capacity on the node (fills opened nodes first), then cluster order.
 
 With ``problem.allow_partial`` an instance without room is skipped (the result lists it);
-otherwise :class:`~scepsy_opt.errors.PlacementError` names the resource that lacked room.
+otherwise :class:`~scepsy_opt.core.errors.PlacementError` names the resource that lacked room.
 The MILP uses best-fit decreasing as its fallback when the solver finds no solution in time.
 """
 
@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scepsy_opt.errors import PlacementError
-from scepsy_opt.placement.problem import EPS, PlacementProblem, tp_domains
-from scepsy_opt.types import InstancePlacement, Placement
+from scepsy_opt.core.errors import PlacementError
+from scepsy_opt.core.placement import EPS, PlacementProblem
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.types import InstancePlacement, Placement
 
 
 @dataclass(frozen=True)

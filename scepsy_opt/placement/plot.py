@@ -7,7 +7,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from scepsy_opt.placement.problem import tp_domains
+from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.placement.stage import PlacementResult
 from scepsy_opt.placement.verify import gpu_uses
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scepsy_opt.errors import ConfigError
+from scepsy_opt.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

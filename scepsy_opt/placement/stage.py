@@ -9,7 +9,7 @@ pack). Pyomo's HiGHS interface takes no MIP start, so the heuristic's placement 
 incumbent: the better of the two (by the objective the verifier computes) is returned. Every
 returned placement passes the independent verifier.
 
-When the solver proves the allocation infeasible, :class:`~scepsy_opt.errors.PlacementError`
+When the solver proves the allocation infeasible, :class:`~scepsy_opt.core.errors.PlacementError`
 names the resource that lacks room (the heuristic's diagnosis); when the time limit hits without
 an incumbent, the heuristic's placement is returned and the result says so.
 """
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 
-from scepsy_opt.errors import PlacementError, PlacementVerificationError
+from scepsy_opt.core.errors import PlacementError, PlacementVerificationError
+from scepsy_opt.core.placement import InstanceClass, PlacementProblem
+from scepsy_opt.core.types import ClusterSpec, InstancePlacement, Placement
 from scepsy_opt.placement import formulation
 from scepsy_opt.placement.heuristics import (
     HeuristicResult,
@@ -35,10 +37,8 @@ from scepsy_opt.placement.heuristics import (
     precheck,
 )
 from scepsy_opt.placement.presets import SolverPreset
-from scepsy_opt.placement.problem import InstanceClass, PlacementProblem
 from scepsy_opt.placement.solve import FEASIBLE, INFEASIBLE, OPTIMAL, SolveReport, solve
 from scepsy_opt.placement.verify import PlacementMetrics, measure, verify
-from scepsy_opt.types import ClusterSpec, InstancePlacement, Placement
 
 log = logging.getLogger(__name__)
 MAX_CUT_ROUNDS = 10

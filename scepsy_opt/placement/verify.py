@@ -11,15 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from scepsy_opt.errors import PlacementVerificationError
-from scepsy_opt.placement.problem import (
-    EPS,
-    InstanceClass,
-    PlacementProblem,
-    objective_weights,
-    tp_domains,
-)
-from scepsy_opt.types import Placement
+from scepsy_opt.core.errors import PlacementVerificationError
+from scepsy_opt.core.placement import EPS, InstanceClass, PlacementProblem, objective_weights
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.types import Placement
 
 TOLERANCE = 1e-6
 
@@ -209,7 +204,7 @@ def anti_affinity_excess(problem: PlacementProblem, placement: Placement) -> int
 
 
 def measure(problem: PlacementProblem, placement: Placement) -> PlacementMetrics:
-    """The placement's metrics and objective value (see :mod:`scepsy_opt.placement.problem`)."""
+    """The placement's metrics and objective value (see :mod:`scepsy_opt.core.placement`)."""
     classes: dict[str, InstanceClass] = {c.llm: c for c in problem.classes}
     uses = gpu_uses(problem, placement)
     used = [u for u in uses if u.occupants]

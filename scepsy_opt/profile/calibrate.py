@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from scepsy_opt.catalog import load_catalog
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.profile.roofline import (
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.roofline import (
     PARAMS_FILE,
     VIDUR_OPS,
     AllReduceFit,
@@ -57,7 +57,7 @@ from scepsy_opt.profile.roofline import (
     load_roofline_params,
     topology_of,
 )
-from scepsy_opt.types import GpuSpec, LlmSpec
+from scepsy_opt.core.types import GpuSpec, LlmSpec
 
 log = logging.getLogger(__name__)
 
@@ -566,7 +566,7 @@ def error_report(params: dict[str, RooflineParams]) -> list[ErrorRow]:
 
 
 def write_params(params: dict[str, RooflineParams], path: Path) -> None:
-    from scepsy_opt.artifacts import atomic_write_text
+    from scepsy_opt.core.artifacts import atomic_write_text
 
     document = {
         "schema": 1,

@@ -83,7 +83,7 @@ used; ``rate_from_throughput`` and ``latency_from_per_request`` name the results
 call latency were derived as above. A burstiness other than 1 (gamma, not Poisson, arrivals) is
 logged as a warning. ``previous`` is ignored: importing measures nothing.
 
-Every problem with a file raises :class:`~scepsy_opt.profile.schema.ProfileError` naming the
+Every problem with a file raises :class:`~scepsy_opt.core.profile_table.ProfileError` naming the
 file (``<file> (result k)`` for the k-th result of a multi-result file) and the JSON key.
 """
 
@@ -100,9 +100,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from scepsy_opt.profile.backends import ProfileRequest
-from scepsy_opt.profile.schema import KINDS, ProfileError, ProfileTable, make_table
-from scepsy_opt.types import LlmSpec
+from scepsy_opt.core.profile_table import KINDS, ProfileError, ProfileTable, make_table
+from scepsy_opt.core.profiling import ProfileRequest
+from scepsy_opt.core.types import LlmSpec
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scepsy_opt.catalog import load_catalog, unknown
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.profile.roofline import Arch, Hardware, RooflineModel, roofline_params
-from scepsy_opt.profile.roofline_backend import tp_problem
-from scepsy_opt.profile.schema import ProfileError
-from scepsy_opt.types import Catalog
+from scepsy_opt.core.catalog import load_catalog, unknown
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.profile_table import ProfileError
+from scepsy_opt.core.roofline import Arch, Hardware, RooflineModel, roofline_params
+from scepsy_opt.core.topology import tp_problem
+from scepsy_opt.core.types import Catalog
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from scepsy_opt import __version__
-from scepsy_opt.profile.backends import ProfileRequest
-from scepsy_opt.profile.memory import MemoryPlan, memory_plan
-from scepsy_opt.profile.roofline import (
+from scepsy_opt.core.memory import MemoryPlan, memory_plan
+from scepsy_opt.core.profile_table import ProfileTable, table_from_columns
+from scepsy_opt.core.profiling import ProfileRequest
+from scepsy_opt.core.roofline import (
     PARAMS_FILE,
     Arch,
     Hardware,
@@ -28,21 +29,8 @@ from scepsy_opt.profile.roofline import (
     RooflineParams,
     roofline_params,
 )
-from scepsy_opt.profile.schema import ProfileTable, table_from_columns
-from scepsy_opt.types import LlmSpec
-
-
-def tp_problem(llm: LlmSpec, tp: int) -> str:
-    """Why ``llm`` cannot be sharded over ``tp`` GPUs ("" when it can), as vLLM requires."""
-    if tp < 1:
-        return f"TP degree {tp} is not a positive number of GPUs"
-    if llm.num_attention_heads % tp:
-        return (f"{llm.id} has {llm.num_attention_heads} attention heads, not divisible by "
-                f"TP {tp}")
-    if llm.num_kv_heads % tp and tp % llm.num_kv_heads:
-        return (f"{llm.id} has {llm.num_kv_heads} KV heads: TP {tp} neither divides them nor is "
-                f"a multiple of them")
-    return ""
+from scepsy_opt.core.topology import tp_problem
+from scepsy_opt.core.types import LlmSpec
 
 
 @dataclass(frozen=True)
@@ -80,7 +68,7 @@ class RooflineBackend:
             "llm": llm.id,
             "gpu": gpu.id,
             "parameters": f"models/calibration/{PARAMS_FILE} ({params.source})",
-            "method": "analytical roofline model (scepsy_opt.profile.roofline); no spread",
+            "method": "analytical roofline model (scepsy_opt.core.roofline); no spread",
             "memory": (f"utilization {memory.memory_utilization}, runtime overhead "
                        f"{memory.runtime_overhead_gib} GiB, max_num_batched_tokens "
                        f"{memory.max_num_batched_tokens}, max_num_seqs {memory.max_num_seqs}"),

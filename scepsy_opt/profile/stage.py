@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scepsy_opt.config import ProfileSettings
-from scepsy_opt.profile.backends import CallMix, ProfilerBackend, ProfileRequest
-from scepsy_opt.profile.schema import ProfileError, ProfileTable, read_csv
-from scepsy_opt.progress import Progress
-from scepsy_opt.types import GpuSpec, LlmSpec
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.profile_table import ProfileError, ProfileTable, read_csv
+from scepsy_opt.core.profiling import CallMix, ProfileGrid, ProfilerBackend, ProfileRequest
+from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.types import GpuSpec, LlmSpec
 
 log = logging.getLogger(__name__)
 KEPT_FOLDER = "profiles"
@@ -25,6 +26,20 @@ KEPT_FOLDER = "profiles"
 def kept_profile_path(models_dir: Path, llm: str, gpu: str) -> Path:
     """Where measured data worth keeping lives: ``models/<llm>/profiles/<gpu>.csv``."""
     return models_dir / llm / KEPT_FOLDER / f"{gpu}.csv"
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """The profile stage's settings (``conf/profile``)."""
+
+    backend: str
+    grid: ProfileGrid
+    memory: MemorySettings
+    path: str | None
+    options: tuple[tuple[str, Any], ...]
+    use_kept: bool
+    call_mix_size: int
+
 
 
 def make_backend(settings: ProfileSettings) -> ProfilerBackend:

@@ -18,7 +18,7 @@ ids, request statistics on) and driven step by step through ``LLMEngine.add_requ
   latest ``last_token_ts``.
 - memory: the KV capacity is the engine's (``num_gpu_blocks * block_size``), KV bytes per token
   come from the engine's KV cache spec, weights from the analytical memory model
-  (:mod:`scepsy_opt.profile.memory`); ``max_num_seqs`` is ``min(max_num_seqs, capacity //
+  (:mod:`scepsy_opt.core.memory`); ``max_num_seqs`` is ``min(max_num_seqs, capacity //
   context)``.
 - load (only with a call mix): the calls are replayed with Poisson arrivals (exponential gaps
   rescaled so that their mean is exactly ``1 / rate``) at increasing rates; a request is added
@@ -65,12 +65,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 import scepsy_opt
-from scepsy_opt.profile.backends import CallMix, ProfileRequest
-from scepsy_opt.profile.memory import GIB, weight_bytes_per_gpu
-from scepsy_opt.profile.schema import ProfileError, ProfileTable, make_table, write_csv
-from scepsy_opt.progress import Progress
-from scepsy_opt.resources import data_dir
-from scepsy_opt.types import LlmSpec
+from scepsy_opt.core.memory import GIB, weight_bytes_per_gpu
+from scepsy_opt.core.profile_table import ProfileError, ProfileTable, make_table, write_csv
+from scepsy_opt.core.profiling import CallMix, ProfileRequest
+from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.types import LlmSpec
 
 logger = logging.getLogger(__name__)
 
@@ -953,7 +953,7 @@ def _engine_info(engine: Any, llm: LlmSpec, tp: int) -> _EngineInfo:
     block_size = int(cache.block_size)
     kv_bytes, source = _kv_bytes_per_token(engine)
     if kv_bytes is None:
-        from scepsy_opt.profile.memory import kv_heads_per_gpu
+        from scepsy_opt.core.memory import kv_heads_per_gpu
 
         kv_bytes = float(2 * llm.num_layers * kv_heads_per_gpu(llm, tp) * llm.head_dim
                          * llm.dtype_bytes)

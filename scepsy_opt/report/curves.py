@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
-from scepsy_opt.search.problem import AllocationError
-from scepsy_opt.search.stage import START_BASELINES, Plan
-from scepsy_opt.simulate import baselines
-from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.types import Allocation, Catalog
+from scepsy_opt.core.evaluator import Evaluator
+from scepsy_opt.core.types import Allocation
+from scepsy_opt.search.stage import Plan
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -33,7 +32,7 @@ def _arrays(allocation: Allocation, llms: tuple[str, ...]) -> tuple[np.ndarray, 
             np.array([e.gpu_fraction for e in entries], dtype=float))
 
 
-def allocation_curve(allocation: Allocation, surrogate: WorkflowSurrogate, target_rps: float,
+def allocation_curve(allocation: Allocation, surrogate: Evaluator, target_rps: float,
                      points: int = POINTS) -> dict:
     """One allocation's curve: its predicted highest throughput, and (rate, latency) points."""
     tp, replicas, fraction = _arrays(allocation, surrogate.llms)
@@ -59,18 +58,17 @@ def allocation_curve(allocation: Allocation, surrogate: WorkflowSurrogate, targe
     }
 
 
-def predicted_curves(plan: Plan, surrogate: WorkflowSurrogate, catalog: Catalog, *,
-                     workflow: str, points: int = POINTS) -> dict:
-    """The ``predicted_curves.json`` document: the planned allocation and every closed-form
-    baseline that exists for the problem (the exact baseline is chosen by simulation, so it has
-    no predicted curve)."""
+def predicted_curves(plan: Plan, surrogate: Evaluator,
+                     baselines: Mapping[str, Allocation | Exception], *, workflow: str,
+                     points: int = POINTS) -> dict:
+    """The ``predicted_curves.json`` document: the planned allocation and the closed-form
+    baselines (each an allocation, or the error saying why the problem has none; the exact
+    baseline is chosen by simulation, so it has no predicted curve)."""
     problem = plan.problem
     plans = {"planned": allocation_curve(plan.allocation, surrogate, problem.rate_rps, points)}
-    for name in START_BASELINES:
-        try:
-            allocation = getattr(baselines, name)(problem, catalog)
-        except AllocationError as error:
-            plans[name] = {"error": str(error)}
+    for name, allocation in baselines.items():
+        if isinstance(allocation, Exception):
+            plans[name] = {"error": str(allocation)}
             continue
         plans[name] = allocation_curve(allocation, surrogate, problem.rate_rps, points)
     log.info("predicted curves: %s", ", ".join(

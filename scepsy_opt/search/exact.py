@@ -26,9 +26,9 @@ import time
 
 import numpy as np
 
+from scepsy_opt.core.problem import FRACTION_GRID, AllocationError
+from scepsy_opt.core.space import SearchSpace, config_arrays, min_replicas
 from scepsy_opt.search.heuristic import SearchResult, TraceStep, infeasible
-from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
-from scepsy_opt.search.space import SearchSpace, config_arrays, min_replicas
 
 BATCH = 65_536
 KEEP = 256  # best budget-feasible allocations kept for the packing check
@@ -57,7 +57,7 @@ def options(space: SearchSpace) -> list[np.ndarray]:
         batch_k = np.tile(k[0], (len(rows_a), 1)).astype(float)
         batch_r = np.ones((len(rows_a), L))
         batch_tp[:, i], batch_k[:, i], batch_r[:, i] = rows_a[:, 0], rows_a[:, 1], rows_a[:, 2]
-        terms = space.surrogate.terms_batch(batch_tp, batch_r, batch_k / FRACTION_GRID,
+        terms = space.evaluator.terms_batch(batch_tp, batch_r, batch_k / FRACTION_GRID,
                                             space.rate)
         cost = rows_a[:, 0] * rows_a[:, 1] * rows_a[:, 2]
         table = np.column_stack([rows_a, cost] + [np.asarray(terms[name])[:, i] for name in (

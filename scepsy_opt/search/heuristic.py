@@ -1,7 +1,7 @@
 """The gradient-guided allocation search.
 
 1. **Target** (replicas first): every llm takes the configuration that meets the target rate
-   under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.search.space.min_replicas`),
+   under the utilisation cap with the fewest GPUs (:func:`scepsy_opt.core.space.min_replicas`),
    and replicas are added where they raise the workflow's throughput most per GPU until it
    meets the target under the cap too; when that exceeds the budget, the target is infeasible
    and the error says which rate is achievable and what limits it. When those instances do not
@@ -39,14 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scepsy_opt.search.problem import FRACTION_GRID, AllocationError
-from scepsy_opt.search.space import (
+from scepsy_opt.core.problem import FRACTION_GRID, AllocationError
+from scepsy_opt.core.space import (
     SearchSpace,
     config_arrays,
     min_replicas,
     sustaining_replicas,
 )
-from scepsy_opt.types import Allocation
+from scepsy_opt.core.types import Allocation
 
 log = logging.getLogger(__name__)
 TOP_CANDIDATES = 8
@@ -106,7 +106,7 @@ class _Search:
 
     def grad(self, tp: np.ndarray, r: np.ndarray, fraction: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.space.surrogate.latency_grad(tp, r, fraction, self.space.rate)
+        return self.space.evaluator.latency_grad(tp, r, fraction, self.space.rate)
 
     def score(self, states: list[_State]) -> dict[str, np.ndarray]:
         self.evaluated += len(states)
@@ -468,7 +468,7 @@ def target_point(space: SearchSpace, rate: float) -> tuple[_State | None, np.nda
     its utilisation within the cap with the fewest GPUs, then replicas added where they raise
     the workflow's throughput most until its utilisation is within the cap too (None when
     that exceeds the budget); and the fewest replicas per configuration
-    (:func:`~scepsy_opt.search.space.min_replicas`)."""
+    (:func:`~scepsy_opt.core.space.min_replicas`)."""
     need = min_replicas(space, rate)
     if np.any(np.all(need == 0, axis=0)):
         return None, need

@@ -31,19 +31,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from scepsy_opt.catalog import expand_cluster
-from scepsy_opt.parallel import map_processes
-from scepsy_opt.placement.first_fit import PlacementError, first_fit
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.profile.schema import ProfileTable
-from scepsy_opt.progress import Progress
-from scepsy_opt.search.problem import AllocationProblem
-from scepsy_opt.simulate.evaluate import PlanRunner, span_latency_s
-from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.core.catalog import expand_cluster
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.packing import PlacementError, first_fit
+from scepsy_opt.core.parallel import map_processes
+from scepsy_opt.core.problem import AllocationProblem, configurations
+from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, LlmAllocation
+from scepsy_opt.sim.runner import PlanRunner, span_latency_s
+from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate import model
-from scepsy_opt.surrogate.data import configurations
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.types import Allocation, Catalog, ClusterSpec, LlmAllocation
 from scepsy_opt.workflow.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)

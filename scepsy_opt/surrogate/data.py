@@ -23,7 +23,7 @@ configurations are the configurations' own; what noise remains is common to all 
 the workflow calibration's delay scales absorb it. 4,000 calls at the highest load (the
 default) keep the common part within about 10% between seeds.
 
-Every simulation runs the same engine model as the evaluation harness (:mod:`scepsy_opt.simulate`)
+Every simulation runs the same engine model as the evaluation harness (:mod:`scepsy_opt.sim`)
 with the iteration times of the llm's profile, so the surrogate learns the simulator's physics.
 Inside a workflow calls arrive in correlated bursts paced by the requests' own progress, which
 these Poisson load curves miss by up to a factor of two near saturation; the workflow calibration
@@ -38,16 +38,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scepsy_opt.profile.backends import CallMix
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.profile.roofline_backend import tp_problem
-from scepsy_opt.profile.schema import ProfileTable
-from scepsy_opt.progress import Progress
-from scepsy_opt.simulate.capacity import instance_capacity_rps
-from scepsy_opt.simulate.plan import iteration_model
-from scepsy_opt.simulate.simulator import InstanceSpec, Simulation
-from scepsy_opt.simulate.workload import single_calls_table
-from scepsy_opt.types import TP_DEGREES, GpuSpec, LlmSpec
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.problem import configurations
+from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.profiling import CallMix
+from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.types import GpuSpec, LlmSpec
+from scepsy_opt.sim.capacity import instance_capacity_rps
+from scepsy_opt.sim.plan import iteration_model
+from scepsy_opt.sim.simulator import InstanceSpec, Simulation
+from scepsy_opt.sim.workload import single_calls_table
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +85,6 @@ class LlmFitData:
     load_rho: np.ndarray  # [C, K] utilisation of each load-curve point
     load_delta: np.ndarray  # [C, K] mean extra latency over the unloaded, in units of it
     meta: dict = field(default_factory=dict)
-
-
-def configurations(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings,
-                   context_tokens: int = 0, max_tp: int = TP_DEGREES[-1]
-                   ) -> list[tuple[int, float]]:
-    """Every (TP degree, fraction on the 1/8 grid) that holds the llm and, in its KV cache,
-    a call of ``context_tokens``."""
-    out = []
-    for tp in TP_DEGREES:
-        if tp > max_tp or tp_problem(llm, tp):
-            continue
-        for k in range(1, FRACTION_GRID + 1):
-            fraction = k / FRACTION_GRID
-            plan = memory_plan(llm, gpu, tp, fraction, memory)
-            if plan.feasible and plan.kv_capacity_tokens >= context_tokens:
-                out.append((tp, fraction))
-    return out
 
 
 def load_sizes(load_calls: int, loads: tuple[float, ...], calls: int) -> list[int]:

@@ -30,13 +30,15 @@ import jax
 import numpy as np
 import optax
 
-from scepsy_opt.artifacts import atomic_write_bytes, atomic_write_text, to_jsonable
-from scepsy_opt.profile.backends import CallMix
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.profile.roofline import roofline_params
-from scepsy_opt.profile.schema import ProfileTable, to_csv
-from scepsy_opt.search.problem import AllocationProblem
-from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.core.artifacts import atomic_write_bytes, atomic_write_text, to_jsonable
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.problem import AllocationProblem
+from scepsy_opt.core.profile_table import ProfileTable, to_csv
+from scepsy_opt.core.profiling import CallMix
+from scepsy_opt.core.roofline import roofline_params
+from scepsy_opt.core.trace import TraceTable
+from scepsy_opt.core.types import Catalog, GpuSpec, LlmSpec
+from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate import data as data_module
 from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import (
@@ -54,9 +56,7 @@ from scepsy_opt.surrogate.data import (
 )
 from scepsy_opt.surrogate.paths import PathSet
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.types import Catalog, GpuSpec, LlmSpec
 from scepsy_opt.workflow.spec import WorkflowSpec
-from scepsy_opt.workflow.trace import TraceTable
 
 log = logging.getLogger(__name__)
 FIT_VERSION = "9"
@@ -115,9 +115,9 @@ def code_digest(kind: str) -> str:
             model.features, model.grid_index, model.bilinear, model.queue_basis,
             model.minimise, model.fit_translog, model.fit_queue, model.residual_table,
             model.fit_instance)]
-        parts += [path.read_text() for path in _package_files("simulate")]
+        parts += [path.read_text() for path in _package_files("sim")]
     else:
-        parts = [path.read_text() for folder in ("surrogate", "simulate")
+        parts = [path.read_text() for folder in ("surrogate", "sim")
                  for path in _package_files(folder)]
     for part in parts:
         digest.update(part.encode())

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
+from scepsy_opt.core.trace import KIND_LLM, TraceTable
 
 SCALES = (0.25, 4.0)  # probe speed factors
 DELAYS = (1.0, 4.0)  # probe per-call delays, in mean call durations of the llm

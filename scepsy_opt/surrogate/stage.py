@@ -11,21 +11,21 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from scepsy_opt.profile.backends import CallMix
-from scepsy_opt.profile.schema import ProfileTable
-from scepsy_opt.search.problem import AllocationProblem, problem_from_stats
-from scepsy_opt.simulate.evaluate import unloaded_latency_s
-from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.core.problem import AllocationProblem, problem_from_stats
+from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.profiling import CallMix
+from scepsy_opt.core.trace import KIND_LLM, TraceTable
+from scepsy_opt.core.types import Catalog
+from scepsy_opt.sim.runner import unloaded_latency_s
+from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import CalibrationSettings
 from scepsy_opt.surrogate.data import InstanceDataSettings
 from scepsy_opt.surrogate.fit import LlmFit, WorkflowFit, fit_llm, fit_workflow
 from scepsy_opt.surrogate.paths import PathSet, path_set, row_llm_index
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.types import Catalog
 from scepsy_opt.workflow.spec import WorkflowSpec
 from scepsy_opt.workflow.stage import WorkflowAnalysis
-from scepsy_opt.workflow.trace import KIND_LLM, TraceTable
 from scepsy_opt.workflow.work import reference_tp, work_model
 
 log = logging.getLogger(__name__)
@@ -237,3 +237,21 @@ def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
         reused=all(fit.reused for _, _, fit in parts),
         members=tuple(fit for _, _, fit in parts))
     return surrogate, fits, combined
+
+
+def fit_record(fits: Mapping[str, LlmFit], workflow_fit: WorkflowFit | None,
+               fit_s: float | None) -> dict:
+    """The ``fit`` section of ``allocation.json``: per llm the instance fit's key, whether it
+    was reused from the cache and its errors; the workflow calibration's likewise."""
+    record: dict = {
+        "elapsed_s": fit_s,
+        "instances": {llm: {"key": f.key, "reused": f.reused, "errors_pct": f.errors}
+                      for llm, f in fits.items()},
+    }
+    if workflow_fit is not None:
+        record["workflow"] = {
+            "key": workflow_fit.key, "reused": workflow_fit.reused,
+            "loss": workflow_fit.loss, "errors_pct": workflow_fit.errors,
+            "calibration_runs": workflow_fit.calibration_runs,
+        }
+    return record

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scepsy_opt.placement.first_fit import first_fit
-from scepsy_opt.profile.schema import ProfileTable
-from scepsy_opt.search.problem import AllocationProblem
-from scepsy_opt.simulate.evaluate import PlanRunner, capacity_bound_rps, span_latency_s
-from scepsy_opt.simulate.settings import SimulateSettings
+from scepsy_opt.core.packing import first_fit
+from scepsy_opt.core.problem import AllocationProblem
+from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.types import Allocation, Catalog, LlmAllocation
+from scepsy_opt.sim.runner import PlanRunner, capacity_bound_rps, span_latency_s
+from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate.calib import allocation_arrays
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.types import Allocation, Catalog, LlmAllocation
 from scepsy_opt.workflow.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)

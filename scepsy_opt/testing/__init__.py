@@ -7,23 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from scepsy_opt.workflow.sampler import LinearDurations
 
-@dataclass(frozen=True)
-class LinearDurations:
-    """Duration = ``overhead_s + input_s * input_tokens + output_s * output_tokens`` for every llm.
-
-    With ``output_s=1`` and the rest 0, a call lasts exactly its output tokens in seconds, which
-    makes hand-computed expectations easy.
-    """
-
-    output_s: float = 1.0
-    input_s: float = 0.0
-    overhead_s: float = 0.0
-
-    def duration_s(self, llm: str, input_tokens: np.ndarray,
-                   output_tokens: np.ndarray) -> np.ndarray:
-        return (self.overhead_s + self.input_s * np.asarray(input_tokens, dtype=np.float64)
-                + self.output_s * np.asarray(output_tokens, dtype=np.float64))
+__all__ = ["LinearDurations"]
 
 
 def random_program(rng: np.random.Generator, llms: tuple[str, ...], depth: int = 3
@@ -101,7 +87,7 @@ def synthetic_surrogate(rng: np.random.Generator, llms: tuple[str, ...], *,
     ``requests`` requests of ``program`` (random when not given) over catalog ``llms``.
 
     Returns ``(surrogate, stats)``; ``stats`` (the workflow statistics) makes the allocation
-    problem with :func:`scepsy_opt.search.problem.problem_from_stats`.
+    problem with :func:`scepsy_opt.core.problem.problem_from_stats`.
     """
     import jax
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.types import Catalog, ClusterSpec, NodeSpec
 from scepsy_opt.emit.record import PlannedInstance
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.types import Catalog, ClusterSpec, NodeSpec
 
 GPU = "H100-SXM-80GB"
 

@@ -16,15 +16,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from scepsy_opt.placement.problem import (
-    EPS,
-    GpuType,
-    InstanceClass,
-    PlacementProblem,
-    tp_domains,
-)
+from scepsy_opt.core.placement import EPS, GpuType, InstanceClass, PlacementProblem
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.types import ClusterSpec, InstancePlacement, NodeSpec, Placement
 from scepsy_opt.placement.verify import measure, violations
-from scepsy_opt.types import ClusterSpec, InstancePlacement, NodeSpec, Placement
 
 GPU = "H100-SXM-80GB"
 MEMORY_GIB = 76.0

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from scepsy_opt.errors import WorkflowError
+from scepsy_opt.core.errors import WorkflowError
 
 PROB_TOLERANCE = 1e-6
 _PARAMS = {

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from scepsy_opt.errors import WorkflowError
+from scepsy_opt.core.errors import WorkflowError
 from scepsy_opt.workflow.distributions import PROB_TOLERANCE, Distribution, parse_distribution
 
 NODE_KINDS = ("call", "tool", "seq", "par", "choice", "loop")

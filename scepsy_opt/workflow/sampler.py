@@ -6,7 +6,7 @@ numpy operations per node visit rather than per call. Each instance carries its 
 its *frontier*: the calls the next emitted call depends on (CSR: ``ptr``/``rows``). A call or
 tool starts when its frontier has ended (no contention: durations are unloaded) and becomes the
 new frontier; ``par`` joins the frontiers of its branches or copies; ``loop`` threads the frontier
-through its iterations. The result is a :class:`~scepsy_opt.workflow.trace.TraceTable` whose
+through its iterations. The result is a :class:`~scepsy_opt.core.trace.TraceTable` whose
 rows are emitted in topological order.
 
 The same ``seed`` and arguments give the same table, bit for bit.
@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from scepsy_opt.core.trace import KIND_LLM, KIND_TOOL, TraceTable
 from scepsy_opt.workflow.program import (
     CallNode,
     ChoiceNode,
@@ -31,7 +32,6 @@ from scepsy_opt.workflow.program import (
     ToolNode,
     walk,
 )
-from scepsy_opt.workflow.trace import KIND_LLM, KIND_TOOL, TraceTable
 
 log = logging.getLogger(__name__)
 
@@ -321,3 +321,21 @@ def sample_program(
         parent_ptr=parent_ptr,
         parent_idx=cat["edge_parent"].astype(np.int64),
     )
+
+
+@dataclass(frozen=True)
+class LinearDurations:
+    """Duration = ``overhead_s + input_s * input_tokens + output_s * output_tokens`` for every llm.
+
+    With ``output_s=1`` and the rest 0, a call lasts exactly its output tokens in seconds, which
+    makes hand-computed expectations easy.
+    """
+
+    output_s: float = 1.0
+    input_s: float = 0.0
+    overhead_s: float = 0.0
+
+    def duration_s(self, llm: str, input_tokens: np.ndarray,
+                   output_tokens: np.ndarray) -> np.ndarray:
+        return (self.overhead_s + self.input_s * np.asarray(input_tokens, dtype=np.float64)
+                + self.output_s * np.asarray(output_tokens, dtype=np.float64))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scepsy_opt.errors import CatalogError, WorkflowError
+from scepsy_opt.core.errors import CatalogError, WorkflowError
 from scepsy_opt.workflow.program import CallNode, Node, llms_of, parse_program, walk
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from scepsy_opt.artifacts import SCHEMA_VERSION, to_jsonable
-from scepsy_opt.catalog import unknown
-from scepsy_opt.types import Catalog
-from scepsy_opt.workflow.analyze import WorkflowStats, analyze_table
+from scepsy_opt.core.artifacts import SCHEMA_VERSION, to_jsonable
+from scepsy_opt.core.catalog import unknown
+from scepsy_opt.core.stats import WorkflowStats
+from scepsy_opt.core.trace import TraceTable, concat_tables, rename_llms
+from scepsy_opt.core.types import Catalog
+from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.sampler import PerLlmDurations, sample_program
 from scepsy_opt.workflow.spec import WorkflowSpec
-from scepsy_opt.workflow.trace import TraceTable, concat_tables, rename_llms
 from scepsy_opt.workflow.work import LlmWorkModel, WorkEstimateSettings, work_model
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ The analyze stage needs call durations to compute shares, parallelism and critic
 sampled programs. A call of ``P`` prompt tokens and ``O`` output tokens lasts what it would
 alone on an instance of its llm on the *reference GPU* type (the cluster's GPU type unless
 ``analyze.work_estimate.reference_gpu`` names another) at the smallest tensor-parallel degree
-whose memory holds the llm, by the calibrated roofline (:mod:`scepsy_opt.profile.roofline`):
+whose memory holds the llm, by the calibrated roofline (:mod:`scepsy_opt.core.roofline`):
 
     duration = prefill(P) + sum over the decode steps of step(context = P + 1 .. P + O - 1)
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scepsy_opt.errors import ConfigError
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.profile.roofline import Arch, Hardware, RooflineModel, roofline_params
-from scepsy_opt.profile.roofline_backend import tp_problem
-from scepsy_opt.types import TP_DEGREES, GpuSpec, LlmSpec
+from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.roofline import Arch, Hardware, RooflineModel, roofline_params
+from scepsy_opt.core.topology import tp_problem
+from scepsy_opt.core.types import TP_DEGREES, GpuSpec, LlmSpec
 
 GRID_POINTS = 64
 
@@ -84,6 +84,6 @@ def work_model(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings | None = None
 
 
 def _calibrated() -> frozenset[str]:
-    from scepsy_opt.profile.roofline import load_roofline_params
+    from scepsy_opt.core.roofline import load_roofline_params
 
     return frozenset(load_roofline_params())

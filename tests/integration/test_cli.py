@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scepsy_opt.profile.schema import read_csv
-from scepsy_opt.workflow.trace import read_jsonl
+from scepsy_opt.core.profile_table import read_csv
+from scepsy_opt.core.trace import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -307,9 +307,9 @@ def test_bad_traces_fail_with_a_clear_message(cli, tmp_path, lines, needles):
 # ------------------------------------------------------------------------------ place stage
 
 def test_place_writes_a_verified_placement_and_its_map(cli, tmp_path, catalog, compose):
-    from scepsy_opt.placement.problem import placement_problem
+    from scepsy_opt.core.placement import placement_problem
+    from scepsy_opt.core.types import Allocation, InstancePlacement, LlmAllocation, Placement
     from scepsy_opt.placement.verify import measure, verify
-    from scepsy_opt.types import Allocation, InstancePlacement, LlmAllocation, Placement
 
     run_dir = tmp_path / "run"
     overrides = ["cluster=a100_pairwise_x4", "target.rate_rps=1", "analyze.num_requests=300"]

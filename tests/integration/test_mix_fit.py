@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scepsy_opt.catalog import load_catalog
 from scepsy_opt.config import compose_settings
-from scepsy_opt.search.problem import problem_from_stats
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.problem import problem_from_stats
 from scepsy_opt.surrogate.stage import fit_surrogate, member_alone, separate_members
 from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 

@@ -42,7 +42,7 @@ def test_wheel_install_runs_the_cli_from_another_directory(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
-    where = run(str(python), "-c", "import scepsy_opt, scepsy_opt.resources as r; "
+    where = run(str(python), "-c", "import scepsy_opt, scepsy_opt.core.resources as r; "
                 "print(scepsy_opt.__file__); print(r.data_dir('conf'))",
                 cwd=elsewhere, env=env).stdout.split()
     assert all(str(venv) in line for line in where), where

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.emit import EmitSettings, emit
-from scepsy_opt.errors import EmitError
-from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.testing.emit import h100_cluster, instance
 
 LLMS = ("llama-3.2-3b-instruct", "bge-reranker-v2-gemma")

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from scepsy_opt.core.trace import KIND_LLM, read_jsonl, write_jsonl
 from scepsy_opt.testing import LinearDurations, random_program
 from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.program import parse_program
 from scepsy_opt.workflow.sampler import sample_program
-from scepsy_opt.workflow.trace import KIND_LLM, read_jsonl, write_jsonl
 
 LLMS = ("a", "b", "c")
 # Fractional per-token costs make call durations distinct, so critical paths have no ties.

@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from scepsy_opt.catalog import expand_cluster, load_catalog, load_yaml
-from scepsy_opt.errors import CatalogError, ConfigError
-from scepsy_opt.resources import data_dir
+from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
+from scepsy_opt.core.errors import CatalogError, ConfigError
+from scepsy_opt.core.resources import data_dir
 
 REQUIRED_LLMS = {
     "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b-instruct",

@@ -5,8 +5,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
 from scepsy_opt.config import RunSettings
-from scepsy_opt.errors import CatalogError, ConfigError, WorkflowError
-from scepsy_opt.resources import data_dir
+from scepsy_opt.core.errors import CatalogError, ConfigError, WorkflowError
+from scepsy_opt.core.resources import data_dir
 
 CONF = data_dir("conf")
 

@@ -28,16 +28,9 @@ import pytest
 import yaml
 
 from scepsy_opt import cli
-from scepsy_opt.emit import emit
-from scepsy_opt.emit.kubernetes import serve_args
-from scepsy_opt.emit.record import planned_instances
-from scepsy_opt.emit.vllm_options import describe_parser, load_options, serve_parser
-from scepsy_opt.placement.presets import read_preset
-from scepsy_opt.placement.problem import PlacementOptions, placement_problem
-from scepsy_opt.placement.stage import PlaceSettings, place
-from scepsy_opt.resources import data_dir
-from scepsy_opt.testing.emit import h100_cluster, mps_plan
-from scepsy_opt.types import (
+from scepsy_opt.core.placement import PlacementOptions, placement_problem
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.types import (
     Allocation,
     Catalog,
     ClusterSpec,
@@ -45,6 +38,13 @@ from scepsy_opt.types import (
     LlmAllocation,
     NodeSpec,
 )
+from scepsy_opt.emit import emit
+from scepsy_opt.emit.kubernetes import serve_args
+from scepsy_opt.emit.record import planned_instances
+from scepsy_opt.emit.vllm_options import describe_parser, load_options, serve_parser
+from scepsy_opt.placement.presets import read_preset
+from scepsy_opt.placement.stage import PlaceSettings, place
+from scepsy_opt.testing.emit import h100_cluster, mps_plan
 
 pytestmark = pytest.mark.vllm
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from scepsy_opt.resources import data_dir
+from scepsy_opt.core.resources import data_dir
 
 pytestmark = pytest.mark.vllm
 

@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from scepsy_opt.profile.backends import CallMix, ProfileGrid, ProfileRequest
-from scepsy_opt.profile.schema import read_csv, write_csv
+from scepsy_opt.core.profile_table import read_csv, write_csv
+from scepsy_opt.core.profiling import CallMix, ProfileGrid, ProfileRequest
+from scepsy_opt.core.types import GpuSpec
 from scepsy_opt.profile.vllm_backend import VllmBackend, record_key
-from scepsy_opt.types import GpuSpec
 
 pytestmark = pytest.mark.vllm
 

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from scepsy_opt.errors import EmitError
+from scepsy_opt.core.errors import EmitError
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 

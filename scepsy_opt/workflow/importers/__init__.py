@@ -1,10 +1,10 @@
 """Trace importers: recorded llm-application logs to a
-:class:`~scepsy_opt.workflow.trace.TraceTable`.
+:class:`~scepsy_opt.core.trace.TraceTable`.
 
 Formats (keys of :data:`IMPORTERS`):
 
 * ``jsonl``: the project's own JSON Lines trace format
-  (:func:`~scepsy_opt.workflow.trace.read_jsonl`);
+  (:func:`~scepsy_opt.core.trace.read_jsonl`);
 * ``litellm``: litellm per-call logs, one request per session
   (:func:`~scepsy_opt.workflow.importers.litellm.import_litellm`);
 * ``otel``: OpenTelemetry OTLP/JSON exports with GenAI attributes, one request per trace
@@ -20,11 +20,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from scepsy_opt.errors import TraceError
+from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.trace import TraceTable, read_jsonl
 from scepsy_opt.workflow.importers.litellm import import_litellm
 from scepsy_opt.workflow.importers.metagpt import import_metagpt
 from scepsy_opt.workflow.importers.otel import import_otel
-from scepsy_opt.workflow.trace import TraceTable, read_jsonl
 
 IMPORTERS: dict[str, Callable[..., TraceTable]] = {
     "jsonl": read_jsonl,
@@ -40,7 +40,7 @@ def load_traces(path: str | os.PathLike[str], fmt: str, **options: Any) -> Trace
     """Import the traces at ``path`` with the importer of format ``fmt``.
 
     ``options`` are the importer's keyword options (e.g. ``llm_from="role"``); an unknown format
-    or option raises :class:`~scepsy_opt.errors.TraceError`.
+    or option raises :class:`~scepsy_opt.core.errors.TraceError`.
     """
     importer = IMPORTERS.get(fmt)
     if importer is None:

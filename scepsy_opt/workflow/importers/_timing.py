@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from scepsy_opt.workflow.trace import Call
+from scepsy_opt.core.trace import Call
 
 TOLERANCE_S = 1e-3
 

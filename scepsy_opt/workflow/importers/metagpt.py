@@ -33,7 +33,7 @@ logs imported together, clamped at 0 (on the Parrot log: about 4.6 s + 0.040 s p
 measured calls). With fewer than two distinct completion-token counts among the measured calls
 the fit is proportional (``a = 0``; a constant mean when they all produced no tokens); with no
 measured call at all durations cannot be estimated and a
-:class:`~scepsy_opt.errors.TraceError` is raised.
+:class:`~scepsy_opt.core.errors.TraceError` is raised.
 
 **Schedule.** Round 0 starts at 0 s; all calls of round ``k`` start when the last call of round
 ``k - 1`` ends. ``call_id`` is ``r<k>-<key>``, ``name`` is ``<role>:<key>``, ``llm`` is the
@@ -54,8 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from scepsy_opt.errors import TraceError
-from scepsy_opt.workflow.trace import (
+from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.trace import (
     Call,
     TraceTable,
     input_files,

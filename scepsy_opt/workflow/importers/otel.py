@@ -40,15 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scepsy_opt.errors import TraceError
-from scepsy_opt.workflow.importers._timing import infer_dependencies
-from scepsy_opt.workflow.trace import (
+from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.trace import (
     Call,
     TraceTable,
     input_files,
     iter_json_lines,
     table_from_calls,
 )
+from scepsy_opt.workflow.importers._timing import infer_dependencies
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.emit import EmitSettings, emit
 from scepsy_opt.emit.kubernetes import validate_object
 from scepsy_opt.emit.record import instances_from_json, launch_plan
 from scepsy_opt.emit.settings import VllmOptions
 from scepsy_opt.emit.vllm_options import load_options
-from scepsy_opt.errors import EmitError
-from scepsy_opt.profile.memory import MemorySettings
 from scepsy_opt.testing.emit import (
     h100_cluster,
     instance,
@@ -244,7 +244,7 @@ def test_broken_plans_are_refused(catalog, change, needles):
 
 
 def test_tp_groups_stay_inside_an_nvlink_domain(catalog):
-    from scepsy_opt.types import ClusterSpec, NodeSpec
+    from scepsy_opt.core.types import ClusterSpec, NodeSpec
 
     pairs = ClusterSpec("pairs", "", (NodeSpec("node-0", "H100-SXM-80GB", 4, "r",
                                                ((0, 1), (2, 3)), 100.0),))

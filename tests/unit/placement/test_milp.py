@@ -6,16 +6,16 @@ import dataclasses
 import pyomo.environ as pyo
 import pytest
 
-from scepsy_opt.errors import PlacementError
+from scepsy_opt.core.errors import PlacementError
+from scepsy_opt.core.placement import GpuType, InstanceClass, PlacementProblem
+from scepsy_opt.core.types import ClusterSpec, NodeSpec
 from scepsy_opt.placement import solve as solve_module
 from scepsy_opt.placement import stage
 from scepsy_opt.placement.formulation import build_flat
 from scepsy_opt.placement.presets import SolverPreset
-from scepsy_opt.placement.problem import GpuType, InstanceClass, PlacementProblem
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import verify
 from scepsy_opt.testing.placement import GPU, brute_force, tiny_problem
-from scepsy_opt.types import ClusterSpec, NodeSpec
 
 EXACT = PlaceSettings(SolverPreset("exact", time_limit_s=30, mip_rel_gap=0.0, threads=2))
 MODES = {"mps": {}, "partial": {"allow_partial": True}, "mig": {"mig": True}}

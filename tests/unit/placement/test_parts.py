@@ -5,27 +5,20 @@ import json
 
 import pytest
 
-from scepsy_opt.errors import ConfigError, PlacementError
-from scepsy_opt.placement.affinity import call_affinity
-from scepsy_opt.placement.artifact import placement_to_json
-from scepsy_opt.placement.heuristics import best_fit_decreasing, complete, first_fit
-from scepsy_opt.placement.plot import cluster_map
-from scepsy_opt.placement.presets import SolverPreset, read_preset
-from scepsy_opt.placement.problem import (
+from scepsy_opt.core.errors import ConfigError, PlacementError
+from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.placement import (
     GpuType,
     InstanceClass,
     PlacementOptions,
     PlacementProblem,
     objective_weights,
     placement_problem,
-    tp_domains,
 )
-from scepsy_opt.placement.stage import PlaceSettings, place
-from scepsy_opt.placement.verify import measure, violations
-from scepsy_opt.profile.memory import MemorySettings, memory_plan
-from scepsy_opt.resources import data_dir
-from scepsy_opt.testing.placement import GPU, tiny_problem
-from scepsy_opt.types import (
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.trace import Call, table_from_calls
+from scepsy_opt.core.types import (
     Allocation,
     ClusterSpec,
     InstancePlacement,
@@ -33,7 +26,14 @@ from scepsy_opt.types import (
     NodeSpec,
     Placement,
 )
-from scepsy_opt.workflow.trace import Call, table_from_calls
+from scepsy_opt.placement.affinity import call_affinity
+from scepsy_opt.placement.artifact import placement_to_json
+from scepsy_opt.placement.heuristics import best_fit_decreasing, complete, first_fit
+from scepsy_opt.placement.plot import cluster_map
+from scepsy_opt.placement.presets import SolverPreset, read_preset
+from scepsy_opt.placement.stage import PlaceSettings, place
+from scepsy_opt.placement.verify import measure, violations
+from scepsy_opt.testing.placement import GPU, tiny_problem
 
 EXACT = PlaceSettings(SolverPreset("exact", time_limit_s=30, mip_rel_gap=0.0))
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from scepsy_opt.catalog import load_catalog
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.roofline import Hardware, load_roofline_params
 from scepsy_opt.profile import calibrate
-from scepsy_opt.profile.roofline import Hardware, load_roofline_params
 
 
 @pytest.fixture(scope="module")

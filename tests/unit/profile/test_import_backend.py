@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scepsy_opt.catalog import load_catalog
-from scepsy_opt.profile.backends import ProfileGrid, ProfilerBackend, ProfileRequest
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.profile_table import ProfileError, read_csv, write_csv
+from scepsy_opt.core.profiling import ProfileGrid, ProfilerBackend, ProfileRequest
 from scepsy_opt.profile.import_backend import ImportBackend
-from scepsy_opt.profile.schema import ProfileError, read_csv, write_csv
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "vllm_bench"
 SERVE = DATA / "serve"

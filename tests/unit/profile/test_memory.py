@@ -1,6 +1,6 @@
 import pytest
 
-from scepsy_opt.profile.memory import GIB, MemorySettings, memory_plan, weight_bytes_per_gpu
+from scepsy_opt.core.memory import GIB, MemorySettings, memory_plan, weight_bytes_per_gpu
 
 SETTINGS = MemorySettings()
 

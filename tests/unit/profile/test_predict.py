@@ -1,8 +1,8 @@
 import pytest
 
-from scepsy_opt.errors import CatalogError
+from scepsy_opt.core.errors import CatalogError
+from scepsy_opt.core.profile_table import ProfileError
 from scepsy_opt.profile import RequestPrediction, predict_request
-from scepsy_opt.profile.schema import ProfileError
 
 
 def test_prediction_fields_and_single_wave_identity():

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scepsy_opt.profile.memory import memory_plan
-from scepsy_opt.profile.roofline import (
+from scepsy_opt.core.memory import memory_plan
+from scepsy_opt.core.roofline import (
     Arch,
     Hardware,
     RooflineModel,
@@ -13,7 +13,7 @@ from scepsy_opt.profile.roofline import (
     roofline_params,
     topology_of,
 )
-from scepsy_opt.profile.roofline_backend import tp_problem
+from scepsy_opt.core.topology import tp_problem
 
 GPUS = ("H100-SXM-80GB", "H200-141GB", "A100-SXM-80GB", "L40S-48GB")
 LLMS = ("llama-3.1-8b-instruct", "qwen2.5-14b-instruct", "qwen2.5-32b-instruct",

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from scepsy_opt.profile.backends import ProfileGrid, ProfileRequest
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.profile.roofline import Arch, Hardware, RooflineModel, roofline_params
-from scepsy_opt.profile.roofline_backend import RooflineBackend, tp_problem
-from scepsy_opt.profile.schema import read_csv, write_csv
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.profile_table import read_csv, write_csv
+from scepsy_opt.core.profiling import ProfileGrid, ProfileRequest
+from scepsy_opt.core.roofline import Arch, Hardware, RooflineModel, roofline_params
+from scepsy_opt.core.topology import tp_problem
+from scepsy_opt.profile.roofline_backend import RooflineBackend
 
 GRID = ProfileGrid(tp_degrees=(1, 2, 4, 8), gpu_fractions=(0.25, 0.5, 1.0),
                    prefill_batch_sizes=(1, 16), prefill_prompt_tokens=(512, 8192),

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from scepsy_opt.profile.schema import (
+from scepsy_opt.core.profile_table import (
     COLUMN_NAMES,
     ProfileError,
     make_table,

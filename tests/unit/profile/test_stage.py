@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from scepsy_opt.config import ProfileSettings
-from scepsy_opt.profile.backends import ProfileGrid
-from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.profile_table import ProfileError, make_table, write_csv
+from scepsy_opt.core.profiling import ProfileGrid
 from scepsy_opt.profile.roofline_backend import RooflineBackend
-from scepsy_opt.profile.schema import ProfileError, make_table, write_csv
 from scepsy_opt.profile.stage import kept_profile_path, make_backend, profile_llms
 
 DATA = Path(__file__).resolve().parents[2] / "data"

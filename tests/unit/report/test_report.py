@@ -8,10 +8,10 @@ import pytest
 
 from scepsy_opt.cli import rerun_overrides
 from scepsy_opt.config import run_dir
+from scepsy_opt.core.types import Allocation, LlmAllocation
 from scepsy_opt.report import ReportInputs, build_report
 from scepsy_opt.report.curves import LOAD_CAP, allocation_curve
 from scepsy_opt.report.sweep import COLUMNS, SweepJob, job_row, summary_csv, summary_figure
-from scepsy_opt.types import Allocation, LlmAllocation
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUMMARY = {"mean": 2.0, "p50": 1.5, "p99": 6.0, "cv": 0.5}

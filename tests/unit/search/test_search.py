@@ -7,16 +7,16 @@ import itertools
 import numpy as np
 import pytest
 
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.search.exact import exact
-from scepsy_opt.search.heuristic import max_achievable_rate, search, target_point
-from scepsy_opt.search.problem import AllocationError, problem_from_stats
-from scepsy_opt.search.space import (
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.problem import AllocationError, problem_from_stats
+from scepsy_opt.core.space import (
     config_arrays,
     min_replicas,
     search_space,
     sustaining_replicas,
 )
+from scepsy_opt.search.exact import exact
+from scepsy_opt.search.heuristic import max_achievable_rate, search, target_point
 from scepsy_opt.surrogate.calib import synthetic_cluster
 from scepsy_opt.testing import synthetic_surrogate
 
@@ -72,7 +72,7 @@ def test_min_replicas_is_the_fewest_that_meet_the_cap(catalog):
         tps, ks = np.ones((len(counts), L)), np.full((len(counts), L), 8.0)
         rs = np.ones((len(counts), L))
         tps[:, i], ks[:, i], rs[:, i] = tp[c, i], k[c, i], counts
-        capacity = space.surrogate.terms_batch(tps, rs, ks / 8, space.rate)["capacity_rps"]
+        capacity = space.evaluator.terms_batch(tps, rs, ks / 8, space.rate)["capacity_rps"]
         enough = counts[capacity[:, i] >= space.rate / space.cap * (1 - 1e-12)]
         assert need[c, i] == (enough[0] if len(enough) else 0), (c, i)
 
@@ -90,7 +90,7 @@ def test_exact_oracle_with_competing_paths_equals_brute_force(catalog):
             "output_tokens": {"dist": "lognormal", "mean": 40, "cv": 0.9, "max": 300}}
     program = {"par": [{"call": {"llm": POOL[0], **call}}, {"call": {"llm": POOL[1], **call}}]}
     space = instance(catalog, 5, llms=POOL[:2], gpus=3, program=program)
-    assert not space.surrogate.separable()
+    assert not space.evaluator.separable()
     latency, _ = brute_force(space)
     assert exact(space, packing=False).latency_s == pytest.approx(latency, rel=1e-9)
 
@@ -110,7 +110,7 @@ def test_heuristic_is_within_two_percent_of_the_oracle(catalog, seed):
 
 
 def test_heuristic_plans_pack_onto_the_cluster(catalog):
-    from scepsy_opt.placement.first_fit import first_fit_decreasing
+    from scepsy_opt.core.packing import first_fit_decreasing
 
     space = instance(catalog, 21, gpus=8, load=0.5)
     found = search(space)
@@ -122,10 +122,10 @@ def test_an_infeasible_target_names_the_achievable_rate(catalog):
     top, gpus = max_achievable_rate(space)
     assert gpus.sum() <= space.problem.gpus
     feasible = search_space(dataclasses.replace(space.problem, rate_rps=top * 0.99),
-                            catalog, space.surrogate)
+                            catalog, space.evaluator)
     assert search(feasible, packing=False).latency_s > 0
     too_high = search_space(dataclasses.replace(space.problem, rate_rps=top * 1.05),
-                            catalog, space.surrogate)
+                            catalog, space.evaluator)
     with pytest.raises(AllocationError) as error:
         search(too_high)
     message = str(error.value)
@@ -165,7 +165,7 @@ def test_a_start_that_meets_a_target_the_target_point_misses_is_searched(catalog
     """Above the achievable rate ``R`` (the greedy target point's limit) the search still
     plans from a given start that the surrogate predicts meets the target, and without one
     it names ``R``."""
-    from scepsy_opt.types import Allocation, LlmAllocation
+    from scepsy_opt.core.types import Allocation, LlmAllocation
 
     space = instance(catalog, 2, llms=POOL[:2], gpus=3, load=0.9)
     top, _ = max_achievable_rate(space)
@@ -176,7 +176,7 @@ def test_a_start_that_meets_a_target_the_target_point_misses_is_searched(catalog
     assert highest > top * (1 + 1e-6)  # the greedy point stops short of the best allocation
     rate = (top + highest) / 2
     above = search_space(dataclasses.replace(space.problem, rate_rps=rate), catalog,
-                         space.surrogate)
+                         space.evaluator)
     assert target_point(above, rate)[0] is None
     with pytest.raises(AllocationError, match="is achievable"):
         search(above, packing=False)
@@ -200,7 +200,7 @@ def test_combination_count_matches_enumeration():
 
 def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
         catalog, monkeypatch):
-    from scepsy_opt.search.space import SearchSpace
+    from scepsy_opt.core.space import SearchSpace
 
     space = instance(catalog, 21, gpus=8, load=0.5)
     need = min_replicas(space, space.rate)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from scepsy_opt.catalog import load_catalog
-from scepsy_opt.profile.backends import CallMix
-from scepsy_opt.profile.memory import MemorySettings
+from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.surrogate import data
 from scepsy_opt.surrogate.data import InstanceDataSettings, collect
 

@@ -165,8 +165,8 @@ def test_calibration_priors_pull_the_scales_and_the_replica_weight_only(monkeypa
 
 
 def test_calibration_budgets_replace_those_too_small_for_the_llms(catalog):
-    from scepsy_opt.profile.memory import MemorySettings
-    from scepsy_opt.search.problem import AllocationProblem, LlmDemand
+    from scepsy_opt.core.memory import MemorySettings
+    from scepsy_opt.core.problem import AllocationProblem, LlmDemand
     from scepsy_opt.surrogate.calib import calibration_budgets, synthetic_cluster
 
     def problem(llms):
@@ -223,9 +223,9 @@ def test_random_allocations_fit_and_cover_fine_grained_replica_counts(catalog):
     replica counts are spread log-uniformly up to what the GPUs allow, so allocations with
     dozens of small instances (what the search picks on large clusters) are drawn too, not
     only the few-replica ones (a uniform draw capped at 8 never gave more than 8)."""
-    from scepsy_opt.placement.first_fit import first_fit
-    from scepsy_opt.profile.memory import MemorySettings
-    from scepsy_opt.search.problem import AllocationProblem, LlmDemand
+    from scepsy_opt.core.memory import MemorySettings
+    from scepsy_opt.core.packing import first_fit
+    from scepsy_opt.core.problem import AllocationProblem, LlmDemand
     from scepsy_opt.surrogate.calib import random_allocation, synthetic_cluster
 
     llms = ("qwen2.5-7b-instruct", "qwen2.5-math-prm-7b")

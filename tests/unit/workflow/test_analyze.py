@@ -3,11 +3,11 @@ import math
 import numpy as np
 import pytest
 
+from scepsy_opt.core.trace import Call, read_jsonl, table_from_calls, write_jsonl
 from scepsy_opt.testing import LinearDurations
 from scepsy_opt.workflow.analyze import analyze_table, critical_predecessor
 from scepsy_opt.workflow.program import parse_program
 from scepsy_opt.workflow.sampler import sample_program
-from scepsy_opt.workflow.trace import Call, read_jsonl, table_from_calls, write_jsonl
 
 
 def call(llm, out, inp=10, **extra):

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from scepsy_opt.errors import WorkflowError
+from scepsy_opt.core.errors import WorkflowError
 from scepsy_opt.workflow.distributions import parse_distribution
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scepsy_opt.errors import TraceError
+from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.trace import Call, TraceTable, table_from_calls, write_jsonl
 from scepsy_opt.workflow.importers import IMPORTERS, load_traces
 from scepsy_opt.workflow.importers._timing import infer_dependencies
 from scepsy_opt.workflow.importers.litellm import import_litellm
 from scepsy_opt.workflow.importers.metagpt import detect_role, import_metagpt
 from scepsy_opt.workflow.importers.otel import import_otel
-from scepsy_opt.workflow.trace import Call, TraceTable, table_from_calls, write_jsonl
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 TAU2 = DATA / "litellm" / "tau2_retail"

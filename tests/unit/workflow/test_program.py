@@ -1,6 +1,6 @@
 import pytest
 
-from scepsy_opt.errors import WorkflowError
+from scepsy_opt.core.errors import WorkflowError
 from scepsy_opt.workflow.program import (
     CallNode,
     ChoiceNode,

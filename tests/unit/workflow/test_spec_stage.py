@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from scepsy_opt.errors import TraceError, WorkflowError
+from scepsy_opt.core.errors import TraceError, WorkflowError
 from scepsy_opt.workflow.spec import parse_workflow
 from scepsy_opt.workflow.stage import AnalyzeOptions, analysis_to_json, analyze_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings

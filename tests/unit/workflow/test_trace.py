@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from scepsy_opt.errors import TraceError
-from scepsy_opt.workflow.trace import (
+from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.trace import (
     Call,
     concat_tables,
     read_jsonl,

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from scepsy_opt.profile.memory import MemorySettings
-from scepsy_opt.profile.roofline import Arch, Hardware, RooflineModel, roofline_params
+from scepsy_opt.core.memory import MemorySettings
+from scepsy_opt.core.roofline import Arch, Hardware, RooflineModel, roofline_params
 from scepsy_opt.workflow.work import reference_tp, work_model
 
 

@@ -1,0 +1,1 @@
+"""The domain layer under every stage."""
