@@ -131,7 +131,8 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                 "after profiling with stop_after=profile")
     problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
                                  settings.cluster, settings.profile.memory,
-                                 settings.target.utilization_cap)
+                                 settings.target.utilization_cap,
+                                 placement=settings.placement.options)
     plan, record, curves = None, None, None
     if planning:
         if settings.fit.cache_dir is not None:

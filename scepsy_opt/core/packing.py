@@ -1,22 +1,25 @@
 """First-fit placement: each instance on the first GPUs that can take it.
 
 Instances are placed in the order given (llm by llm, replica by replica). An instance of TP
-degree ``t`` and GPU fraction ``f`` needs ``t`` GPUs of its GPU type in one node, each with at
-least ``f`` of its capacity free (compute share and memory share are the same fraction),
-preferably inside one NVLink domain; a group spans domains (its all-reduce then crosses PCIe,
-as on PCIe servers and NVLink-bridged pairs) only when no single domain can take it. It takes
-the first such node, domain and GPUs in index order. This is the
+degree ``t`` and GPU fraction ``f`` needs ``t`` GPUs of its GPU type in one TP domain
+(:func:`scepsy_opt.core.topology.tp_domains`: the NVLink domain, or a whole PCIe-only node),
+each with at least ``f`` of its capacity free (compute share and memory share are the same
+fraction; under MPS an instance's memory budget is ``memory_utilization x f`` of the GPU, below
+its usable part), by the one feasibility checker's rule
+(:func:`scepsy_opt.core.feasibility.has_room`). It takes the first such node, domain and GPUs
+in index order. This is the
 simple placer the baselines use; the MILP placement minimises fragmentation instead.
 """
 
 from __future__ import annotations
 
 from scepsy_opt.core.errors import PlacementError
+from scepsy_opt.core.feasibility import has_room
+from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import Allocation, ClusterSpec, InstancePlacement, Placement
 
 __all__ = ["PlacementError", "first_fit", "first_fit_decreasing"]
 
-EPSILON = 1e-9
 
 
 def first_fit(allocation: Allocation, cluster: ClusterSpec) -> Placement:
@@ -60,18 +63,14 @@ def _find(cluster: ClusterSpec, free: dict[tuple[str, int], float], gpu: str, tp
     (the answer is the same, found without rescanning them)."""
     skip = {} if skip is None else skip
     nodes = cluster.nodes
-    for attempt in ("domain", "node"):
-        key = (attempt, gpu, tp, fraction)
-        first = skip.get(key, 0)
-        for index in range(first, len(nodes)):
-            node = nodes[index]
-            if node.gpu == gpu:
-                groups = node.nvlink_domains if attempt == "domain" else (
-                    range(node.num_gpus),)
-                for domain in groups:
-                    fits = [g for g in domain if free[(node.id, g)] >= fraction - EPSILON]
-                    if len(fits) >= tp:
-                        skip[key] = index
-                        return node.id, tuple(fits[:tp])
-        skip[key] = len(nodes)
+    key = (gpu, tp, fraction)
+    for index in range(skip.get(key, 0), len(nodes)):
+        node = nodes[index]
+        if node.gpu == gpu:
+            for domain in tp_domains(node):
+                fits = [g for g in domain if has_room(free[(node.id, g)], fraction)]
+                if len(fits) >= tp:
+                    skip[key] = index
+                    return node.id, tuple(fits[:tp])
+    skip[key] = len(nodes)
     return None

@@ -6,7 +6,7 @@ instance is its memory budget from :func:`scepsy_opt.core.memory.memory_plan` (w
 reserve and KV cache: the same numbers ``allocation.json`` reports).
 
 Rules shared by the MILP (:mod:`scepsy_opt.placement.formulation`), the heuristics
-(:mod:`scepsy_opt.placement.heuristics`), the verifier (:mod:`scepsy_opt.placement.verify`) and
+(:mod:`scepsy_opt.core.heuristics`), the verifier (:mod:`scepsy_opt.placement.verify`) and
 the brute-force enumerator (:mod:`scepsy_opt.testing.placement`):
 
 - *TP domains* of a node: its NVLink domains when one of them links two or more GPUs (full
@@ -41,12 +41,13 @@ import functools
 import math
 from dataclasses import dataclass
 
+from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, GpuSpec, MigProfile, NodeSpec
 
-EPS = 1e-9
+EPS = TOLERANCE  # the one tolerance (scepsy_opt.core.constants)
 MECHANISMS = ("mps", "mig")
 
 

@@ -11,7 +11,9 @@ An allocation is feasible when
 - so is the workflow's: ``lambda / X <= cap`` with ``X`` the evaluator's workflow throughput,
   the soft minimum of the stages', which falls below the weakest stage where several are close
   to it (two stages each at the cap can together be past their pipeline's limit);
-- its instances pack onto the GPUs (first fit, largest instances first).
+- its instances pack onto the GPUs: one of the place stage's own placers
+  (:data:`scepsy_opt.core.heuristics.PACKERS`) places them under the problem's placement rules,
+  so the place stage never refuses an allocation the search chose.
 
 Costs are counted in eighths of a GPU (integers), so budgets compare exactly.
 """
@@ -23,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.evaluator import Evaluator
-from scepsy_opt.core.packing import PlacementError, first_fit_decreasing
+from scepsy_opt.core.heuristics import packs
+from scepsy_opt.core.placement import placement_problem
 from scepsy_opt.core.problem import (
     FRACTION_GRID,
     AllocationError,
@@ -42,6 +46,7 @@ class SearchSpace:
     evaluator: Evaluator
     configs: tuple[tuple[tuple[int, int], ...], ...]
     budget: int  # eighths of a GPU
+    catalog: Catalog
 
     @property
     def llms(self) -> tuple[str, ...]:
@@ -67,12 +72,14 @@ class SearchSpace:
             for i, llm in enumerate(self.llms)), note=note)
 
     def packs(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> bool:
-        """Whether the instances fit the cluster, largest first."""
+        """Whether the place stage's placers place the instances (:func:`packs`)."""
+        problem = self.problem
         try:
-            first_fit_decreasing(self.allocation(tp, k, r, "check"), self.problem.cluster)
-        except PlacementError:
+            placing = placement_problem(self.allocation(tp, k, r, "check"), problem.cluster,
+                                        self.catalog, problem.memory, problem.placement)
+        except PlacementError:  # e.g. a fraction no MIG profile holds
             return False
-        return True
+        return packs(placing)
 
     def score(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, rate: float | None = None
               ) -> dict[str, np.ndarray]:
@@ -112,7 +119,8 @@ def search_space(problem: AllocationProblem, catalog: Catalog, evaluator: Evalua
                 fix="use a cluster with larger NVLink domains or GPUs with more memory, or "
                     "shorten the workflow's longest calls")
         configs.append(tuple((tp, round(f * FRACTION_GRID)) for tp, f in found))
-    return SearchSpace(problem, evaluator, tuple(configs), problem.gpus * FRACTION_GRID)
+    return SearchSpace(problem, evaluator, tuple(configs), problem.gpus * FRACTION_GRID,
+                       catalog)
 
 
 def config_arrays(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,14 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.feasibility import exceeds, in_one_tp_domain
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import Catalog, ClusterSpec, GpuSpec, MigProfile
 from scepsy_opt.emit.settings import EmitSettings
 
-EPS = 1e-6
+# gpu-memory-utilization is written rounded (to 4 decimals), so it is read back within this
+ROUNDING = 1e-6
 MIB_PER_GIB = 1024
 # Keys the plan sets: extra arguments may not override them.
 PLANNED_KEYS = ("model", "served-model-name", "host", "port", "tensor-parallel-size",
@@ -72,7 +75,7 @@ class PlannedInstance:
 
     @property
     def whole(self) -> bool:
-        return self.gpu_fraction >= 1 - EPS
+        return self.gpu_fraction >= 1 - TOLERANCE
 
     @property
     def groups(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -264,7 +267,8 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
         if inst.gpu not in catalog.gpus:
             raise EmitError("unknown GPU type", source=source, field=f"{field}.gpu",
                             value=inst.gpu, fix="use a GPU type of models/gpus/")
-        if not (0 < inst.gpu_fraction <= 1 + EPS) or not math.isfinite(inst.gpu_fraction):
+        if not 0 < inst.gpu_fraction or exceeds(inst.gpu_fraction, 1.0) or not math.isfinite(
+                inst.gpu_fraction):
             raise EmitError("the GPU fraction must be in (0, 1]", source=source,
                             field=f"{field}.gpu_fraction", value=inst.gpu_fraction,
                             fix="use a fraction such as 0.25, 0.5 or 1")
@@ -294,7 +298,7 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
                 raise EmitError(f"GPU ids outside node {node_id} (0..{node.num_gpus - 1})",
                                 source=source, field=f"{field}.gpus", value=list(gpus),
                                 fix=f"use GPU ids 0..{node.num_gpus - 1}")
-            if not any(set(gpus) <= set(d) for d in tp_domains(node)):
+            if not in_one_tp_domain(node, gpus):
                 raise EmitError(f"the TP group's GPUs are not in one NVLink domain of node "
                                 f"{node_id} {[list(d) for d in tp_domains(node)]}",
                                 source=source, field=f"{field}.gpus", value=list(gpus),
@@ -333,13 +337,13 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
                 memory[(node_id, g)] += mem
     for (node_id, g), shares in compute.items():
         total = sum(s for _, s in shares)
-        if total > 1 + EPS:
+        if exceeds(total, 1.0):
             parts = " + ".join(f"{name} {s:g}" for name, s in shares)
             raise EmitError(f"GPU {g} of node {node_id} is over-committed: the GPU fractions "
                             f"of its instances sum to {total:g} > 1 ({parts})", source=source,
                             field="instances", value=round(total, 6), fix=fix_plan)
         gpu = catalog.gpus[nodes[node_id].gpu]
-        if memory[(node_id, g)] > gpu.memory_gib + EPS:
+        if exceeds(memory[(node_id, g)], gpu.memory_gib):
             raise EmitError(f"GPU {g} of node {node_id} is over-committed: memory budgets sum "
                             f"to {memory[(node_id, g)]:.1f} GiB > {gpu.memory_gib:g} GiB",
                             source=source, field="instances",
@@ -512,7 +516,7 @@ def check_records(plan: LaunchPlan) -> None:
                             fix="use distinct ports")
         ports.add((r.node, r.port))
         expected = (r.gpu_fraction if r.mechanism == MPS else 1.0) * (1 - plan.memory_headroom)
-        if not (0 < r.gpu_memory_utilization <= expected + EPS
+        if not (0 < r.gpu_memory_utilization <= expected + ROUNDING
                 and expected - r.gpu_memory_utilization < 1e-3):
             raise EmitError(f"{r.name}: gpu-memory-utilization {r.gpu_memory_utilization} does "
                             f"not match its GPU fraction {r.gpu_fraction:g} (expected "
@@ -527,7 +531,7 @@ def check_records(plan: LaunchPlan) -> None:
             for g in r.gpus:
                 used[(r.node, g)] += r.gpu_memory_utilization
     for (node, g), total in used.items():
-        if total > 1 + EPS:
+        if exceeds(total, 1.0):
             raise EmitError(f"GPU {g} of node {node}: gpu-memory-utilization of its instances "
                             f"sums to {total:.4f} > 1", source=plan.source,
                             field="gpu-memory-utilization", value=round(total, 4),

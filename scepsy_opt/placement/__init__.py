@@ -6,7 +6,7 @@
   patterns or aggregate capacities), MIP starts and extraction;
 - :mod:`~scepsy_opt.placement.solve`: HiGHS through ``pyomo.contrib.solver``, our own status;
 - :mod:`~scepsy_opt.placement.stage`: :func:`~scepsy_opt.placement.stage.place`, the entry;
-- :mod:`~scepsy_opt.placement.heuristics`: first fit, best-fit decreasing, diagnosis;
+- :mod:`~scepsy_opt.core.heuristics`: first fit, best-fit decreasing, diagnosis;
 - :mod:`~scepsy_opt.placement.verify`: the independent verifier and the metrics;
 - :mod:`~scepsy_opt.core.packing`: the allocation-level first-fit placers the simulator
   and the search use;

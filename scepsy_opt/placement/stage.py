@@ -1,6 +1,6 @@
 """The place stage's entry: :func:`place` puts an allocation's instances on GPUs.
 
-Steps: necessary conditions (:func:`~scepsy_opt.placement.heuristics.precheck`), the better of
+Steps: necessary conditions (:func:`~scepsy_opt.core.heuristics.precheck`), the better of
 best-fit decreasing and first fit as the incumbent to beat, the MIP start and the fallback, then
 the MILP: the flat model when it is
 small (GPU x class pairs up to ``hierarchical_threshold``), else the hierarchical decomposition
@@ -26,16 +26,16 @@ from pathlib import Path
 import pyomo.environ as pyo
 
 from scepsy_opt.core.errors import PlacementError, PlacementVerificationError
-from scepsy_opt.core.placement import InstanceClass, PlacementProblem
-from scepsy_opt.core.types import ClusterSpec, InstancePlacement, Placement
-from scepsy_opt.placement import formulation
-from scepsy_opt.placement.heuristics import (
+from scepsy_opt.core.heuristics import (
+    PACKERS,
     HeuristicResult,
     best_fit_decreasing,
     complete,
-    first_fit,
     precheck,
 )
+from scepsy_opt.core.placement import InstanceClass, PlacementProblem
+from scepsy_opt.core.types import ClusterSpec, InstancePlacement, Placement
+from scepsy_opt.placement import formulation
 from scepsy_opt.placement.presets import SolverPreset
 from scepsy_opt.placement.solve import FEASIBLE, INFEASIBLE, OPTIMAL, SolveReport, solve
 from scepsy_opt.placement.verify import PlacementMetrics, measure, verify
@@ -88,7 +88,7 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
     precheck(problem)
     heuristic: HeuristicResult | None = None
     heuristic_error: PlacementError | None = None
-    for placer in (best_fit_decreasing, first_fit):
+    for placer in PACKERS:
         try:
             found_here = placer(problem)
         except PlacementError as error:

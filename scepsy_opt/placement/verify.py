@@ -3,7 +3,8 @@ measures it (fragmentation, GPUs and nodes opened, anti-affinity excess, topolog
 objective value the MILP minimises).
 
 Nothing here uses the formulation or a solver, so a placement that passes :func:`verify` is
-valid whatever produced it.
+valid whatever produced it. The rules are the one feasibility checker's
+(:func:`scepsy_opt.core.feasibility.violations`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementVerificationError
-from scepsy_opt.core.placement import EPS, InstanceClass, PlacementProblem, objective_weights
-from scepsy_opt.core.topology import tp_domains
+from scepsy_opt.core.feasibility import exceeds, violations
+from scepsy_opt.core.placement import InstanceClass, PlacementProblem, objective_weights
 from scepsy_opt.core.types import Placement
 
-TOLERANCE = 1e-6
+__all__ = ["GpuUse", "PlacementMetrics", "gpu_uses", "measure", "topology_cost", "verify",
+           "violations"]
+
 
 
 @dataclass(frozen=True)
@@ -57,71 +61,6 @@ class PlacementMetrics:
     @property
     def placed_share(self) -> float:
         return self.capacity_placed / self.capacity_requested if self.capacity_requested else 1.0
-
-
-def violations(problem: PlacementProblem, placement: Placement) -> list[str]:
-    """Every broken constraint of ``placement`` (empty: it is valid)."""
-    out: list[str] = []
-    classes = {c.llm: c for c in problem.classes}
-    nodes = {n.id: n for n in problem.cluster.nodes}
-    seen: Counter = Counter()
-    compute: dict[tuple[str, int], float] = defaultdict(float)
-    memory: dict[tuple[str, int], float] = defaultdict(float)
-    profiles: dict[tuple[str, int, str], int] = defaultdict(int)
-    for inst in placement.instances:
-        where = f"replica {inst.replica} of {inst.llm}"
-        c = classes.get(inst.llm)
-        if c is None:
-            out.append(f"{where}: llm not in the problem")
-            continue
-        seen[(inst.llm, inst.replica)] += 1
-        if not 0 <= inst.replica < c.replicas:
-            out.append(f"{where}: replica index outside 0..{c.replicas - 1}")
-        node = nodes.get(inst.node)
-        if node is None:
-            out.append(f"{where}: unknown node {inst.node}")
-            continue
-        if node.gpu != c.gpu:
-            out.append(f"{where}: node {node.id} has {node.gpu} GPUs, not {c.gpu}")
-        if node.id in problem.exclude_nodes:
-            out.append(f"{where}: node {node.id} is excluded")
-        if c.nodes and node.id not in c.nodes:
-            out.append(f"{where}: node {node.id} is outside its pins {list(c.nodes)}")
-        if abs(inst.gpu_fraction - c.gpu_fraction) > EPS:
-            out.append(f"{where}: fraction {inst.gpu_fraction} differs from {c.gpu_fraction}")
-        if len(inst.gpus) != c.tp or len(set(inst.gpus)) != c.tp:
-            out.append(f"{where}: {len(set(inst.gpus))} distinct GPUs for TP {c.tp}")
-        if any(not 0 <= g < node.num_gpus for g in inst.gpus):
-            out.append(f"{where}: GPU ids {inst.gpus} outside node {node.id}")
-            continue
-        if not any(set(inst.gpus) <= set(d) for d in tp_domains(node)):
-            out.append(f"{where}: GPUs {list(inst.gpus)} of node {node.id} are not in one "
-                       f"TP domain {[list(d) for d in tp_domains(node)]}")
-        for g in inst.gpus:
-            compute[(node.id, g)] += c.compute_share
-            memory[(node.id, g)] += c.memory_gib
-            if c.mig_profile is not None:
-                profiles[(node.id, g, c.mig_profile)] += 1
-    for key, count in seen.items():
-        if count > 1:
-            out.append(f"replica {key[1]} of {key[0]} is placed {count} times")
-    if not problem.allow_partial:
-        for c in problem.classes:
-            missing = [r for r in range(c.replicas) if seen[(c.llm, r)] == 0]
-            if missing:
-                out.append(f"{c.llm}: replicas {missing} are not placed")
-    for (node_id, g), used in compute.items():
-        if used > 1 + TOLERANCE:
-            out.append(f"node {node_id} GPU {g}: compute shares sum to {used:.6g} > 1")
-        capacity = problem.gpu_type(nodes[node_id].gpu).memory_gib
-        if memory[(node_id, g)] > capacity + TOLERANCE:
-            out.append(f"node {node_id} GPU {g}: {memory[(node_id, g)]:.6g} GiB > usable "
-                       f"{capacity:.6g} GiB")
-    for (node_id, g, profile), count in profiles.items():
-        limit = problem.gpu_type(nodes[node_id].gpu).mig_limit(profile)
-        if count > limit:
-            out.append(f"node {node_id} GPU {g}: {count} MIG {profile} instances > {limit}")
-    return out
 
 
 def verify(problem: PlacementProblem, placement: Placement) -> None:
@@ -168,7 +107,7 @@ def _fragmented(occupants: tuple, used: float, mem: float, capacity: float,
     if not occupants or used >= 1 - TOLERANCE or smallest is None:
         return False
     share, memory = smallest
-    room = used + share <= 1 + TOLERANCE and mem + memory <= capacity + TOLERANCE
+    room = not exceeds(used + share, 1.0) and not exceeds(mem + memory, capacity)
     return not room
 
 

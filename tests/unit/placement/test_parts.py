@@ -6,6 +6,7 @@ import json
 import pytest
 
 from scepsy_opt.core.errors import ConfigError, PlacementError
+from scepsy_opt.core.heuristics import best_fit_decreasing, complete, first_fit
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.placement import (
     GpuType,
@@ -28,7 +29,6 @@ from scepsy_opt.core.types import (
 )
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.artifact import placement_to_json
-from scepsy_opt.placement.heuristics import best_fit_decreasing, complete, first_fit
 from scepsy_opt.placement.plot import cluster_map
 from scepsy_opt.placement.presets import SolverPreset, read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place

@@ -6,6 +6,8 @@ has fewer replicas than its spread cap.
 - :func:`first_fit`: instances in the given order (class by class, replica by replica, or an
   explicit ``order``); each takes the first node (cluster order) with room, and there the first
   GPUs by index.
+- :func:`first_fit_decreasing`: first fit with the classes largest first (TP degree, then
+  share).
 - :func:`best_fit_decreasing`: instances largest first (GPU capacity ``tp x share``, then share,
   then memory); each takes the spot that leaves the least free compute on its GPUs, ties broken
   by the least free capacity on the node (fills opened nodes first), then cluster order.
@@ -22,8 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
-from scepsy_opt.core.placement import EPS, PlacementProblem
+from scepsy_opt.core.feasibility import exceeds, has_room
+from scepsy_opt.core.placement import PlacementProblem
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import InstancePlacement, Placement
 
@@ -73,8 +77,8 @@ class ClusterState:
     def fits(self, ci: int) -> np.ndarray:
         """GPUs with room for one share of class ``ci`` (bool per GPU)."""
         c = self.problem.classes[ci]
-        ok = (self.free_compute >= c.compute_share - EPS) & (
-            self.free_memory >= c.memory_gib - EPS) & self.eligible[ci][self.gpu_node]
+        ok = has_room(self.free_compute, c.compute_share) & has_room(
+            self.free_memory, c.memory_gib) & self.eligible[ci][self.gpu_node]
         if c.mig_profile is not None:
             ok &= self.profile_left[:, self.profile_index[c.mig_profile]] > 0
         return ok
@@ -185,6 +189,34 @@ def best_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
     return _place(problem, order, "best_fit_decreasing", best=True)
 
 
+def first_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
+    """First fit, classes largest first (TP degree, then share, then memory; stable)."""
+    ranked = sorted(range(len(problem.classes)), key=lambda i: (
+        -problem.classes[i].tp, -problem.classes[i].compute_share,
+        -problem.classes[i].memory_gib, i))
+    order = [(ci, r) for ci in ranked for r in range(problem.classes[ci].replicas)]
+    return _place(problem, order, "first_fit_decreasing", best=False)
+
+
+# The placers the place stage starts from (and falls back to) and the search's packing check
+# tries: an allocation :func:`packs` accepts is one the place stage places.
+PACKERS = (best_fit_decreasing, first_fit_decreasing, first_fit)
+
+
+def packs(problem: PlacementProblem) -> bool:
+    """Whether one of :data:`PACKERS` places every instance of ``problem`` (the search's
+    packing check)."""
+    if not problem.classes:
+        return True
+    for placer in PACKERS:
+        try:
+            placer(problem)
+        except PlacementError:
+            continue
+        return True
+    return False
+
+
 def complete(problem: PlacementProblem, existing: Placement,
              missing: Sequence[tuple[str, int]]) -> HeuristicResult:
     """Best-fit decreasing of the ``missing`` (llm, replica) instances around an ``existing``
@@ -231,7 +263,7 @@ def precheck(problem: PlacementProblem) -> None:
                                  source=problem.source, field=c.llm,
                                  fix=f"plan for the cluster's GPU types "
                                      f"({', '.join(problem.cluster.gpu_types)})")
-        if c.memory_gib > usable + EPS:
+        if exceeds(c.memory_gib, usable):
             raise PlacementError(
                 f"{c.gpu} GPUs have {usable:.1f} GiB usable, but each GPU of {where} needs "
                 f"{c.memory_gib:.1f} GiB", source=problem.source, field=c.llm,
@@ -252,13 +284,13 @@ def precheck(problem: PlacementProblem) -> None:
         need = sum(c.capacity * c.replicas for c in problem.classes if c.gpu == gpu)
         have = sum(n.num_gpus for n in problem.cluster.nodes
                    if n.gpu == gpu and n.id not in problem.exclude_nodes)
-        if need > have + EPS:
+        if exceeds(need, have):
             raise PlacementError(
                 f"the plan needs {need:g} {gpu} GPUs of compute, the cluster has {have} "
                 f"(not excluded)", source=problem.source, field=gpu,
                 fix="use fewer replicas or smaller fractions, or a larger cluster")
         whole = sum(c.tp * c.replicas for c in problem.classes
-                    if c.gpu == gpu and c.compute_share >= 1 - EPS)
+                    if c.gpu == gpu and c.compute_share >= 1 - TOLERANCE)
         if whole > have:
             raise PlacementError(
                 f"the plan needs {whole} whole {gpu} GPUs, the cluster has {have}",

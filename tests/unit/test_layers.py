@@ -1,0 +1,161 @@
+"""The package structure: the package-level import graph of ``scepsy_opt`` (from the code's own
+``import`` statements, lazy ones inside functions included) has no cycle, no library code
+imports ``testing``, and every subpackage imports only the layers below it along the pipeline's
+arrows (:data:`ALLOWED`)."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import scepsy_opt
+
+PACKAGE = Path(scepsy_opt.__file__).resolve().parent
+
+# What each top-level part may import (besides itself). ``<root>`` is scepsy_opt/__init__.py
+# (the version only). The stages follow the pipeline: analyze (workflow) and profile read only
+# the domain layer; the engine (sim) runs sampled workflows; the fit (surrogate) is fitted to
+# the engine; search sees the domain layer only (allocations are scored through
+# core.evaluator.Evaluator); place and emit work on the domain layer's allocation and
+# placement; the harness (evaluate) is above search; the report reads the search's plan.
+ALLOWED: dict[str, set[str]] = {
+    "<root>": set(),
+    "core": {"<root>"},
+    "workflow": {"core"},
+    "profile": {"<root>", "core"},
+    "sim": {"core", "workflow"},
+    "surrogate": {"core", "sim", "workflow"},
+    "search": {"core"},
+    "placement": {"core"},
+    "emit": {"core"},
+    "evaluate": {"core", "sim", "workflow", "search"},
+    "report": {"core", "search", "evaluate"},
+    "config": {"core", "workflow", "profile", "sim", "surrogate", "search", "placement", "emit",
+               "evaluate", "report"},
+    "pipeline": {"<root>", "core", "workflow", "profile", "sim", "surrogate", "search",
+                 "placement", "emit", "evaluate", "report", "config"},
+    "cli": {"<root>", "core", "workflow", "profile", "placement", "evaluate", "report",
+            "config", "pipeline"},
+    "__main__": {"cli"},
+    "testing": {"<root>", "core", "workflow", "profile", "sim", "surrogate", "search",
+                "placement", "emit", "evaluate", "report"},
+}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "<root>"
+
+
+def _is_module(dotted: str) -> bool:
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, dict[str, set[str]]]:
+    """``{part: {imported part: {importing modules}}}`` over every module under ``root``."""
+    graph: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root.parent).with_suffix("")
+        names = list(relative.parts)
+        is_package = names[-1] == "__init__"
+        if is_package:
+            names = names[:-1]
+        module = ".".join(names)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = names if is_package else names[:-1]
+                    base = base[:len(base) - (node.level - 1)]
+                    targets = [".".join(base + ([node.module] if node.module else []))]
+                else:
+                    targets = [node.module or ""]
+                # ``from scepsy_opt.x import y`` imports the module x.y when there is one
+                targets += [f"{targets[0]}.{alias.name}" for alias in node.names
+                            if _is_module(f"{targets[0]}.{alias.name}")]
+            for target in targets:
+                if target == "scepsy_opt" or target.startswith("scepsy_opt."):
+                    source, imported = _part(module), _part(target)
+                    if source != imported:
+                        graph[source][imported].add(module)
+    return graph
+
+
+def cycles(graph: dict[str, dict[str, set[str]]]) -> list[list[str]]:
+    """Strongly connected components of more than one part (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_graph_is_read_from_the_code():
+    """Oracle for the reader: known edges of the tree are found, lazy imports included."""
+    graph = import_graph()
+    assert "core" in graph["search"]
+    assert "cli" in graph["__main__"]
+    assert "pipeline" in graph["cli"]
+    assert "vllm_backend" not in graph  # modules are grouped by their top-level part
+
+
+def test_the_cycle_finder_finds_cycles():
+    graph = {"a": {"b": {"a.x"}}, "b": {"c": {"b.y"}}, "c": {"a": {"c.z"}}, "d": {"a": {"d"}}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b": {"a"}}, "b": {}}) == []
+
+
+def test_no_import_cycle_between_packages():
+    assert cycles(import_graph()) == []
+
+
+def test_library_code_never_imports_testing():
+    offenders = {module for part, edges in import_graph().items() if part != "testing"
+                 for module in edges.get("testing", ())}
+    assert not offenders
+
+
+def test_every_part_imports_only_along_the_pipeline():
+    graph = import_graph()
+    unknown = set(graph) - set(ALLOWED)
+    assert not unknown, f"new top-level parts {unknown}: add them to ALLOWED with their layer"
+    off = {(part, imported): sorted(modules) for part, edges in graph.items()
+           for imported, modules in edges.items() if imported not in ALLOWED[part]}
+    assert not off, off
+
+
+@pytest.mark.parametrize("part", ["core"])
+def test_the_domain_layer_imports_no_stage(part):
+    assert set(import_graph()[part]) <= {"<root>"}
