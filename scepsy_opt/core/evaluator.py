@@ -3,11 +3,10 @@
 An evaluator predicts, for a batch of allocations of the same llms at one request rate, the
 workflow's throughput and mean end-to-end latency and each llm's stage terms. Allocations are
 arrays ``tp, replicas, fraction`` of shape ``[B, L]`` (``L``: :attr:`Evaluator.llms`, in that
-order). Two implement it: the fitted surrogate (:class:`scepsy_opt.surrogate.workflow
-.WorkflowSurrogate`, jit-compiled and differentiable) and the simulator
-(:class:`scepsy_opt.evaluate.simulated.SimulatedEvaluator`, measured, slow). The search
-(:mod:`scepsy_opt.search`) and the allocation space (:mod:`scepsy_opt.core.space`) see only
-this protocol.
+order). The fitted surrogate (:class:`scepsy_opt.surrogate.workflow.WorkflowSurrogate`,
+jit-compiled and differentiable) implements it; the search (:mod:`scepsy_opt.search`) and the
+allocation space (:mod:`scepsy_opt.core.space`) see only this protocol, so a simulator-backed
+evaluator can take its place without either changing.
 
 ``predict_batch`` returns at least ``throughput_rps [B]``, ``latency_s [B]``, ``rho [B, L]``
 (each llm's utilisation at the rate), ``capacity_rps [B, L]`` (requests/s the llm's replicas
