@@ -27,7 +27,7 @@ import numpy as np
 from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.feasibility import exceeds, has_room
-from scepsy_opt.core.placement import PlacementProblem
+from scepsy_opt.core.placement import InstanceClass, PlacementProblem
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import InstancePlacement, Placement
 
@@ -180,22 +180,32 @@ def first_fit(problem: PlacementProblem, order: Sequence[int] | None = None
     return _place(problem, _instances(problem, order), "first_fit", best=False)
 
 
+def _by_capacity(c: InstanceClass) -> tuple[float, float, float]:
+    """Largest first: GPU capacity (``tp x share``), then share, then memory."""
+    return -c.capacity, -c.compute_share, -c.memory_gib
+
+
+def _by_tp(c: InstanceClass) -> tuple[float, float, float]:
+    """Largest first: TP degree, then share, then memory."""
+    return -c.tp, -c.compute_share, -c.memory_gib
+
+
+def _largest_first(problem: PlacementProblem, key) -> list[tuple[int, int]]:
+    """Every instance, its class ranked by ``key`` (ties in class order)."""
+    ranked = sorted(range(len(problem.classes)), key=lambda i: (key(problem.classes[i]), i))
+    return [(ci, r) for ci in ranked for r in range(problem.classes[ci].replicas)]
+
+
 def best_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
     """Best fit, largest instances first."""
-    ranked = sorted(range(len(problem.classes)), key=lambda i: (
-        -problem.classes[i].capacity, -problem.classes[i].compute_share,
-        -problem.classes[i].memory_gib, i))
-    order = [(ci, r) for ci in ranked for r in range(problem.classes[ci].replicas)]
-    return _place(problem, order, "best_fit_decreasing", best=True)
+    return _place(problem, _largest_first(problem, _by_capacity), "best_fit_decreasing",
+                  best=True)
 
 
 def first_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
     """First fit, classes largest first (TP degree, then share, then memory; stable)."""
-    ranked = sorted(range(len(problem.classes)), key=lambda i: (
-        -problem.classes[i].tp, -problem.classes[i].compute_share,
-        -problem.classes[i].memory_gib, i))
-    order = [(ci, r) for ci in ranked for r in range(problem.classes[ci].replicas)]
-    return _place(problem, order, "first_fit_decreasing", best=False)
+    return _place(problem, _largest_first(problem, _by_tp), "first_fit_decreasing",
+                  best=False)
 
 
 # The placers the place stage starts from (and falls back to) and the search's packing check
@@ -222,9 +232,8 @@ def complete(problem: PlacementProblem, existing: Placement,
     """Best-fit decreasing of the ``missing`` (llm, replica) instances around an ``existing``
     placement (the repair step of the hierarchical decomposition)."""
     position = {c.llm: i for i, c in enumerate(problem.classes)}
-    order = sorted(((position[llm], r) for llm, r in missing), key=lambda item: (
-        -problem.classes[item[0]].capacity, -problem.classes[item[0]].compute_share,
-        -problem.classes[item[0]].memory_gib, item))
+    order = sorted(((position[llm], r) for llm, r in missing),
+                   key=lambda item: (_by_capacity(problem.classes[item[0]]), item))
     return _place(problem, order, "best_fit_decreasing", best=True, existing=existing)
 
 

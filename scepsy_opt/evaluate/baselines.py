@@ -39,7 +39,6 @@ from scepsy_opt.sim.capacity import replica_capacity_rps
 
 log = logging.getLogger(__name__)
 BASELINES = ("independent", "user_specified", "pooled_tp1", "exact")
-CLOSED_FORM = ("independent", "user_specified", "pooled_tp1")  # no simulation needed
 EXACT_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
@@ -204,14 +203,18 @@ def exact(problem: AllocationProblem, catalog: Catalog, score: Callable[[Allocat
                       + ("" if sustaining else "; none sustains the rate"))
 
 
+CLOSED_FORM_PRODUCERS = {"independent": independent, "user_specified": user_specified,
+                         "pooled_tp1": pooled_tp1}
+
+
 def closed_form(problem: AllocationProblem, catalog: Catalog
                 ) -> dict[str, Allocation | AllocationError]:
     """Every closed-form baseline of the problem, or the error saying why it does not exist
     (the search's extra starting points, the report's predicted curves)."""
     out: dict[str, Allocation | AllocationError] = {}
-    for name in CLOSED_FORM:
+    for name, producer in CLOSED_FORM_PRODUCERS.items():
         try:
-            out[name] = globals()[name](problem, catalog)
+            out[name] = producer(problem, catalog)
         except AllocationError as error:
             out[name] = error
     return out

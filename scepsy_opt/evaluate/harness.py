@@ -47,12 +47,8 @@ class EvaluationResult:
 
 def produce(name: str, problem: AllocationProblem, catalog: Catalog,
             score: Callable[[Allocation], base.Score], max_candidates: int) -> Allocation:
-    if name == "independent":
-        return base.independent(problem, catalog)
-    if name == "user_specified":
-        return base.user_specified(problem, catalog)
-    if name == "pooled_tp1":
-        return base.pooled_tp1(problem, catalog)
+    if name in base.CLOSED_FORM_PRODUCERS:
+        return base.CLOSED_FORM_PRODUCERS[name](problem, catalog)
     if name == "exact":
         return base.exact(problem, catalog, score, max_candidates)
     raise ValueError(f"unknown baseline {name!r}")
