@@ -27,8 +27,8 @@ import numpy as np
 
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.evaluator import Evaluator
-from scepsy_opt.core.heuristics import packs
-from scepsy_opt.core.placement import placement_problem
+from scepsy_opt.core.heuristics import packs, precheck
+from scepsy_opt.core.placement import PlacementProblem, placement_problem
 from scepsy_opt.core.problem import (
     FRACTION_GRID,
     AllocationError,
@@ -71,15 +71,29 @@ class SearchSpace:
                           float(k[i]) / FRACTION_GRID)
             for i, llm in enumerate(self.llms)), note=note)
 
+    def placing(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> PlacementProblem:
+        """The place stage's problem for these instances, with the run's placement options
+        (raises :class:`PlacementError`, e.g. for a fraction no MIG profile holds)."""
+        problem = self.problem
+        return placement_problem(self.allocation(tp, k, r, "check"), problem.cluster,
+                                 self.catalog, problem.memory, problem.placement)
+
     def packs(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray) -> bool:
         """Whether the place stage's placers place the instances (:func:`packs`)."""
-        problem = self.problem
         try:
-            placing = placement_problem(self.allocation(tp, k, r, "check"), problem.cluster,
-                                        self.catalog, problem.memory, problem.placement)
-        except PlacementError:  # e.g. a fraction no MIG profile holds
+            return packs(self.placing(tp, k, r))
+        except PlacementError:
             return False
-        return packs(placing)
+
+    def placement_error(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray
+                        ) -> PlacementError | None:
+        """The place stage's own reason, from its necessary conditions
+        (:func:`precheck`), why these instances cannot be placed; None when they pass them."""
+        try:
+            precheck(self.placing(tp, k, r))
+        except PlacementError as error:
+            return error
+        return None
 
     def score(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, rate: float | None = None
               ) -> dict[str, np.ndarray]:

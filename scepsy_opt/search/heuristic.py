@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.problem import FRACTION_GRID, AllocationError
 from scepsy_opt.core.space import (
     SearchSpace,
@@ -505,11 +506,20 @@ def max_achievable_rate(space: SearchSpace) -> tuple[float, np.ndarray]:
     return low, (used if used is not None else np.zeros(len(space.llms))) / FRACTION_GRID
 
 
-def infeasible(space: SearchSpace, packing: bool = False, tried: str = "") -> AllocationError:
+def infeasible(space: SearchSpace, packing: bool = False, tried: str = ""
+               ) -> AllocationError | PlacementError:
     problem = space.problem
     rate, gpus = max_achievable_rate(space)
     where = f"cluster '{problem.cluster.name}' ({problem.gpus} {problem.gpu} GPUs)"
     if packing:
+        cheapest, _ = target_point(space, space.rate)
+        reason = None if cheapest is None else space.placement_error(
+            cheapest.tp, cheapest.k, cheapest.r)
+        if reason is not None:  # the place stage's own diagnosis, e.g. every node excluded
+            return PlacementError(
+                f"no allocation that meets {problem.rate_rps:g} requests/s can be placed on "
+                f"{where}; the fewest-GPU one fails the place stage's necessary conditions: "
+                f"{reason.problem}", source="placement", field=reason.field, fix=reason.fix)
         return AllocationError(
             f"no allocation that meets {problem.rate_rps:g} requests/s packs onto the GPUs of "
             f"{where}{tried}", source="target", field="rate_rps",

@@ -346,7 +346,10 @@ def test_place_writes_a_verified_placement_and_its_map(cli, tmp_path, catalog, c
             assert sorted(instance["gpus"]) in ([0, 1], [2, 3])
 
 
-def test_place_fails_cleanly_when_the_plan_cannot_be_placed(cli, tmp_path):
+def test_a_run_whose_nodes_are_all_excluded_fails_cleanly_with_the_place_stages_reason(
+        cli, tmp_path):
+    # the search packs with the run's placement options, so it stops first, with the place
+    # stage's own diagnosis
     run_dir = tmp_path / "run"
     result = cli("+workflow=rag_reranker", "fit=fast", "analyze.num_requests=300",
                  "placement.exclude_nodes=[dgx-h100-00]", f"hydra.run.dir={run_dir}")

@@ -198,6 +198,26 @@ def test_combination_count_matches_enumeration():
     assert combinations(fronts, budget) == counted > 0
 
 
+@pytest.mark.parametrize("method", ["gradient_guided", "exact"])
+def test_when_the_placement_options_rule_out_every_node_the_place_stages_reason_is_given(
+        catalog, method):
+    from scepsy_opt.core.errors import PlacementError
+    from scepsy_opt.core.placement import PlacementOptions
+
+    space = instance(catalog, 21, gpus=8, load=0.5)
+    assert search(space).latency_s > 0  # feasible with every node
+    nodes = tuple(node.id for node in space.problem.cluster.nodes)
+    closed = search_space(dataclasses.replace(
+        space.problem, placement=PlacementOptions(exclude_nodes=nodes)), catalog,
+        space.evaluator)
+    with pytest.raises(PlacementError) as error:
+        (search if method == "gradient_guided" else exact)(closed)
+    message = str(error.value)
+    assert "is excluded or outside its pins" in message
+    assert "Fix: relax placement.exclude_nodes" in message
+    assert f"meets {space.problem.rate_rps:g} requests/s" in message
+
+
 def test_when_the_fewest_gpus_do_not_pack_the_cheapest_point_that_packs_is_used(
         catalog, monkeypatch):
     from scepsy_opt.core.space import SearchSpace
