@@ -13,7 +13,7 @@ import argparse
 import time
 
 from scepsy_opt.core.errors import PlacementError
-from scepsy_opt.placement.presets import SolverPreset
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.testing.placement import brute_force, tiny_problem
 

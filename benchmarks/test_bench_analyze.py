@@ -11,7 +11,7 @@ from scepsy_opt.core.resources import data_dir
 from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.sampler import PerLlmDurations, sample_program
 from scepsy_opt.workflow.spec import parse_workflow
-from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
+from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings, work_model
 
 REQUESTS = 10_000
@@ -33,7 +33,7 @@ def beam_search():
 def test_sample_and_analyze_10k_beam_search(benchmark, beam_search):
     catalog, spec, _ = beam_search
     analysis, tables = benchmark.pedantic(
-        analyze_workflow, args=(spec, AnalyzeOptions(REQUESTS, 0, WORK), catalog),
+        analyze_workflow, args=(spec, AnalyzeSettings(REQUESTS, 0, WORK), catalog),
         rounds=3, iterations=1, warmup_rounds=0)
     table = tables["beam_search"]
     benchmark.extra_info["calls"] = table.num_calls

@@ -13,7 +13,7 @@ import pytest
 
 from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
 from scepsy_opt.core.resources import data_dir
-from scepsy_opt.placement.presets import read_preset
+from scepsy_opt.core.presets import read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import verify
 from scepsy_opt.testing.placement import mixed_problem, plan_like_problem

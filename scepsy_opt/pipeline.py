@@ -29,7 +29,7 @@ from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
 from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.stage import fit_record, fit_surrogate
 from scepsy_opt.workflow.stage import (
-    AnalyzeOptions,
+    AnalyzeSettings,
     WorkflowAnalysis,
     analysis_to_json,
     analyze_workflow,
@@ -101,7 +101,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
     """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search, place, emit
     and report, and with ``evaluate`` the simulator's comparison of the plan with the
     baselines (before the report, which shows it)."""
-    options = AnalyzeOptions(
+    options = AnalyzeSettings(
         num_requests=settings.analyze.num_requests,
         seed=settings.analyze.seed,
         work_estimate=settings.analyze.work_estimate,
@@ -132,11 +132,11 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
     problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
                                  settings.cluster, settings.profile.memory,
                                  settings.target.utilization_cap,
-                                 placement=settings.placement.options)
+                                 placement=settings.placement)
     plan, record, curves = None, None, None
     if planning:
-        if settings.fit.cache_dir is not None:
-            compilation_cache(settings.fit.cache_dir.parent / "jax")
+        if settings.fit.cache_path is not None:
+            compilation_cache(settings.fit.cache_path.parent / "jax")
         started = time.perf_counter()
         _stage(settings, "fit")
         surrogate, fits, workflow_fit = fit_surrogate(
@@ -210,7 +210,7 @@ def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Cat
     """The place stage: the allocation's instances on the cluster, llms that call each other
     kept close."""
     problem = placement_problem(allocation, settings.cluster, catalog, settings.profile.memory,
-                                settings.placement.options, affinity=call_affinity(tables))
+                                settings.placement, affinity=call_affinity(tables))
     return place(problem, PlaceSettings(settings.placement.preset,
                                         settings.placement.hierarchical_threshold,
                                         settings.placement.export_mps))
@@ -242,7 +242,7 @@ def place_from_allocation(document: dict, source: str, settings: RunSettings,
         log.warning("%s was planned for cluster %s; placing it on %s", source,
                     document["cluster"], settings.cluster.name)
     problem = placement_problem(allocation, settings.cluster, catalog, settings.profile.memory,
-                                settings.placement.options, affinity=affinity)
+                                settings.placement, affinity=affinity)
     return place(problem, PlaceSettings(settings.placement.preset,
                                         settings.placement.hierarchical_threshold,
                                         settings.placement.export_mps))

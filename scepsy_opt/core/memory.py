@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scepsy_opt.core.settings import check, fraction, positive
 from scepsy_opt.core.types import GpuSpec, LlmSpec
 
 GIB = 2**30
@@ -29,12 +30,24 @@ GIB = 2**30
 
 @dataclass(frozen=True)
 class MemorySettings:
+    """The instance memory model (this module) and vLLM's engine limits
+    (``profile.memory``)."""
+
     memory_utilization: float = 0.9
     runtime_overhead_gib: float = 1.0
     max_num_batched_tokens: int = 8192
     max_num_seqs: int = 256
     block_size: int = 16
     min_kv_tokens: int = 2048
+
+    def __post_init__(self) -> None:
+        fraction(self.memory_utilization, "memory_utilization",
+                 "use vLLM's gpu_memory_utilization, e.g. 0.9")
+        positive(self.runtime_overhead_gib, "runtime_overhead_gib",
+                 "reserve GiB for the CUDA context and workspaces", allow_zero=True)
+        for key in ("max_num_batched_tokens", "max_num_seqs", "block_size", "min_kv_tokens"):
+            check(getattr(self, key) > 0, key, "must be > 0", getattr(self, key),
+                  "use vLLM's engine limits")
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,21 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.presets import SolverPreset, read_preset
+from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.settings import check, normalise
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, GpuSpec, MigProfile, NodeSpec
 
 EPS = TOLERANCE  # the one tolerance (scepsy_opt.core.constants)
-MECHANISMS = ("mps", "mig")
+Mechanism = Literal["mps", "mig"]
+MECHANISMS = get_args(Mechanism)
 
 
 @dataclass(frozen=True)
@@ -89,14 +94,74 @@ class GpuType:
 
 
 @dataclass(frozen=True)
-class PlacementOptions:
-    """Rules of the place stage (``conf/placement``)."""
+class Pin:
+    """Instances of ``llm`` only on ``nodes`` (node ids of the expanded cluster,
+    ``<node group name>-<index>``, e.g. ``dgx-h100-01``)."""
 
+    llm: str
+    nodes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        check(bool(self.nodes), "nodes", "a pin needs at least one node", list(self.nodes),
+              "list node ids, e.g. nodes: [dgx-h100-00]")
+
+
+@dataclass(frozen=True)
+class PlacementSettings:
+    """The place stage (``conf/placement``).
+
+    - ``solver_preset``: a HiGHS options file ``solvers/<preset>.opt`` (default, fast,
+      thorough: time limit, relative gap, threads, seed), read once into ``preset``.
+    - ``memory_headroom``: the part of each GPU's memory kept free (MPS sharing; MIG profiles
+      carve the memory).
+    - ``anti_affinity``: spread replicas of one llm over distinct nodes where the cluster
+      allows (soft: replicas beyond ceil(replicas / eligible nodes) on one node are the
+      objective's first priority).
+    - ``fraction_mechanism``: how GPU fractions are enforced: ``mps`` (compute share, any GPU)
+      or ``mig`` (the smallest MIG profile that holds the instance; GPUs without MIG profiles
+      cannot take fractions). ``conf/placement/default.yaml`` makes it follow
+      ``emit.fraction_mechanism``.
+    - ``pin``: instances of an llm only on the listed nodes; ``exclude_nodes``: nodes that take
+      no instance.
+    - ``hierarchical_threshold``: above this many GPU x llm pairs, decompose: instances to
+      nodes, then each node's GPUs. ``export_mps``: also write the MILP as placement.mps.
+    """
+
+    solver_preset: str = "default"
     memory_headroom: float = 0.05
     anti_affinity: bool = True
-    fraction_mechanism: str = "mps"
-    pins: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fraction_mechanism: Mechanism = "mps"
+    pin: tuple[Pin, ...] = ()
     exclude_nodes: tuple[str, ...] = ()
+    hierarchical_threshold: int = 2000
+    export_mps: bool = False
+    preset: SolverPreset = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check(0 <= self.memory_headroom < 1, "memory_headroom", "must be in [0, 1)",
+              self.memory_headroom, "reserve e.g. 0.05 of GPU memory")
+        check(self.hierarchical_threshold >= 0, "hierarchical_threshold", "must be >= 0",
+              self.hierarchical_threshold,
+              "use 0 to always decompose, or a count of GPU x llm pairs")
+        presets = sorted(p.stem for p in data_dir("solvers").glob("*.opt"))
+        check(self.solver_preset in presets, "solver_preset", "unknown solver preset",
+              self.solver_preset,
+              f"use one of {', '.join(presets)} (HiGHS options files in solvers/)")
+        normalise(self, "preset",
+                  read_preset(data_dir("solvers") / f"{self.solver_preset}.opt"))
+
+    @property
+    def pins(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((pin.llm, pin.nodes) for pin in self.pin)
+
+    def check_nodes(self, cluster: ClusterSpec) -> None:
+        """Every node this names is a node of ``cluster``."""
+        node_ids = {n.id for n in cluster.nodes}
+        for key, nodes in [("exclude_nodes", self.exclude_nodes)] + [
+                (f"pin[{i}].nodes", pin.nodes) for i, pin in enumerate(self.pin)]:
+            for node in nodes:
+                check(node in node_ids, f"placement.{key}", "unknown node", node,
+                      f"use node ids of cluster '{cluster.name}': {_some(sorted(node_ids))}")
 
 
 @dataclass(frozen=True)
@@ -264,7 +329,7 @@ def _mig_profile(gpu: GpuSpec, fraction: float, memory_gib: float) -> MigProfile
 
 
 def placement_problem(allocation: Allocation, cluster: ClusterSpec, catalog: Catalog,
-                      memory: MemorySettings, options: PlacementOptions = PlacementOptions(),
+                      memory: MemorySettings, options: PlacementSettings = PlacementSettings(),
                       affinity: tuple[tuple[str, str, float], ...] = ()) -> PlacementProblem:
     """The problem of placing ``allocation``'s instances on ``cluster``. Errors name the input
     that cannot work (an unknown node in a pin, a GPU without MIG...) and the fix."""

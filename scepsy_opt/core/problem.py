@@ -13,7 +13,7 @@ from scepsy_opt.core.catalog import main_gpu_type
 from scepsy_opt.core.constants import FRACTION_GRID
 from scepsy_opt.core.errors import ScepsyError
 from scepsy_opt.core.memory import MemorySettings, memory_plan
-from scepsy_opt.core.placement import PlacementOptions
+from scepsy_opt.core.placement import PlacementSettings
 from scepsy_opt.core.stats import WorkflowStats
 from scepsy_opt.core.topology import tp_problem
 from scepsy_opt.core.types import TP_DEGREES, Catalog, ClusterSpec, GpuSpec, LlmSpec
@@ -46,7 +46,7 @@ class AllocationProblem:
     utilization_cap: float
     # where instances may go (memory headroom, fraction mechanism, pins, exclusions): the
     # search's packing check places by the same rules as the place stage
-    placement: PlacementOptions = PlacementOptions()
+    placement: PlacementSettings = PlacementSettings()
 
     @property
     def gpus(self) -> int:
@@ -77,7 +77,7 @@ class AllocationProblem:
 def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSpec,
                        memory: MemorySettings, utilization_cap: float,
                        gpu: str | None = None,
-                       placement: PlacementOptions | None = None) -> AllocationProblem:
+                       placement: PlacementSettings | None = None) -> AllocationProblem:
     """The problem of serving the requests ``stats`` describes at ``rate_rps`` on ``cluster``
     (its most common GPU type unless ``gpu`` is given)."""
     gpu = gpu or main_gpu_type(cluster)
@@ -88,7 +88,7 @@ def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSp
                   context_tokens=int(s.input_tokens.max + s.output_tokens.max))
         for s in stats.llms)
     return AllocationProblem(demands, rate_rps, cluster, gpu, memory, utilization_cap,
-                             placement or PlacementOptions())
+                             placement or PlacementSettings())
 
 
 def holds(problem: AllocationProblem, catalog: Catalog, llm: str, tp: int, fraction: float

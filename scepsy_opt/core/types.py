@@ -139,10 +139,20 @@ class ClusterSpec:
 
 @dataclass(frozen=True)
 class Target:
-    """What the plan must sustain: the workflow's request arrival rate."""
+    """What the plan must sustain (``conf/target``): ``rate_rps``, the requests per second of
+    the workflow (for a mix: all members together, split by weight); ``utilization_cap``, the
+    highest planned utilisation of any llm's instances and of the workflow's predicted
+    throughput (headroom for bursts)."""
 
-    rate_rps: float
-    utilization_cap: float
+    rate_rps: float = 1.0
+    utilization_cap: float = 0.8
+
+    def __post_init__(self) -> None:
+        from scepsy_opt.core.settings import fraction, positive
+
+        positive(self.rate_rps, "rate_rps", "set target.rate_rps to the requests/s to sustain")
+        fraction(self.utilization_cap, "utilization_cap",
+                 "set the highest planned utilisation of an instance, e.g. 0.8")
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,29 @@
-"""Settings of the emit stage (``conf/emit/``), frozen.
+"""Settings of the emit stage (``conf/emit/``), frozen; also its Hydra schema
+(:mod:`scepsy_opt.core.settings`).
 
 The CLI builds them once from the Hydra config (:func:`scepsy_opt.config.to_settings`); the
-emitters receive them and read nothing else.
+emitters receive them and read nothing else. Formats: vllm (``vllm serve --config`` files,
+environments, per-node launch scripts), kubernetes (Deployments or LeaderWorkerSets,
+Services, DRA ResourceClaims), ray_serve (a Ray Serve LLM config), plan (plan.json).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-FORMATS = ("vllm", "kubernetes", "ray_serve", "plan")
-FRACTION_MECHANISMS = ("mps", "mig")
+from scepsy_opt.core.placement import MECHANISMS, Mechanism
+from scepsy_opt.core.settings import check, normalise
+
+Format = Literal["vllm", "kubernetes", "ray_serve", "plan"]
+FORMATS = get_args(Format)
+FRACTION_MECHANISMS = MECHANISMS
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _port(value: int, key: str) -> None:
+    check(1 <= value <= 65535, key, "must be a TCP port in [1, 65535]", value, "use e.g. 8000")
 # Catalog GPU ids -> Ray's accelerator type names (ray.util.accelerators).
 RAY_ACCELERATOR_TYPES = {
     "A100-PCIe-80GB": "A100-80G",
@@ -36,14 +49,32 @@ class VllmOptions:
     ``--``) and ``env`` go into every instance's config and environment.
     """
 
-    base_port: int = 8000
+    base_port: int = 8000  # instances of a node listen on base_port, base_port + 1, ...
     host: str = "0.0.0.0"
     model_root: str | None = None
     memory_headroom: float | None = None
+    # max-model-len; None: the workflow's longest call rounded up to a multiple of 1024, within
+    # the llm's context and the instance's KV cache
     max_model_len_tokens: int | None = None
+    # e.g. {enable-prefix-caching: true}; options the plan sets are refused
     extra_args: tuple[tuple[str, Any], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
-    health_timeout_s: int = 1200
+    health_timeout_s: int = 1200  # seconds launch.sh waits for an instance's /health
+
+    def __post_init__(self) -> None:
+        _port(self.base_port, "base_port")
+        check(self.memory_headroom is None or 0 <= self.memory_headroom < 1, "memory_headroom",
+              "must be in [0, 1) or null", self.memory_headroom,
+              "leave e.g. 0.1 of each instance's share free, or null for the memory model's "
+              "1 - profile.memory.memory_utilization")
+        for key in ("max_model_len_tokens", "health_timeout_s"):
+            value = getattr(self, key)
+            check(value is None or value > 0, key, "must be > 0", value,
+                  "use a positive integer (or null)")
+        for name, _ in self.env:
+            check(bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name))), "env",
+                  "not an environment variable name", name, "use e.g. HF_HOME")
+        normalise(self, "env", tuple((str(k), str(v)) for k, v in self.env))
 
 
 @dataclass(frozen=True)
@@ -57,12 +88,33 @@ class KubernetesOptions:
     image: str = "vllm/vllm-openai:v0.32.0"
     node_label: str = "kubernetes.io/hostname"
     node_names: tuple[tuple[str, str], ...] = ()
-    device_class: str = "gpu.nvidia.com"
+    device_class: str = "gpu.nvidia.com"  # DRA device class of the GPUs MPS-shared instances claim
     port: int = 8000
     cpu: str = "4"
     memory_gib: int = 32
     shm_gib: int = 16
-    startup_timeout_s: int = 1200
+    startup_timeout_s: int = 1200  # how long the startup probe lets vLLM load an llm
+
+    def __post_init__(self) -> None:
+        version = str(self.version)
+        check(bool(re.fullmatch(r"v?1\.\d+(\.\d+)?", version))
+              and int(version.lstrip("v").split(".")[1]) >= 34, "version",
+              "unsupported Kubernetes version", self.version,
+              "use 1.34 or later (DRA's resource.k8s.io/v1)")
+        normalise(self, "version", version.lstrip("v"))
+        check(bool(_DNS_LABEL.match(self.namespace)), "namespace",
+              "not a Kubernetes namespace name", self.namespace,
+              "use lower-case letters, digits and '-', e.g. scepsy")
+        for key in ("image", "node_label", "device_class", "cpu"):
+            check(bool(str(getattr(self, key)).strip()), key, "must not be empty",
+                  getattr(self, key), "see conf/emit/default.yaml")
+        for key in ("memory_gib", "shm_gib", "startup_timeout_s"):
+            check(getattr(self, key) > 0, key, "must be > 0", getattr(self, key),
+                  "use a positive integer")
+        _port(self.port, "port")
+        normalise(self, "cpu", str(self.cpu))
+        normalise(self, "node_names", tuple(sorted((str(k), str(v))
+                                                   for k, v in self.node_names)))
 
     def node_name(self, node: str) -> str:
         return dict(self.node_names).get(node, node)
@@ -77,6 +129,12 @@ class RayServeOptions:
     http_port: int = 8000
     route_prefix: str = "/{llm}"
 
+    def __post_init__(self) -> None:
+        _port(self.http_port, "http_port")
+        check(self.route_prefix.startswith("/") and "{llm}" in self.route_prefix,
+              "route_prefix", "must start with / and contain {llm}", self.route_prefix,
+              "use e.g. /{llm}")
+
 
 @dataclass(frozen=True)
 class EmitSettings:
@@ -84,9 +142,14 @@ class EmitSettings:
     GPU fractions are enforced (``mps`` or ``mig``, the placement's); ``placement``: a
     ``placement.json`` to emit from instead of planning (None: the run's own placement)."""
 
-    formats: tuple[str, ...] = FORMATS
-    fraction_mechanism: str = "mps"
+    formats: tuple[Format, ...] = FORMATS
+    fraction_mechanism: Mechanism = "mps"
     vllm: VllmOptions = field(default_factory=VllmOptions)
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
     ray_serve: RayServeOptions = field(default_factory=RayServeOptions)
     placement: str | None = None
+
+    def __post_init__(self) -> None:
+        check(bool(self.formats), "formats", "no manifest format selected", list(self.formats),
+              f"list some of {', '.join(FORMATS)}")
+        normalise(self, "formats", tuple(dict.fromkeys(self.formats)))

@@ -24,6 +24,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import get_args
 
 from scepsy_opt.core.packing import PlacementError, first_fit
 from scepsy_opt.core.problem import (
@@ -36,9 +37,10 @@ from scepsy_opt.core.problem import (
 )
 from scepsy_opt.core.types import TP_DEGREES, Allocation, Catalog, LlmAllocation
 from scepsy_opt.sim.capacity import replica_capacity_rps
+from scepsy_opt.sim.settings import Baseline
 
 log = logging.getLogger(__name__)
-BASELINES = ("independent", "user_specified", "pooled_tp1", "exact")
+BASELINES = get_args(Baseline)
 EXACT_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 

@@ -38,7 +38,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
-from scepsy_opt.placement.presets import SolverPreset
+from scepsy_opt.core.presets import SolverPreset
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from scepsy_opt.core.heuristics import (
     precheck,
 )
 from scepsy_opt.core.placement import InstanceClass, PlacementProblem
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.core.types import ClusterSpec, InstancePlacement, Placement
 from scepsy_opt.placement import formulation
-from scepsy_opt.placement.presets import SolverPreset
 from scepsy_opt.placement.solve import FEASIBLE, INFEASIBLE, OPTIMAL, SolveReport, solve
 from scepsy_opt.placement.verify import PlacementMetrics, measure, verify
 

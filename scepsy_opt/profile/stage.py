@@ -11,13 +11,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.profile_table import ProfileError, ProfileTable, read_csv
 from scepsy_opt.core.profiling import CallMix, ProfileGrid, ProfilerBackend, ProfileRequest
 from scepsy_opt.core.progress import Progress
-from scepsy_opt.core.types import GpuSpec, LlmSpec
+from scepsy_opt.core.settings import check, normalise, positive_ints
+from scepsy_opt.core.types import TP_DEGREES, GpuSpec, LlmSpec
 
 log = logging.getLogger(__name__)
 KEPT_FOLDER = "profiles"
@@ -30,15 +31,64 @@ def kept_profile_path(models_dir: Path, llm: str, gpu: str) -> Path:
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    """The profile stage's settings (``conf/profile``)."""
+    """The profile stage (``conf/profile``).
 
-    backend: str
-    grid: ProfileGrid
-    memory: MemorySettings
-    path: str | None
-    options: tuple[tuple[str, Any], ...]
-    use_kept: bool
-    call_mix_size: int
+    - ``backend``: ``roofline`` (the calibrated analytical model, no hardware), ``vllm`` (real
+      measurement with vLLM's engine and dummy weights on the local device) or ``import``
+      (``vllm bench serve`` / ``vllm bench latency`` JSON results at ``path``, a file or a
+      folder; ``options`` fill what the files lack: tp, gpu_fraction, gpu, llm, batch_size,
+      input_len, output_len, infinite_rate). ``options`` of vllm:
+      :class:`~scepsy_opt.profile.vllm_backend.VllmBackend`'s (repetitions, warmup, ...).
+    - Configurations: every TP degree of ``tp_degrees`` x GPU fraction
+      ``k / gpu_fraction_denominator``, k = 1..denominator (7: MIG slices); points per
+      configuration: the batch sizes, prompt and context lengths below (:attr:`grid`).
+    - ``memory``: the instance memory model and engine limits.
+    - ``use_kept``: use a kept measured profile (models/<llm>/profiles/<gpu>.csv) instead of
+      the model when one exists. ``call_mix_size``: calls of the workflow each llm's profile
+      replays (the call mix).
+    """
+
+    backend: Literal["roofline", "vllm", "import"] = "roofline"
+    tp_degrees: tuple[int, ...] = (1, 2, 4, 8)
+    gpu_fraction_denominator: Literal[1, 2, 4, 7, 8, 16] = 8
+    prefill_batch_sizes: tuple[int, ...] = (1, 4, 16)
+    prefill_prompt_tokens: tuple[int, ...] = (128, 512, 2048, 8192)
+    decode_batch_sizes: tuple[int, ...] = (1, 8, 32, 128, 256)
+    decode_context_tokens: tuple[int, ...] = (512, 2048, 8192)
+    memory_context_tokens: tuple[int, ...] = (512, 2048, 8192)
+    memory: MemorySettings = MemorySettings()
+    path: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    use_kept: bool = True
+    call_mix_size: int = 64
+
+    def __post_init__(self) -> None:
+        check(bool(self.tp_degrees) and all(tp in TP_DEGREES for tp in self.tp_degrees),
+              "tp_degrees", "unsupported tensor-parallel degree", list(self.tp_degrees),
+              f"choose among {list(TP_DEGREES)}")
+        for key in POINTS:
+            positive_ints(getattr(self, key), key)
+            normalise(self, key, tuple(sorted(set(getattr(self, key)))))
+        normalise(self, "tp_degrees", tuple(sorted(set(self.tp_degrees))))
+        normalise(self, "options", tuple(sorted(self.options)))
+        check(self.backend != "import" or self.path not in (None, "", "???"), "path",
+              "the import backend needs profile.path", self.path,
+              "set profile.path=<vllm bench result file or folder>")
+        check(self.call_mix_size > 0, "call_mix_size", "must be > 0", self.call_mix_size,
+              "replay at least one call")
+
+    @property
+    def grid(self) -> ProfileGrid:
+        """The points every configuration's profile covers."""
+        denominator = self.gpu_fraction_denominator
+        return ProfileGrid(
+            tp_degrees=self.tp_degrees,
+            gpu_fractions=tuple(k / denominator for k in range(1, denominator + 1)),
+            **{key: getattr(self, key) for key in POINTS})
+
+
+POINTS = ("prefill_batch_sizes", "prefill_prompt_tokens", "decode_batch_sizes",
+          "decode_context_tokens", "memory_context_tokens")
 
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from scepsy_opt.core.evaluator import GradientEvaluator
 from scepsy_opt.core.memory import memory_plan
 from scepsy_opt.core.problem import FRACTION_GRID, AllocationProblem
+from scepsy_opt.core.settings import check
 from scepsy_opt.core.space import SearchSpace, search_space
 from scepsy_opt.core.types import Allocation, Catalog
 from scepsy_opt.search.exact import exact
@@ -24,6 +26,20 @@ from scepsy_opt.search.heuristic import SearchResult, search
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The search stage (``conf/search``): ``method``, the gradient-guided heuristic over TP
+    degrees, replicas and GPU fractions or the exhaustive ``exact`` oracle (small instances);
+    ``max_steps``, the heuristic's step limit."""
+
+    method: Literal["gradient_guided", "exact"] = "gradient_guided"
+    max_steps: int = 500
+
+    def __post_init__(self) -> None:
+        check(self.max_steps > 0, "max_steps", "must be > 0", self.max_steps,
+              "allow the search at least one step")
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,11 +18,13 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from scepsy_opt.core.errors import ConfigError
 from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.settings import check
 
 PROCESSES = ("poisson", "gamma", "trace")
 TRACES = {"azure_code_2023": "azure_llm_2023_code.csv"}
@@ -30,22 +32,20 @@ TRACES = {"azure_code_2023": "azure_llm_2023_code.csv"}
 
 @dataclass(frozen=True)
 class ArrivalProcess:
-    process: str = "poisson"
+    """``process``: poisson, gamma (``cv``: burstiness) or trace (replayed timestamps of
+    ``trace``)."""
+
+    process: Literal["poisson", "gamma", "trace"] = "poisson"
     cv: float = 1.0
-    trace: str = "azure_code_2023"
+    trace: Literal["azure_code_2023"] = "azure_code_2023"
 
     def __post_init__(self) -> None:
-        if self.process not in PROCESSES:
-            raise ConfigError("unknown arrival process", source="config",
-                              field="simulate.arrivals.process", value=self.process,
-                              fix=f"use one of {', '.join(PROCESSES)}")
-        if not self.cv > 0:
-            raise ConfigError("must be > 0", source="config", field="simulate.arrivals.cv",
-                              value=self.cv, fix="give the gaps' coefficient of variation")
-        if self.trace not in TRACES:
-            raise ConfigError("unknown arrival trace", source="config",
-                              field="simulate.arrivals.trace", value=self.trace,
-                              fix=f"use one of {', '.join(TRACES)}")
+        check(self.process in PROCESSES, "process", "unknown arrival process", self.process,
+              f"use one of {', '.join(PROCESSES)}")
+        check(self.cv > 0, "cv", "must be > 0", self.cv,
+              "give the gaps' coefficient of variation")
+        check(self.trace in TRACES, "trace", "unknown arrival trace", self.trace,
+              f"use one of {', '.join(TRACES)}")
 
     def times(self, rate_rps: float, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` arrival times at mean rate ``rate_rps``."""

@@ -20,16 +20,18 @@ import heapq
 import logging
 import math
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
 from scepsy_opt.core.trace import KIND_LLM, TraceTable
 from scepsy_opt.sim.engine import Instance
 from scepsy_opt.sim.iteration import IterationModel
+from scepsy_opt.sim.settings import Routing
 
 log = logging.getLogger(__name__)
 
-ROUTINGS = ("least_work", "round_robin")
+ROUTINGS = get_args(Routing)
 _ARRIVAL, _TOOL, _BOUNDARY = 0, 1, 2
 
 

@@ -24,7 +24,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,14 @@ from scepsy_opt.core.parallel import map_processes
 from scepsy_opt.core.problem import AllocationProblem, configurations
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.settings import (
+    check,
+    check_loads,
+    normalise,
+    positive,
+    positive_ints,
+    run_field,
+)
 from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, LlmAllocation
 from scepsy_opt.sim.runner import PlanRunner, span_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
@@ -50,7 +58,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CalibrationSettings:
-    """How many whole-workflow runs the load parameters are fitted to."""
+    """How many whole-workflow runs the load parameters are fitted to: ``allocations_per_budget``
+    random feasible allocations on clusters of each of ``budgets`` GPUs, each run at its max
+    sustainable rate (``bisection_steps`` runs of ``probe_requests``) and at ``loads`` of it
+    (``num_requests`` each); the load parameters are then fitted in ``fit_steps`` steps of
+    ``learning_rate``."""
 
     budgets: tuple[int, ...] = (4, 8, 16)
     allocations_per_budget: int = 8
@@ -60,8 +72,22 @@ class CalibrationSettings:
     bisection_steps: int = 6
     fit_steps: int = 4000
     learning_rate: float = 0.05
-    seed: int = 0
-    mix: str = "joint"  # a mix of members sharing no llm: "joint" or "members" (see MIX_MODES)
+    seed: int = run_field("seed", 0)
+    # a mix whose members share no llm: joint (its load parameters fitted to runs of the whole
+    # mix, the default: closer on the mix's max throughput) or members (each member calibrated
+    # on its own and its fit reused: no mix runs, closer on latency; see MIX_MODES and
+    # benchmarks/RESULTS.md)
+    mix: Literal["joint", "members"] = "joint"
+
+    def __post_init__(self) -> None:
+        positive_ints(self.budgets, "budgets")
+        normalise(self, "budgets", tuple(sorted(set(self.budgets))))
+        check_loads(self.loads, "loads")
+        for key in ("allocations_per_budget", "num_requests", "probe_requests",
+                    "bisection_steps", "fit_steps"):
+            check(getattr(self, key) > 0, key, "must be > 0", getattr(self, key),
+                  "use a positive integer")
+        positive(self.learning_rate, "learning_rate", "e.g. 0.05")
 
 
 MIX_MODES = {

@@ -43,6 +43,7 @@ from scepsy_opt.core.problem import configurations
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.core.progress import Progress
+from scepsy_opt.core.settings import check, check_loads
 from scepsy_opt.core.types import GpuSpec, LlmSpec
 from scepsy_opt.sim.capacity import instance_capacity_rps
 from scepsy_opt.sim.plan import iteration_model
@@ -67,6 +68,12 @@ class InstanceDataSettings:
     saturation_calls: int = 3000
     load_calls: int = 4000  # at most mix_calls are used
     loads: tuple[float, ...] = LOADS
+
+    def __post_init__(self) -> None:
+        for key in ("mix_calls", "saturation_calls", "load_calls"):
+            check(getattr(self, key) >= 16, key, "must be >= 16", getattr(self, key),
+                  "simulate at least 16 calls, e.g. 1000")
+        check_loads(self.loads, "loads")
 
 
 DEFAULT_INSTANCE_DATA = InstanceDataSettings()

@@ -4,6 +4,7 @@ or reused from the cache, assembled into the workflow surrogate."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 from scepsy_opt.core.problem import AllocationProblem, problem_from_stats
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.profiling import CallMix
+from scepsy_opt.core.settings import check
 from scepsy_opt.core.trace import KIND_LLM, TraceTable
 from scepsy_opt.core.types import Catalog
 from scepsy_opt.sim.runner import unloaded_latency_s
@@ -33,15 +35,45 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FitSettings:
-    """The fit stage: how much is simulated for the instance models and the workflow's load
-    calibration, where fits are cached (None: not cached) and how many processes simulate.
-    The default call mix is large (4,096 calls), so its mean tokens match the workflow's
-    within ~2%."""
+    """The fit stage (``conf/fit``, DESIGN 3.3): how much is simulated for the instance models
+    (``instance``) and the workflow's load calibration (``calibration``), whether fits are kept
+    in the cache (keyed by a content hash of everything they depend on, and reused) and where
+    (``cache_dir`` null: :func:`default_cache_dir`), and how many processes simulate in
+    parallel (``workers`` 0: every usable core). The default call mix is large (4,096 calls),
+    so its mean tokens match the workflow's within ~2%."""
 
+    cache: bool = True
+    cache_dir: str | None = None
+    workers: int = 0
     instance: InstanceDataSettings = field(default_factory=InstanceDataSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
-    cache_dir: Path | None = None
-    workers: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.workers >= 0, "workers", "must be >= 0", self.workers,
+              "use 0 for every core, or a process count")
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The folder fits are kept in (None: not cached)."""
+        if not self.cache:
+            return None
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+    @property
+    def worker_count(self) -> int:
+        from scepsy_opt.core.parallel import default_workers
+
+        return int(self.workers) or default_workers()
+
+
+def default_cache_dir() -> Path:
+    """Where fitted models are kept across runs: ``$SCEPSY_OPT_CACHE``, else
+    ``$XDG_CACHE_HOME/scepsy_opt`` (default ``~/.cache/scepsy_opt``), then ``fits/``."""
+    root = os.environ.get("SCEPSY_OPT_CACHE")
+    if not root:
+        root = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                   / "scepsy_opt")
+    return Path(root).expanduser() / "fits"
 
 
 def call_mix(tables: Mapping[str, TraceTable], llm: str, size: int, seed: int) -> CallMix:
@@ -124,8 +156,8 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
     inputs' content hash matches). ``instance_fits``: llms already fitted on the same calls
     (a mix's members), not fitted again."""
     profiles = profiles or {}
-    settings = settings or FitSettings()
-    cache_dir = settings.cache_dir
+    settings = settings or FitSettings(cache=False, workers=1)
+    cache_dir = settings.cache_path
     gpu = catalog.gpus[problem.gpu]
     llms = tuple(s.llm for s in analysis.combined.llms)
     fits = {}
@@ -152,7 +184,7 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
         spec, tables, problem, catalog, fits, paths, initial, simulate=simulate,
         calibration=settings.calibration, unloaded_latency_s=unloaded_latency_s(
             analysis.combined.e2e_latency_s.mean), profiles=profiles, cache_dir=cache_dir,
-        workers=settings.workers)
+        workers=settings.worker_count)
     surrogate = build_surrogate(analysis, tables, problem, catalog, fits, workflow_fit.paths,
                                 workflow_fit.mean_call_s, workflow_fit.load)
     return surrogate, fits, workflow_fit

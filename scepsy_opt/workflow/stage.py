@@ -15,6 +15,7 @@ import numpy as np
 
 from scepsy_opt.core.artifacts import SCHEMA_VERSION, to_jsonable
 from scepsy_opt.core.catalog import unknown
+from scepsy_opt.core.settings import check, run_field
 from scepsy_opt.core.stats import WorkflowStats
 from scepsy_opt.core.trace import TraceTable, concat_tables, rename_llms
 from scepsy_opt.core.types import Catalog
@@ -27,12 +28,20 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class AnalyzeOptions:
-    """What the stage needs of the run settings."""
+class AnalyzeSettings:
+    """The analyze stage (``analyze``): ``num_requests`` requests sampled per workflow program
+    (recorded traces use all their requests), drawn with the run's ``seed``; how call durations
+    of sampled programs are estimated (``work_estimate``); ``write_traces``: also write the
+    sampled requests as JSON Lines traces under traces/ in the run directory."""
 
-    num_requests: int
-    seed: int
-    work_estimate: WorkEstimateSettings
+    num_requests: int = 2000
+    seed: int = run_field("seed", 0)
+    work_estimate: WorkEstimateSettings = WorkEstimateSettings()
+    write_traces: bool = False
+
+    def __post_init__(self) -> None:
+        check(self.num_requests > 0, "num_requests", "must be > 0", self.num_requests,
+              "sample at least 1 request, e.g. 2000")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class WorkflowAnalysis:
     work_models: tuple[LlmWorkModel, ...]
 
 
-def analyze_workflow(spec: WorkflowSpec, options: AnalyzeOptions, catalog: Catalog
+def analyze_workflow(spec: WorkflowSpec, options: AnalyzeSettings, catalog: Catalog
                      ) -> tuple[WorkflowAnalysis, dict[str, TraceTable]]:
     """Sample or import the requests of ``spec`` and compute their statistics.
 
@@ -105,7 +114,7 @@ def _work_models(spec: WorkflowSpec, settings: WorkEstimateSettings, catalog: Ca
     return tuple(models)
 
 
-def _requests(workflow: WorkflowSpec, options: AnalyzeOptions, durations: PerLlmDurations,
+def _requests(workflow: WorkflowSpec, options: AnalyzeSettings, durations: PerLlmDurations,
               index: int, *, prefix: str) -> tuple[TraceTable, str]:
     if workflow.program is not None:
         table = sample_program(

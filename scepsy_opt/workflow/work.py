@@ -30,9 +30,10 @@ GRID_POINTS = 64
 
 @dataclass(frozen=True)
 class WorkEstimateSettings:
-    """``reference_gpu``: the GPU type call durations are estimated on."""
+    """``reference_gpu``: the GPU type call durations are estimated on (null in the config:
+    the cluster's most common GPU type, filled in when the run's settings are built)."""
 
-    reference_gpu: str
+    reference_gpu: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

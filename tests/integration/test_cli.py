@@ -333,7 +333,7 @@ def test_place_writes_a_verified_placement_and_its_map(cli, tmp_path, catalog, c
         LlmAllocation(llm, e["gpu"], e["tp"], e["replicas"], e["gpu_fraction"])
         for llm, e in allocation["llms"].items()))
     problem = placement_problem(planned, settings.cluster, catalog, settings.profile.memory,
-                                settings.placement.options)
+                                settings.placement)
     placement = Placement(record["method"], tuple(
         InstancePlacement(i["llm"], i["replica"], i["node"], tuple(i["gpus"]), i["gpu_fraction"])
         for i in record["instances"]))

@@ -20,11 +20,11 @@ from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.feasibility import violations
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.packing import first_fit, first_fit_decreasing
-from scepsy_opt.core.placement import PlacementOptions, placement_problem
+from scepsy_opt.core.placement import PlacementSettings, placement_problem
 from scepsy_opt.core.problem import AllocationProblem, LlmDemand
 from scepsy_opt.core.space import SearchSpace
 from scepsy_opt.core.types import Allocation, ClusterSpec, LlmAllocation, NodeSpec
-from scepsy_opt.placement.presets import SolverPreset
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 
 GPU = "H100-SXM-80GB"
@@ -53,7 +53,7 @@ def cases(draw) -> tuple[AllocationProblem, Allocation, SearchSpace]:
     entries = tuple(
         LlmAllocation(llm, GPU, draw(st.sampled_from([1, 2, 4])), draw(st.integers(1, 4)),
                       draw(st.integers(1, 8)) / 8) for llm in llms)
-    options = PlacementOptions(anti_affinity=draw(st.booleans()))
+    options = PlacementSettings(anti_affinity=draw(st.booleans()))
     problem = AllocationProblem(
         tuple(LlmDemand(llm, 1.0, 256.0, 64.0, 1 / len(llms)) for llm in llms), 1.0, cluster,
         GPU, MEMORY, 0.8, options)

@@ -100,7 +100,7 @@ def test_mix_members_and_their_weights(compose):
     (["stage=place"], ConfigError, "stage: a stage re-runs from the artifacts"),
     (["from_run=somewhere"], ConfigError, "from_run: no stage to re-run"),
     (["from_run=somewhere", "stage=fit"], ConfigError, "stage: unknown option"),
-    (["emit.formats=[helm]"], ConfigError, "emit.formats: unknown option"),
+    (["emit.formats=[helm]"], ConfigError, "emit.formats[0]: unknown option"),
     (["emit.formats=[]"], ConfigError, "no manifest format selected"),
     (["emit.vllm.memory_headroom=1.5"], ConfigError, "emit.vllm.memory_headroom"),
     (["emit.vllm.base_port=70000"], ConfigError, "emit.vllm.base_port: must be a TCP port"),
@@ -124,8 +124,8 @@ def test_placement_settings_are_frozen_from_the_config(compose):
     assert placement.preset.name == "fast" and placement.preset.time_limit_s == 10
     assert placement.preset.mip_rel_gap == 0.05 and placement.preset.threads == 2
     assert dict(placement.preset.options) == {"presolve": "on"}
-    assert placement.options.pins == (("llama-3.2-3b-instruct", ("dgx-h100-00",)),)
-    assert placement.options.fraction_mechanism == "mig"  # follows emit's by default
+    assert placement.pins == (("llama-3.2-3b-instruct", ("dgx-h100-00",)),)
+    assert placement.fraction_mechanism == "mig"  # follows emit's by default
     assert placement.export_mps and placement.hierarchical_threshold == 2000
 
 

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from scepsy_opt import cli
-from scepsy_opt.core.placement import PlacementOptions, placement_problem
+from scepsy_opt.core.placement import PlacementSettings, placement_problem
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.types import (
     Allocation,
@@ -42,7 +42,7 @@ from scepsy_opt.emit import emit
 from scepsy_opt.emit.kubernetes import serve_args
 from scepsy_opt.emit.record import planned_instances
 from scepsy_opt.emit.vllm_options import describe_parser, load_options, serve_parser
-from scepsy_opt.placement.presets import read_preset
+from scepsy_opt.core.presets import read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.testing.emit import h100_cluster, mps_plan
 
@@ -170,7 +170,7 @@ def test_the_tiny_llms_launch_from_the_emitted_manifests(catalog, compose, tmp_p
     allocation = Allocation("test", tuple(LlmAllocation(llm, CPU.id, 1, 1, 0.5)
                                           for llm in TINY))
     problem = placement_problem(allocation, cluster, catalog, settings.profile.memory,
-                                PlacementOptions())
+                                PlacementSettings())
     placed = place(problem, PlaceSettings(read_preset(data_dir("solvers") / "fast.opt")))
     result = emit(planned_instances(placed), cluster, catalog, settings.profile.memory,
                   settings.emit, workflow="tiny", source="tiny plan")

@@ -12,7 +12,7 @@ from scepsy_opt.core.types import ClusterSpec, NodeSpec
 from scepsy_opt.placement import solve as solve_module
 from scepsy_opt.placement import stage
 from scepsy_opt.placement.formulation import build_flat
-from scepsy_opt.placement.presets import SolverPreset
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import verify
 from scepsy_opt.testing.placement import GPU, brute_force, tiny_problem

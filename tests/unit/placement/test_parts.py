@@ -11,7 +11,7 @@ from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.placement import (
     GpuType,
     InstanceClass,
-    PlacementOptions,
+    PlacementSettings,
     PlacementProblem,
     objective_weights,
     placement_problem,
@@ -30,7 +30,7 @@ from scepsy_opt.core.types import (
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.artifact import placement_to_json
 from scepsy_opt.placement.plot import cluster_map
-from scepsy_opt.placement.presets import SolverPreset, read_preset
+from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import measure, violations
 from scepsy_opt.testing.placement import GPU, tiny_problem
@@ -75,7 +75,7 @@ def test_allocation_becomes_classes_with_the_memory_model_and_mig_profiles(catal
     assert eight.compute_share == 0.25 and eight.memory_gib == pytest.approx(budget)
     assert mps.gpu_type(GPU).memory_gib == pytest.approx(0.95 * 80)
     mig = placement_problem(allocation, cluster, catalog, MemorySettings(),
-                            PlacementOptions(fraction_mechanism="mig"))
+                            PlacementSettings(fraction_mechanism="mig"))
     assert mig.cls("llama-3.1-8b-instruct").mig_profile == "2g.20gb"
     assert mig.cls("llama-3.2-3b-instruct").mig_profile == "1g.10gb"
     assert mig.cls("llama-3.1-70b-instruct").mig_profile is None
@@ -85,10 +85,10 @@ def test_allocation_becomes_classes_with_the_memory_model_and_mig_profiles(catal
     small = Allocation("t", (LlmAllocation("llama-3.2-3b-instruct", "L40S-48GB", 1, 1, 0.5),))
     with pytest.raises(PlacementError, match="L40S-48GB has no MIG profiles"):
         placement_problem(small, l40s, catalog, MemorySettings(),
-                          PlacementOptions(fraction_mechanism="mig"))
+                          PlacementSettings(fraction_mechanism="mig"))
     with pytest.raises(PlacementError, match="unknown node"):
         placement_problem(allocation, cluster, catalog, MemorySettings(),
-                          PlacementOptions(exclude_nodes=("n9",)))
+                          PlacementSettings(exclude_nodes=("n9",)))
     assert tp_domains(l40s.nodes[0]) == (tuple(range(8)),)  # PCIe: the node is the domain
 
 

@@ -7,7 +7,7 @@ from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.profile_table import ProfileError, make_table, write_csv
 from scepsy_opt.core.profiling import ProfileGrid
 from scepsy_opt.profile.roofline_backend import RooflineBackend
-from scepsy_opt.profile.stage import kept_profile_path, make_backend, profile_llms
+from scepsy_opt.profile.stage import POINTS, kept_profile_path, make_backend, profile_llms
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 GRID = ProfileGrid(tp_degrees=(1, 2), gpu_fractions=(0.5, 1.0), prefill_batch_sizes=(1,),
@@ -16,8 +16,12 @@ GRID = ProfileGrid(tp_degrees=(1, 2), gpu_fractions=(0.5, 1.0), prefill_batch_si
 
 
 def settings(backend="roofline", path=None, options=(), use_kept=True):
-    return ProfileSettings(backend=backend, grid=GRID, memory=MemorySettings(), path=path,
-                           options=tuple(options), use_kept=use_kept, call_mix_size=8)
+    made = ProfileSettings(
+        backend=backend, tp_degrees=GRID.tp_degrees, gpu_fraction_denominator=2,
+        **{key: getattr(GRID, key) for key in POINTS}, memory=MemorySettings(), path=path,
+        options=tuple(options), use_kept=use_kept, call_mix_size=8)
+    assert made.grid == GRID
+    return made
 
 
 def test_every_llm_on_every_gpu(catalog):

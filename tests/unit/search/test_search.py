@@ -202,13 +202,13 @@ def test_combination_count_matches_enumeration():
 def test_when_the_placement_options_rule_out_every_node_the_place_stages_reason_is_given(
         catalog, method):
     from scepsy_opt.core.errors import PlacementError
-    from scepsy_opt.core.placement import PlacementOptions
+    from scepsy_opt.core.placement import PlacementSettings
 
     space = instance(catalog, 21, gpus=8, load=0.5)
     assert search(space).latency_s > 0  # feasible with every node
     nodes = tuple(node.id for node in space.problem.cluster.nodes)
     closed = search_space(dataclasses.replace(
-        space.problem, placement=PlacementOptions(exclude_nodes=nodes)), catalog,
+        space.problem, placement=PlacementSettings(exclude_nodes=nodes)), catalog,
         space.evaluator)
     with pytest.raises(PlacementError) as error:
         (search if method == "gradient_guided" else exact)(closed)

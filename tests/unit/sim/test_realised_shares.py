@@ -10,14 +10,14 @@ from scepsy_opt.sim.metrics import compute_metrics
 from scepsy_opt.sim.plan import instance_specs
 from scepsy_opt.sim.simulator import Simulation
 from scepsy_opt.sim.workload import build_workload
-from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
+from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
 
 
 def test_beam_search_shares_match_the_analysis(catalog, compose):
     _, settings = compose("beam_search", "cluster=dgx_h100_x2")
     spec = settings.workflow
-    analysis, _ = analyze_workflow(spec, AnalyzeOptions(2000, 0, WorkEstimateSettings(
+    analysis, _ = analyze_workflow(spec, AnalyzeSettings(2000, 0, WorkEstimateSettings(
         "H100-SXM-80GB")), catalog)
     allocation = Allocation("manual", (
         LlmAllocation("qwen2.5-7b-instruct", "H100-SXM-80GB", 1, 12, 1.0),

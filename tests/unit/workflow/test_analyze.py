@@ -136,10 +136,10 @@ def test_recorded_trace_with_gaps_and_ties():
 
 
 def test_beam_search_program_spread_and_stability(catalog, compose):
-    from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
+    from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
 
     _, settings = compose("beam_search")
-    analysis, _ = analyze_workflow(settings.workflow, AnalyzeOptions(
+    analysis, _ = analyze_workflow(settings.workflow, AnalyzeSettings(
         2000, 0, settings.analyze.work_estimate), catalog)
     stats = analysis.combined
     gen = stats.llm("qwen2.5-7b-instruct").calls_per_request

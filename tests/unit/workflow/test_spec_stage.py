@@ -4,7 +4,7 @@ import pytest
 
 from scepsy_opt.core.errors import TraceError, WorkflowError
 from scepsy_opt.workflow.spec import parse_workflow
-from scepsy_opt.workflow.stage import AnalyzeOptions, analysis_to_json, analyze_workflow
+from scepsy_opt.workflow.stage import AnalyzeSettings, analysis_to_json, analyze_workflow
 from scepsy_opt.workflow.work import WorkEstimateSettings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -38,7 +38,7 @@ def test_mix_is_analysed_per_member_and_pooled_by_weight(catalog):
     spec = parse({"name": "w", "members": {
         "one": {"name": "one", "program": CALL, "weight": 3},
         "two": {"name": "two", "program": {"seq": [CALL, other]}, "weight": 1}}}, catalog)
-    analysis, tables = analyze_workflow(spec, AnalyzeOptions(400, 0, WORK), catalog)
+    analysis, tables = analyze_workflow(spec, AnalyzeSettings(400, 0, WORK), catalog)
     assert [m.rate_fraction for m in analysis.members] == [0.75, 0.25]
     assert set(tables) == {"one", "two"}
     combined = analysis.combined
@@ -57,7 +57,7 @@ def test_recorded_traces_keep_measured_times_and_map_llms(catalog):
     spec = parse({"name": "w", "traces": {
         "path": str(DATA / "metagpt" / "metagpt_log_3_round.jsonl"), "format": "metagpt",
         "options": {"llm_from": "role"}, "llm_map": {"engineer": "coder"}}}, catalog)
-    analysis, _ = analyze_workflow(spec, AnalyzeOptions(10, 0, WORK), catalog)
+    analysis, _ = analyze_workflow(spec, AnalyzeSettings(10, 0, WORK), catalog)
     stats = analysis.combined
     assert stats.duration_model == "recorded"
     assert {s.llm for s in stats.llms} == {"architect", "coder", "reviewer"}
@@ -72,4 +72,4 @@ def test_recorded_traces_keep_measured_times_and_map_llms(catalog):
 def test_missing_trace_file_is_a_trace_error(catalog, tmp_path):
     spec = parse({"name": "w", "traces": {"path": str(tmp_path / "none.jsonl")}}, catalog)
     with pytest.raises(TraceError, match="does not exist"):
-        analyze_workflow(spec, AnalyzeOptions(10, 0, WORK), catalog)
+        analyze_workflow(spec, AnalyzeSettings(10, 0, WORK), catalog)
