@@ -30,9 +30,9 @@ from pathlib import Path
 
 from scepsy_opt.core.heuristics import best_fit_decreasing, first_fit
 from scepsy_opt.core.placement import GpuType, InstanceClass, PlacementProblem
+from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.types import ClusterSpec, NodeSpec, Placement
-from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import measure, verify
 

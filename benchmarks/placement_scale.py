@@ -15,8 +15,8 @@ import logging
 import time
 
 from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
-from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.presets import read_preset
+from scepsy_opt.core.resources import data_dir
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.testing.placement import mixed_problem, plan_like_problem
 

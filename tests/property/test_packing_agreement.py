@@ -21,10 +21,10 @@ from scepsy_opt.core.feasibility import violations
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.packing import first_fit, first_fit_decreasing
 from scepsy_opt.core.placement import PlacementSettings, placement_problem
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.core.problem import AllocationProblem, LlmDemand
 from scepsy_opt.core.space import SearchSpace
 from scepsy_opt.core.types import Allocation, ClusterSpec, LlmAllocation, NodeSpec
-from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 
 GPU = "H100-SXM-80GB"

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.heuristics import best_fit_decreasing, first_fit
 from scepsy_opt.core.placement import GpuType, InstanceClass, PlacementProblem
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import ClusterSpec, NodeSpec
-from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import measure, verify
 

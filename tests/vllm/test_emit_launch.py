@@ -29,6 +29,7 @@ import yaml
 
 from scepsy_opt import cli
 from scepsy_opt.core.placement import PlacementSettings, placement_problem
+from scepsy_opt.core.presets import read_preset
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.types import (
     Allocation,
@@ -42,7 +43,6 @@ from scepsy_opt.emit import emit
 from scepsy_opt.emit.kubernetes import serve_args
 from scepsy_opt.emit.record import planned_instances
 from scepsy_opt.emit.vllm_options import describe_parser, load_options, serve_parser
-from scepsy_opt.core.presets import read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.testing.emit import h100_cluster, mps_plan
 

@@ -8,11 +8,11 @@ import pytest
 
 from scepsy_opt.core.errors import PlacementError
 from scepsy_opt.core.placement import GpuType, InstanceClass, PlacementProblem
+from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.core.types import ClusterSpec, NodeSpec
 from scepsy_opt.placement import solve as solve_module
 from scepsy_opt.placement import stage
 from scepsy_opt.placement.formulation import build_flat
-from scepsy_opt.core.presets import SolverPreset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import verify
 from scepsy_opt.testing.placement import GPU, brute_force, tiny_problem

@@ -11,11 +11,12 @@ from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.placement import (
     GpuType,
     InstanceClass,
-    PlacementSettings,
     PlacementProblem,
+    PlacementSettings,
     objective_weights,
     placement_problem,
 )
+from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.trace import Call, table_from_calls
@@ -30,7 +31,6 @@ from scepsy_opt.core.types import (
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.artifact import placement_to_json
 from scepsy_opt.placement.plot import cluster_map
-from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.placement.verify import measure, violations
 from scepsy_opt.testing.placement import GPU, tiny_problem

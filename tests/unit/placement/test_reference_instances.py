@@ -8,8 +8,8 @@ import highspy
 import pytest
 
 from scepsy_opt.core.errors import PlacementError
-from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.presets import SolverPreset
+from scepsy_opt.core.resources import data_dir
 from scepsy_opt.placement.stage import PlaceSettings, place
 from scepsy_opt.testing.placement import reference_problems
 
