@@ -31,7 +31,7 @@ from scepsy_opt.core.feasibility import exceeds, in_one_tp_domain
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.topology import tp_domains
-from scepsy_opt.core.types import Catalog, ClusterSpec, GpuSpec, MigProfile
+from scepsy_opt.core.types import Catalog, ClusterSpec, GpuSpec, MigProfile, NodeSpec
 from scepsy_opt.emit.settings import EmitSettings
 
 # gpu-memory-utilization is written rounded (to 4 decimals), so it is read back within this
@@ -237,6 +237,135 @@ def _mig(gpu: GpuSpec, name: str | None) -> MigProfile | None:
     return next((p for p in gpu.mig_profiles if p.name == name), None)
 
 
+_FIX_PLAN = ("plan again (drop emit.placement), or edit the placement so that it satisfies "
+             "the rule")
+
+
+def _check_fields(inst: PlannedInstance, field: str, catalog: Catalog, *, source: str) -> None:
+    """The instance's own values: a catalog llm and GPU type, a fraction in (0, 1], a TP degree
+    of at least 1, whole GPUs for a group that spans nodes."""
+    if inst.llm not in catalog.llms:
+        raise EmitError("unknown llm", source=source, field=f"{field}.llm", value=inst.llm,
+                        fix=f"use an llm of the catalog: {', '.join(sorted(catalog.llms))}")
+    if inst.gpu not in catalog.gpus:
+        raise EmitError("unknown GPU type", source=source, field=f"{field}.gpu",
+                        value=inst.gpu, fix="use a GPU type of models/gpus/")
+    if not 0 < inst.gpu_fraction or exceeds(inst.gpu_fraction, 1.0) or not math.isfinite(
+            inst.gpu_fraction):
+        raise EmitError("the GPU fraction must be in (0, 1]", source=source,
+                        field=f"{field}.gpu_fraction", value=inst.gpu_fraction,
+                        fix="use a fraction such as 0.25, 0.5 or 1")
+    if inst.tp < 1:
+        raise EmitError("the TP degree must be at least 1", source=source,
+                        field=f"{field}.tp", value=inst.tp, fix="use 1, 2, 4 or 8")
+    if inst.stages and not inst.whole:
+        raise EmitError("a group that spans nodes must use whole GPUs", source=source,
+                        field=f"{field}.gpu_fraction", value=inst.gpu_fraction,
+                        fix="give multi-node groups whole GPUs")
+
+
+def _check_groups(inst: PlannedInstance, field: str, cluster: ClusterSpec,
+                  nodes: Mapping[str, NodeSpec], *, source: str) -> None:
+    """Each of the instance's groups: an existing node of its GPU type, ``tp`` distinct GPUs
+    of that node inside one TP domain."""
+    for node_id, gpus in inst.groups:
+        node = nodes.get(node_id)
+        if node is None:
+            raise EmitError(f"unknown node of cluster '{cluster.name}'", source=source,
+                            field=f"{field}.node", value=node_id,
+                            fix=f"use one of {', '.join(sorted(nodes)[:8])}")
+        if node.gpu != inst.gpu:
+            raise EmitError(f"node {node_id} has {node.gpu} GPUs, not {inst.gpu}",
+                            source=source, field=f"{field}.gpu", value=inst.gpu,
+                            fix=f"place the instance on a node of {inst.gpu} GPUs")
+        if len(gpus) != inst.tp or len(set(gpus)) != inst.tp:
+            raise EmitError(f"a TP group of {inst.tp} needs {inst.tp} distinct GPUs of one "
+                            "node", source=source, field=f"{field}.gpus", value=list(gpus),
+                            fix=f"list {inst.tp} distinct GPU ids of node {node_id}")
+        if any(not 0 <= g < node.num_gpus for g in gpus):
+            raise EmitError(f"GPU ids outside node {node_id} (0..{node.num_gpus - 1})",
+                            source=source, field=f"{field}.gpus", value=list(gpus),
+                            fix=f"use GPU ids 0..{node.num_gpus - 1}")
+        if not in_one_tp_domain(node, gpus):
+            raise EmitError(f"the TP group's GPUs are not in one NVLink domain of node "
+                            f"{node_id} {[list(d) for d in tp_domains(node)]}",
+                            source=source, field=f"{field}.gpus", value=list(gpus),
+                            fix="keep a TP group inside one NVLink domain")
+
+
+def _check_mechanism(inst: PlannedInstance, field: str, mechanism: str, *,
+                     source: str) -> None:
+    """A fraction below 1 is enforced by a known mechanism, the plan's."""
+    if not inst.whole and inst.mechanism not in (MPS, MIG):
+        raise EmitError("unknown fraction mechanism", source=source,
+                        field=f"{field}.mechanism", value=inst.mechanism,
+                        fix="use mps or mig")
+    if not inst.whole and inst.mechanism != mechanism:
+        raise EmitError("the placement enforces GPU fractions differently from the emit "
+                        "settings", source=source, field=f"{field}.mechanism",
+                        value=inst.mechanism,
+                        fix=f"set emit.fraction_mechanism={inst.mechanism}, or place "
+                            f"again with {mechanism}")
+
+
+def _gpu_share(inst: PlannedInstance, field: str, gpu: GpuSpec, mechanism: str, *,
+               source: str) -> tuple[float, float, MigProfile | None]:
+    """What the instance takes of each of its GPUs: (compute share, memory GiB, MIG profile
+    under MIG, else None); a MIG instance needs a profile of the GPU type and no TP group."""
+    if inst.whole:
+        return 1.0, inst.memory_gib_per_gpu, None
+    if mechanism != MIG:
+        return inst.gpu_fraction, inst.memory_gib_per_gpu, None
+    profile = _mig(gpu, inst.mig_profile)
+    if profile is None:
+        raise EmitError(f"a fractional instance under MIG needs a MIG profile of "
+                        f"{gpu.id}", source=source, field=f"{field}.mig_profile",
+                        value=inst.mig_profile,
+                        fix=f"use one of {[p.name for p in gpu.mig_profiles]} or "
+                            "fraction_mechanism=mps")
+    if inst.tp > 1:
+        raise EmitError("a TP group cannot use MIG slices (MIG has no peer-to-peer "
+                        "path)", source=source, field=field, value=inst.tp,
+                        fix="use whole GPUs or fraction_mechanism=mps for TP groups")
+    return profile.compute_fraction, profile.memory_gib, profile
+
+
+def _check_gpu_totals(compute: Mapping[tuple[str, int], list[tuple[str, float]]],
+                      memory: Mapping[tuple[str, int], float],
+                      nodes: Mapping[str, NodeSpec], catalog: Catalog, *, source: str) -> None:
+    """Per GPU: compute fractions sum to at most 1, memory budgets to at most its memory."""
+    for (node_id, g), shares in compute.items():
+        total = sum(s for _, s in shares)
+        if exceeds(total, 1.0):
+            parts = " + ".join(f"{name} {s:g}" for name, s in shares)
+            raise EmitError(f"GPU {g} of node {node_id} is over-committed: the GPU fractions "
+                            f"of its instances sum to {total:g} > 1 ({parts})", source=source,
+                            field="instances", value=round(total, 6), fix=_FIX_PLAN)
+        gpu = catalog.gpus[nodes[node_id].gpu]
+        if exceeds(memory[(node_id, g)], gpu.memory_gib):
+            raise EmitError(f"GPU {g} of node {node_id} is over-committed: memory budgets sum "
+                            f"to {memory[(node_id, g)]:.1f} GiB > {gpu.memory_gib:g} GiB",
+                            source=source, field="instances",
+                            value=round(memory[(node_id, g)], 3), fix=_FIX_PLAN)
+
+
+def _check_mig_slices(slices: Mapping[tuple[str, int], list[MigProfile]], *,
+                      source: str) -> None:
+    """Per GPU: MIG slices within the GPU's slices and each profile's instance limit."""
+    for (node_id, g), profiles in slices.items():
+        used = sum(p.compute_slices for p in profiles)
+        total_slices = profiles[0].total_slices
+        if used > total_slices:
+            raise EmitError(f"GPU {g} of node {node_id}: MIG slices {used} > {total_slices}",
+                            source=source, field="instances", value=used, fix=_FIX_PLAN)
+        for profile in {p.name: p for p in profiles}.values():
+            count = sum(1 for p in profiles if p.name == profile.name)
+            if count > profile.max_instances:
+                raise EmitError(f"GPU {g} of node {node_id}: {count} MIG {profile.name} "
+                                f"instances > {profile.max_instances}", source=source,
+                                field="instances", value=count, fix=_FIX_PLAN)
+
+
 def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Catalog,
                mechanism: str, *, source: str) -> None:
     """Cross-stack consistency of a placed plan; :class:`EmitError` names the first broken rule.
@@ -253,114 +382,25 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
     compute: dict[tuple[str, int], list[tuple[str, float]]] = defaultdict(list)
     memory: dict[tuple[str, int], float] = defaultdict(float)
     slices: dict[tuple[str, int], list[MigProfile]] = defaultdict(list)
-    fix_plan = ("plan again (drop emit.placement), or edit the placement so that it satisfies "
-                "the rule")
     for i, inst in enumerate(instances):
         field = f"instances[{i}] ({inst.name})"
         if (inst.llm, inst.replica) in seen:
             raise EmitError("the instance is listed twice", source=source, field=field,
                             value=inst.name, fix="give every replica its own index")
         seen.add((inst.llm, inst.replica))
-        if inst.llm not in catalog.llms:
-            raise EmitError("unknown llm", source=source, field=f"{field}.llm", value=inst.llm,
-                            fix=f"use an llm of the catalog: {', '.join(sorted(catalog.llms))}")
-        if inst.gpu not in catalog.gpus:
-            raise EmitError("unknown GPU type", source=source, field=f"{field}.gpu",
-                            value=inst.gpu, fix="use a GPU type of models/gpus/")
-        if not 0 < inst.gpu_fraction or exceeds(inst.gpu_fraction, 1.0) or not math.isfinite(
-                inst.gpu_fraction):
-            raise EmitError("the GPU fraction must be in (0, 1]", source=source,
-                            field=f"{field}.gpu_fraction", value=inst.gpu_fraction,
-                            fix="use a fraction such as 0.25, 0.5 or 1")
-        if inst.tp < 1:
-            raise EmitError("the TP degree must be at least 1", source=source,
-                            field=f"{field}.tp", value=inst.tp, fix="use 1, 2, 4 or 8")
-        gpu = catalog.gpus[inst.gpu]
-        if inst.stages and not inst.whole:
-            raise EmitError("a group that spans nodes must use whole GPUs", source=source,
-                            field=f"{field}.gpu_fraction", value=inst.gpu_fraction,
-                            fix="give multi-node groups whole GPUs")
-        for node_id, gpus in inst.groups:
-            node = nodes.get(node_id)
-            if node is None:
-                raise EmitError(f"unknown node of cluster '{cluster.name}'", source=source,
-                                field=f"{field}.node", value=node_id,
-                                fix=f"use one of {', '.join(sorted(nodes)[:8])}")
-            if node.gpu != inst.gpu:
-                raise EmitError(f"node {node_id} has {node.gpu} GPUs, not {inst.gpu}",
-                                source=source, field=f"{field}.gpu", value=inst.gpu,
-                                fix=f"place the instance on a node of {inst.gpu} GPUs")
-            if len(gpus) != inst.tp or len(set(gpus)) != inst.tp:
-                raise EmitError(f"a TP group of {inst.tp} needs {inst.tp} distinct GPUs of one "
-                                "node", source=source, field=f"{field}.gpus", value=list(gpus),
-                                fix=f"list {inst.tp} distinct GPU ids of node {node_id}")
-            if any(not 0 <= g < node.num_gpus for g in gpus):
-                raise EmitError(f"GPU ids outside node {node_id} (0..{node.num_gpus - 1})",
-                                source=source, field=f"{field}.gpus", value=list(gpus),
-                                fix=f"use GPU ids 0..{node.num_gpus - 1}")
-            if not in_one_tp_domain(node, gpus):
-                raise EmitError(f"the TP group's GPUs are not in one NVLink domain of node "
-                                f"{node_id} {[list(d) for d in tp_domains(node)]}",
-                                source=source, field=f"{field}.gpus", value=list(gpus),
-                                fix="keep a TP group inside one NVLink domain")
-        if not inst.whole and inst.mechanism not in (MPS, MIG):
-            raise EmitError("unknown fraction mechanism", source=source,
-                            field=f"{field}.mechanism", value=inst.mechanism,
-                            fix="use mps or mig")
-        if not inst.whole and inst.mechanism != mechanism:
-            raise EmitError("the placement enforces GPU fractions differently from the emit "
-                            "settings", source=source, field=f"{field}.mechanism",
-                            value=inst.mechanism,
-                            fix=f"set emit.fraction_mechanism={inst.mechanism}, or place "
-                                f"again with {mechanism}")
-        if inst.whole:
-            share, mem = 1.0, inst.memory_gib_per_gpu
-        elif mechanism == MIG:
-            profile = _mig(gpu, inst.mig_profile)
-            if profile is None:
-                raise EmitError(f"a fractional instance under MIG needs a MIG profile of "
-                                f"{gpu.id}", source=source, field=f"{field}.mig_profile",
-                                value=inst.mig_profile,
-                                fix=f"use one of {[p.name for p in gpu.mig_profiles]} or "
-                                    "fraction_mechanism=mps")
-            if inst.tp > 1:
-                raise EmitError("a TP group cannot use MIG slices (MIG has no peer-to-peer "
-                                "path)", source=source, field=field, value=inst.tp,
-                                fix="use whole GPUs or fraction_mechanism=mps for TP groups")
-            share, mem = profile.compute_fraction, profile.memory_gib
+        _check_fields(inst, field, catalog, source=source)
+        _check_groups(inst, field, cluster, nodes, source=source)
+        _check_mechanism(inst, field, mechanism, source=source)
+        share, mem, profile = _gpu_share(inst, field, catalog.gpus[inst.gpu], mechanism,
+                                         source=source)
+        if profile is not None:
             slices[(inst.node, inst.gpus[0])].append(profile)
-        else:
-            share, mem = inst.gpu_fraction, inst.memory_gib_per_gpu
         for node_id, gpus in inst.groups:
             for g in gpus:
                 compute[(node_id, g)].append((inst.name, share))
                 memory[(node_id, g)] += mem
-    for (node_id, g), shares in compute.items():
-        total = sum(s for _, s in shares)
-        if exceeds(total, 1.0):
-            parts = " + ".join(f"{name} {s:g}" for name, s in shares)
-            raise EmitError(f"GPU {g} of node {node_id} is over-committed: the GPU fractions "
-                            f"of its instances sum to {total:g} > 1 ({parts})", source=source,
-                            field="instances", value=round(total, 6), fix=fix_plan)
-        gpu = catalog.gpus[nodes[node_id].gpu]
-        if exceeds(memory[(node_id, g)], gpu.memory_gib):
-            raise EmitError(f"GPU {g} of node {node_id} is over-committed: memory budgets sum "
-                            f"to {memory[(node_id, g)]:.1f} GiB > {gpu.memory_gib:g} GiB",
-                            source=source, field="instances",
-                            value=round(memory[(node_id, g)], 3), fix=fix_plan)
-    for (node_id, g), profiles in slices.items():
-        gpu = catalog.gpus[nodes[node_id].gpu]
-        used = sum(p.compute_slices for p in profiles)
-        total_slices = profiles[0].total_slices
-        if used > total_slices:
-            raise EmitError(f"GPU {g} of node {node_id}: MIG slices {used} > {total_slices}",
-                            source=source, field="instances", value=used, fix=fix_plan)
-        for profile in {p.name: p for p in profiles}.values():
-            count = sum(1 for p in profiles if p.name == profile.name)
-            if count > profile.max_instances:
-                raise EmitError(f"GPU {g} of node {node_id}: {count} MIG {profile.name} "
-                                f"instances > {profile.max_instances}", source=source,
-                                field="instances", value=count, fix=fix_plan)
+    _check_gpu_totals(compute, memory, nodes, catalog, source=source)
+    _check_mig_slices(slices, source=source)
 
 
 # ----------------------------------------------------------------------------- records
@@ -405,6 +445,77 @@ def _memory_check(inst: PlannedInstance, llm, gpu: GpuSpec, headroom: float,
     return plan
 
 
+def _memory_headroom(settings: EmitSettings, memory: MemorySettings) -> float:
+    """The emitted memory headroom: the setting, else what the plan's memory settings leave."""
+    vllm = settings.vllm
+    return vllm.memory_headroom if vllm.memory_headroom is not None else \
+        1 - memory.memory_utilization
+
+
+def _check_extra_args(settings: EmitSettings) -> None:
+    """Extra vLLM arguments may not override what the plan sets (:data:`PLANNED_KEYS`)."""
+    taken = [key for key, _ in settings.vllm.extra_args if key in PLANNED_KEYS]
+    if taken:
+        raise EmitError("extra vLLM arguments may not set what the plan sets", source="config",
+                        field="emit.vllm.extra_args", value=taken,
+                        fix=f"remove {', '.join(taken)}: the plan sets them")
+
+
+def _launch_order(instances: Sequence[PlannedInstance], cluster: ClusterSpec
+                  ) -> list[PlannedInstance]:
+    """The instances in start order: by node (cluster order), lowest GPU, llm (first
+    appearance) and replica."""
+    order = {n.id: i for i, n in enumerate(cluster.nodes)}
+    llm_order = {llm: i for i, llm in enumerate(dict.fromkeys(i.llm for i in instances))}
+    return sorted(instances, key=lambda i: (order[i.node], min(i.gpus), llm_order[i.llm],
+                                            i.replica))
+
+
+def _engine_args(inst: PlannedInstance, llm, settings: EmitSettings, memory: MemorySettings,
+                 *, port: int, utilization: float, max_len: int) -> list[tuple[str, Any]]:
+    """The ``vllm serve`` options of one instance, in config order: what the plan sets, then
+    the extra arguments."""
+    vllm = settings.vllm
+    args: list[tuple[str, Any]] = [
+        ("model", _model_source(llm, settings)),
+        ("served-model-name", inst.llm),
+        ("host", vllm.host),
+        ("port", port),
+        ("tensor-parallel-size", inst.tp),
+    ]
+    if inst.stages:
+        args += [("pipeline-parallel-size", len(inst.groups)),
+                 ("distributed-executor-backend", "ray")]
+    args += [
+        ("gpu-memory-utilization", utilization),
+        ("max-num-seqs", memory.max_num_seqs),
+        ("max-num-batched-tokens", memory.max_num_batched_tokens),
+        ("max-model-len", max_len),
+    ]
+    if llm.task in POOLING_TASKS:
+        args.append(("runner", "pooling"))
+    args += list(vllm.extra_args)
+    return args
+
+
+def _device_env(inst: PlannedInstance, gpu: GpuSpec, mechanism: str
+                ) -> tuple[list[tuple[str, str]], int | None, int | None]:
+    """How the instance's GPUs are enforced in its environment: ``(env, MPS active thread
+    percentage, MPS pinned memory MiB)``; the visible devices unless under MIG, the MPS limits
+    under MPS (the MPS numbers are None otherwise)."""
+    env: list[tuple[str, str]] = []
+    threads = pinned = None
+    if mechanism != MIG:
+        env.append(("CUDA_VISIBLE_DEVICES", ",".join(str(g) for g in inst.gpus)))
+    if mechanism == MPS:
+        threads = max(1, min(100, round(100 * inst.compute_share)))
+        pinned = int(math.floor(inst.gpu_fraction * gpu.memory_gib * MIB_PER_GIB))
+        env.append(("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", str(threads)))
+        env.append(("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT",
+                    ",".join(f"{k}={pinned}M" for k in range(inst.tp))))
+    return env, threads, pinned
+
+
 def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Catalog,
                 memory: MemorySettings, settings: EmitSettings, *, workflow: str,
                 source: str, context_tokens: Mapping[str, int] | None = None) -> LaunchPlan:
@@ -416,22 +527,13 @@ def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, cata
     """
     check_plan(instances, cluster, catalog, settings.fraction_mechanism, source=source)
     vllm = settings.vllm
-    headroom = vllm.memory_headroom if vllm.memory_headroom is not None else \
-        1 - memory.memory_utilization
-    taken = [key for key, _ in vllm.extra_args if key in PLANNED_KEYS]
-    if taken:
-        raise EmitError("extra vLLM arguments may not set what the plan sets", source="config",
-                        field="emit.vllm.extra_args", value=taken,
-                        fix=f"remove {', '.join(taken)}: the plan sets them")
-    order = {n.id: i for i, n in enumerate(cluster.nodes)}
-    llm_order = {llm: i for i, llm in enumerate(dict.fromkeys(i.llm for i in instances))}
-    ordered = sorted(instances, key=lambda i: (order[i.node], min(i.gpus), llm_order[i.llm],
-                                               i.replica))
+    headroom = _memory_headroom(settings, memory)
+    _check_extra_args(settings)
     position: dict[str, int] = defaultdict(int)
     earlier: dict[str, list[PlannedInstance]] = defaultdict(list)
     mig_seen: dict[tuple[str, int, str], int] = defaultdict(int)
     records = []
-    for inst in ordered:
+    for inst in _launch_order(instances, cluster):
         llm = catalog.llms[inst.llm]
         gpu = catalog.gpus[inst.gpu]
         plan = _memory_check(inst, llm, gpu, headroom, memory, source)
@@ -442,39 +544,14 @@ def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, cata
                                  (context_tokens or {}).get(inst.llm, 0),
                                  vllm.max_model_len_tokens)
         port = vllm.base_port + position[inst.node]
-        args: list[tuple[str, Any]] = [
-            ("model", _model_source(llm, settings)),
-            ("served-model-name", inst.llm),
-            ("host", vllm.host),
-            ("port", port),
-            ("tensor-parallel-size", inst.tp),
-        ]
-        if inst.stages:
-            args += [("pipeline-parallel-size", len(inst.groups)),
-                     ("distributed-executor-backend", "ray")]
-        args += [
-            ("gpu-memory-utilization", utilization),
-            ("max-num-seqs", memory.max_num_seqs),
-            ("max-num-batched-tokens", memory.max_num_batched_tokens),
-            ("max-model-len", max_len),
-        ]
-        if llm.task in POOLING_TASKS:
-            args.append(("runner", "pooling"))
-        args += list(vllm.extra_args)
-        env: list[tuple[str, str]] = []
-        threads = pinned = ordinal = None
+        args = _engine_args(inst, llm, settings, memory, port=port, utilization=utilization,
+                            max_len=max_len)
+        ordinal = None
         if mechanism == MIG:
             key = (inst.node, inst.gpus[0], inst.mig_profile or "")
             ordinal = mig_seen[key]
             mig_seen[key] += 1
-        else:
-            env.append(("CUDA_VISIBLE_DEVICES", ",".join(str(g) for g in inst.gpus)))
-        if mechanism == MPS:
-            threads = max(1, min(100, round(100 * inst.compute_share)))
-            pinned = int(math.floor(inst.gpu_fraction * gpu.memory_gib * MIB_PER_GIB))
-            env.append(("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", str(threads)))
-            env.append(("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT",
-                        ",".join(f"{k}={pinned}M" for k in range(inst.tp))))
+        env, threads, pinned = _device_env(inst, gpu, mechanism)
         env += list(vllm.env)
         shared = set(inst.gpus)
         waits = tuple(e.name for e in earlier[inst.node] if shared & set(e.gpus))

@@ -128,7 +128,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
@@ -295,19 +295,12 @@ def _objective_rest(m: pyo.ConcreteModel, problem: PlacementProblem, w: Objectiv
     return expr
 
 
-def build_flat(problem: PlacementProblem,
-               fixed: Mapping[tuple[int, str, int], int] | None = None) -> pyo.ConcreteModel:
-    """The flat GPU-level model (C1-C14). ``fixed``: domain counts ``x[l,n,d]`` to fix (the
-    second stage of the hierarchical decomposition)."""
-    ix = index_sets(problem)
+def _flat_variables(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
+    """Sets ``G``, ``LG`` and the GPU-level variables ``z``, ``u``, ``full``, ``room``,
+    ``frag``."""
     classes = problem.classes
-    w = objective_weights(problem)
-    m = pyo.ConcreteModel(name="placement_flat")
-    m._index = ix
-    _common(m, problem, ix)
     m.G = pyo.Set(initialize=ix.gpus, dimen=2)
     m.LG = pyo.Set(initialize=ix.lg, dimen=3)
-    node_of = {n.id: n for n in ix.nodes}
 
     def z_bounds(_, l, n, g):
         c = classes[l]
@@ -318,18 +311,31 @@ def build_flat(problem: PlacementProblem,
     m.room = pyo.Var(m.G, domain=pyo.Binary)
     m.frag = pyo.Var(m.G, domain=pyo.Binary)
 
+
+def _classes_on_gpu(ix: Index) -> dict[tuple[str, int], list[int]]:
+    """Per GPU ``(n, g)``: the classes that may use it (``(l, n, g)`` in ``LG``)."""
     on_gpu: dict[tuple[str, int], list[int]] = defaultdict(list)
     for l, n, g in ix.lg:
         on_gpu[(n, g)].append(l)
+    return on_gpu
 
-    def load(m, n, g):
-        return sum(classes[l].compute_share * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
 
+def _flat_groups(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
+    """C2 ``group`` and C3 ``distinct`` (set ``LG_tp``): a TP group takes ``t_l`` distinct GPUs
+    of one domain."""
+    classes = problem.classes
     m.group = _constraint(m.LD, rule=lambda m, l, n, d: sum(
         m.z[l, n, g] for g in ix.domain_gpus[(n, d)]) == classes[l].tp * m.x[l, n, d])
     m.LG_tp = pyo.Set(initialize=[k for k in ix.lg if classes[k[0]].tp > 1], dimen=3)
     m.distinct = _constraint(m.LG_tp, rule=lambda m, l, n, g: m.z[l, n, g] <= m.x[
         l, n, ix.gpu_domain[(n, g)]])
+
+
+def _flat_capacity(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index,
+                   on_gpu: Mapping[tuple[str, int], list[int]], load: Callable) -> None:
+    """C4 ``compute``, C5 ``memory``, C6 ``mig`` (set ``GP``) and C7 ``opened``."""
+    classes = problem.classes
+    node_of = {n.id: n for n in ix.nodes}
     m.compute = _constraint(m.G, rule=lambda m, n, g: load(m, n, g) <= m.u[n, g])
     m.memory = _constraint(m.G, rule=lambda m, n, g: sum(
         classes[l].memory_gib * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
@@ -343,6 +349,13 @@ def build_flat(problem: PlacementProblem,
             m.z[l, n, g] for l in on_gpu[(n, g)] if classes[l].mig_profile == p)
             <= problem.gpu_type(node_of[n].gpu).mig_limit(p))
     m.opened = _constraint(m.G, rule=lambda m, n, g: m.u[n, g] <= m.v[n])
+
+
+def _flat_fragmentation(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index,
+                        on_gpu: Mapping[tuple[str, int], list[int]], load: Callable) -> None:
+    """C8 ``is_full``, C9 ``room_compute`` and ``room_memory``, C10 ``fragmented``."""
+    classes = problem.classes
+    node_of = {n.id: n for n in ix.nodes}
     m.is_full = _constraint(m.G, rule=lambda m, n, g: load(m, n, g) >= (
         1 - FULL_TOLERANCE) * m.full[n, g])
 
@@ -356,7 +369,10 @@ def build_flat(problem: PlacementProblem,
     m.fragmented = _constraint(m.G, rule=lambda m, n, g: m.frag[n, g] >= m.u[n, g]
                                   - m.full[n, g] - m.room[n, g])
 
-    # C13, C14: symmetry breaking
+
+def _flat_symmetry(m: pyo.ConcreteModel, ix: Index, load: Callable) -> None:
+    """C13 ``gpu_order`` (set ``GO``), C14 ``domain_order`` (``DO``) and ``node_order``
+    (``NO``): symmetry breaking."""
     gpu_pairs = [(n, a, b) for (n, d), members in ix.domain_gpus.items()
                  for a, b in zip(members, members[1:], strict=False)]
     m.GO = pyo.Set(initialize=gpu_pairs, dimen=3)
@@ -377,6 +393,28 @@ def build_flat(problem: PlacementProblem,
     m.NO = pyo.Set(initialize=node_pairs, dimen=2)
     m.node_order = _constraint(m.NO, rule=lambda m, a, b: sum(
         load(m, a, g) for g in gpus_of[a]) >= sum(load(m, b, g) for g in gpus_of[b]))
+
+
+def build_flat(problem: PlacementProblem,
+               fixed: Mapping[tuple[int, str, int], int] | None = None) -> pyo.ConcreteModel:
+    """The flat GPU-level model (C1-C14). ``fixed``: domain counts ``x[l,n,d]`` to fix (the
+    second stage of the hierarchical decomposition)."""
+    ix = index_sets(problem)
+    classes = problem.classes
+    w = objective_weights(problem)
+    m = pyo.ConcreteModel(name="placement_flat")
+    m._index = ix
+    _common(m, problem, ix)
+    _flat_variables(m, problem, ix)
+    on_gpu = _classes_on_gpu(ix)
+
+    def load(m, n, g):  # sum_l c_l z[l,n,g]: the GPU's compute load
+        return sum(classes[l].compute_share * m.z[l, n, g] for l in on_gpu.get((n, g), ()))
+
+    _flat_groups(m, problem, ix)
+    _flat_capacity(m, problem, ix, on_gpu, load)
+    _flat_fragmentation(m, problem, ix, on_gpu, load)
+    _flat_symmetry(m, ix, load)
 
     if fixed is not None:
         for key in ix.ld:
@@ -691,20 +729,18 @@ def canonical(problem: PlacementProblem, placement: Placement, *, by: str) -> Pl
     return Placement(placement.method, tuple(placed))
 
 
-def set_start(m: pyo.ConcreteModel, problem: PlacementProblem, placement: Placement) -> None:
-    """Set every variable of a model (flat or node-level) to the values of ``placement`` (made
-    canonical first), so the solver can start from it."""
-    from scepsy_opt.placement.verify import gpu_uses
+@dataclass(frozen=True)
+class _StartCounts:
+    """A placement counted the way the models index it (class position ``l``)."""
 
-    flat = m.name == "placement_flat"
-    pattern_model = m.name == "placement_patterns"
-    placement = canonical(problem, placement,
-                          by="load" if flat or pattern_model else "gpus")
-    ix: Index = m._index
+    per_domain: dict[tuple[int, str, int], int]   # (l, node, d) -> instances
+    per_node: dict[tuple[int, str], int]          # (l, node) -> instances
+    per_gpu: dict[tuple[int, str, int], int]      # (l, node, g) -> instances using the GPU
+    used_nodes: frozenset[str]
+
+
+def _start_counts(problem: PlacementProblem, ix: Index, placement: Placement) -> _StartCounts:
     position = {c.llm: i for i, c in enumerate(problem.classes)}
-    for v in m.component_data_objects(pyo.Var):
-        if not v.fixed:
-            v.set_value(0, skip_validation=True)
     per_domain: dict[tuple[int, str, int], int] = defaultdict(int)
     per_node: dict[tuple[int, str], int] = defaultdict(int)
     per_gpu: dict[tuple[int, str, int], int] = defaultdict(int)
@@ -717,61 +753,77 @@ def set_start(m: pyo.ConcreteModel, problem: PlacementProblem, placement: Placem
         for g in inst.gpus:
             per_gpu[(l, inst.node, g)] += 1
         used_nodes.add(inst.node)
-    for key, count in per_domain.items():
-        if not m.x[key].fixed:
-            m.x[key].set_value(count, skip_validation=True)
-    for n in used_nodes:
-        m.v[n].set_value(1, skip_validation=True)
-    uses = {(u.node, u.gpu): u for u in gpu_uses(problem, placement)}
-    if flat:
-        for key, count in per_gpu.items():
-            m.z[key].set_value(count, skip_validation=True)
-        for key in m.G:
-            use = uses[key]
+    return _StartCounts(per_domain, per_node, per_gpu, frozenset(used_nodes))
+
+
+def _start_flat_gpus(m: pyo.ConcreteModel, problem: PlacementProblem, counts: _StartCounts,
+                     uses: Mapping) -> None:
+    """Flat model: ``z``, and ``u``, ``full``, ``room``, ``frag`` of every used GPU."""
+    for key, count in counts.per_gpu.items():
+        m.z[key].set_value(count, skip_validation=True)
+    for key in m.G:
+        use = uses[key]
+        if not use.occupants:
+            continue
+        node = problem.cluster.node(key[0])
+        smallest = problem.smallest_share(node.gpu) or (1.0, 0.0)
+        full = use.compute_used >= 1 - FULL_TOLERANCE
+        room = (use.compute_used + smallest[0] <= 1 + 1e-9
+                and use.memory_used_gib + smallest[1] <= use.memory_gib + 1e-9)
+        m.u[key].set_value(1, skip_validation=True)
+        m.full[key].set_value(int(full), skip_validation=True)
+        m.room[key].set_value(int(room and not full), skip_validation=True)
+        m.frag[key].set_value(int(not full and not room), skip_validation=True)
+
+
+def _start_patterns(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index,
+                    counts: _StartCounts, uses: Mapping) -> None:
+    """Pattern model: ``y`` (each used GPU's occupancy pattern, counted per domain) and
+    ``yb``."""
+    index = {gpu: {pat.counts: p for p, pat in enumerate(pats)}
+             for gpu, pats in m._patterns.items()}
+    share_index = {gpu: share_classes(problem, gpu) for gpu in m._patterns}
+    classes = {c.llm: c for c in problem.classes}
+    for (n, d), members in ix.domain_gpus.items():
+        gpu = problem.cluster.node(n).gpu
+        for g in members:
+            use = uses[(n, g)]
             if not use.occupants:
                 continue
-            node = problem.cluster.node(key[0])
-            smallest = problem.smallest_share(node.gpu) or (1.0, 0.0)
-            full = use.compute_used >= 1 - FULL_TOLERANCE
-            room = (use.compute_used + smallest[0] <= 1 + 1e-9
-                    and use.memory_used_gib + smallest[1] <= use.memory_gib + 1e-9)
-            m.u[key].set_value(1, skip_validation=True)
-            m.full[key].set_value(int(full), skip_validation=True)
-            m.room[key].set_value(int(room and not full), skip_validation=True)
-            m.frag[key].set_value(int(not full and not room), skip_validation=True)
-    elif pattern_model:
-        index = {gpu: {pat.counts: p for p, pat in enumerate(pats)}
-                 for gpu, pats in m._patterns.items()}
-        share_index = {gpu: share_classes(problem, gpu) for gpu in m._patterns}
-        classes = {c.llm: c for c in problem.classes}
-        for (n, d), members in ix.domain_gpus.items():
-            gpu = problem.cluster.node(n).gpu
-            for g in members:
-                use = uses[(n, g)]
-                if not use.occupants:
-                    continue
-                counts = [0] * len(share_index[gpu])
-                for llm, _ in use.occupants:
-                    c = classes[llm]
-                    counts[share_index[gpu].index((c.compute_share, c.memory_gib,
-                                                   c.mig_profile))] += 1
-                key = (n, d, index[gpu][tuple(counts)])
-                m.y[key].set_value((m.y[key].value or 0) + 1, skip_validation=True)
-        for key in m.LDy:
-            m.yb[key].set_value(int(per_domain.get(key, 0) > 0), skip_validation=True)
-        for n, counts, flags in m._nogoods:
-            for (l, count), flag in zip(counts.items(), flags, strict=True):
-                flag.set_value(int(per_node.get((l, n), 0) >= count), skip_validation=True)
-    else:
-        for key in m.D:
-            n, d = key
-            used = sum(1 for g in ix.domain_gpus[key] if uses[(n, g)].occupants)
-            m.k[key].set_value(used, skip_validation=True)
-        for key in m.LDy:
-            m.y[key].set_value(int(per_domain.get(key, 0) > 0), skip_validation=True)
-        for n, counts, flags in m._nogoods:
-            for (l, count), flag in zip(counts.items(), flags, strict=True):
-                flag.set_value(int(per_node.get((l, n), 0) >= count), skip_validation=True)
+            shares = [0] * len(share_index[gpu])
+            for llm, _ in use.occupants:
+                c = classes[llm]
+                shares[share_index[gpu].index((c.compute_share, c.memory_gib,
+                                               c.mig_profile))] += 1
+            key = (n, d, index[gpu][tuple(shares)])
+            m.y[key].set_value((m.y[key].value or 0) + 1, skip_validation=True)
+    for key in m.LDy:
+        m.yb[key].set_value(int(counts.per_domain.get(key, 0) > 0), skip_validation=True)
+
+
+def _start_domain_gpus(m: pyo.ConcreteModel, ix: Index, counts: _StartCounts,
+                       uses: Mapping) -> None:
+    """Node-level model: ``k`` (GPUs used per domain) and ``y``."""
+    for key in m.D:
+        n, d = key
+        used = sum(1 for g in ix.domain_gpus[key] if uses[(n, g)].occupants)
+        m.k[key].set_value(used, skip_validation=True)
+    for key in m.LDy:
+        m.y[key].set_value(int(counts.per_domain.get(key, 0) > 0), skip_validation=True)
+
+
+def _start_nogoods(m: pyo.ConcreteModel, counts: _StartCounts) -> None:
+    """The flags of the no-good cuts (node-level models): 1 where the node holds the cut's
+    count of the class or more."""
+    for n, cut, flags in m._nogoods:
+        for (l, count), flag in zip(cut.items(), flags, strict=True):
+            flag.set_value(int(counts.per_node.get((l, n), 0) >= count), skip_validation=True)
+
+
+def _start_topology(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index,
+                    counts: _StartCounts) -> None:
+    """``excess`` (anti-affinity) and ``node_overlap``, ``rack_overlap`` (affinity)."""
+    per_node = counts.per_node
     if problem.anti_affinity:
         for l, n in m.LN:
             cap = problem.spread_cap(problem.classes[l])
@@ -789,3 +841,34 @@ def set_start(m: pyo.ConcreteModel, problem: PlacementProblem, placement: Placem
             ra = sum(share_of[(a, n)] for n in ix.racks[k])
             rb = sum(share_of[(b, n)] for n in ix.racks[k])
             m.rack_overlap[a, b, k].set_value(min(ra, rb), skip_validation=True)
+
+
+def set_start(m: pyo.ConcreteModel, problem: PlacementProblem, placement: Placement) -> None:
+    """Set every variable of a model (flat or node-level) to the values of ``placement`` (made
+    canonical first), so the solver can start from it."""
+    from scepsy_opt.placement.verify import gpu_uses
+
+    flat = m.name == "placement_flat"
+    pattern_model = m.name == "placement_patterns"
+    placement = canonical(problem, placement,
+                          by="load" if flat or pattern_model else "gpus")
+    ix: Index = m._index
+    for v in m.component_data_objects(pyo.Var):
+        if not v.fixed:
+            v.set_value(0, skip_validation=True)
+    counts = _start_counts(problem, ix, placement)
+    for key, count in counts.per_domain.items():
+        if not m.x[key].fixed:
+            m.x[key].set_value(count, skip_validation=True)
+    for n in counts.used_nodes:
+        m.v[n].set_value(1, skip_validation=True)
+    uses = {(u.node, u.gpu): u for u in gpu_uses(problem, placement)}
+    if flat:
+        _start_flat_gpus(m, problem, counts, uses)
+    elif pattern_model:
+        _start_patterns(m, problem, ix, counts, uses)
+        _start_nogoods(m, counts)
+    else:
+        _start_domain_gpus(m, ix, counts, uses)
+        _start_nogoods(m, counts)
+    _start_topology(m, problem, ix, counts)

@@ -214,17 +214,69 @@ def node_problem(problem: PlacementProblem, node_id: str, counts: dict[int, int]
                    source=f"{problem.source}, node {node_id}", smallest=smallest)
 
 
-def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: float,
-                  incumbent: Placement | None):
-    preset = settings.preset
-    t0 = time.perf_counter()
+def _occupancy_patterns(problem: PlacementProblem, limit: int
+              ) -> dict[str, tuple[formulation.Pattern, ...]] | None:
+    """Per GPU type of the plan its occupancy patterns, or None when one type has more than
+    ``limit`` (then the node-level model counts aggregate capacities)."""
     patterns = {}
     for gpu in {c.gpu for c in problem.classes}:
-        found = formulation.enumerate_patterns(problem, gpu, settings.pattern_limit)
+        found = formulation.enumerate_patterns(problem, gpu, limit)
         if found is None:
-            patterns = None
-            break
+            return None
         patterns[gpu] = found
+    return patterns
+
+
+def _node_targets(model: pyo.ConcreteModel, patterns: dict | None
+                  ) -> tuple[dict[str, dict[int, int]], dict[str, tuple[int, int]]]:
+    """A solved node-level model's instances per node and class, and per node the
+    (fragmented GPUs, GPUs used) it counted."""
+    counts = formulation.domain_counts(model)
+    per_node: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (ci, n, _), count in counts.items():
+        per_node[n][ci] += count
+    if patterns is not None:
+        return per_node, formulation.pattern_totals(model)
+    gpus_bound: dict[str, float] = defaultdict(float)
+    for key in model.D:
+        gpus_bound[key[0]] += round(model.k[key].value or 0.0)
+    return per_node, {n: (0, int(b)) for n, b in gpus_bound.items()}
+
+
+def _pack_nodes(problem: PlacementProblem, per_node: dict[str, dict[int, int]],
+                targets: dict[str, tuple[int, int]], cache: dict[tuple, Placement | None],
+                settings: PlaceSettings, reports: list[SolveReport], started: float
+                ) -> tuple[dict[str, Placement], list[tuple[str, dict[int, int]]]]:
+    """Each node's assigned instances on its GPUs (:func:`_pack_node`, once per distinct node
+    and assignment across rounds, through ``cache``): the packed nodes' placements and the
+    nodes that did not pack, with their assignments."""
+    pieces: dict[str, Placement] = {}
+    failed = []
+    for node_id, assigned in per_node.items():
+        node = problem.cluster.node(node_id)
+        key = (node.gpu, node.num_gpus, node.nvlink_domains, tuple(sorted(assigned.items())),
+               targets.get(node_id, (0, 0)))
+        if key not in cache:
+            cache[key] = _pack_node(problem, node_id, dict(assigned),
+                                    targets.get(node_id, (0, 0)), settings, reports,
+                                    started)
+        packed = cache[key]
+        if packed is None:
+            failed.append((node_id, dict(assigned)))
+        else:
+            pieces[node_id] = Placement("node", tuple(
+                replace(i, node=node_id) for i in packed.instances))
+    return pieces, failed
+
+
+def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: float,
+                  incumbent: Placement | None):
+    """The hierarchical decomposition (see the module docstring): the node-level model, then
+    each node's GPUs, with no-good cuts for nodes whose instances do not pack. Returns
+    ``(placement or None, solve reports, bound, MPS text, note)`` like :func:`_flat`."""
+    preset = settings.preset
+    t0 = time.perf_counter()
+    patterns = _occupancy_patterns(problem, settings.pattern_limit)
     if patterns is not None:
         model = formulation.build_patterns(problem, patterns)
     else:
@@ -246,34 +298,9 @@ def _hierarchical(problem: PlacementProblem, settings: PlaceSettings, started: f
         first = first or report
         if not report.has_solution:
             return None, [report, *reports[1:]], None, mps, ""
-        counts = formulation.domain_counts(model)
-        per_node: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        gpus_bound: dict[str, float] = defaultdict(float)
-        for (ci, n, _), count in counts.items():
-            per_node[n][ci] += count
-        if patterns is None:
-            for key in model.D:
-                gpus_bound[key[0]] += round(model.k[key].value or 0.0)
-        if patterns is not None:
-            targets = formulation.pattern_totals(model)
-        else:
-            targets = {n: (0, int(b)) for n, b in gpus_bound.items()}
-        pieces: dict[str, Placement] = {}
-        failed = []
-        for node_id, assigned in per_node.items():
-            node = problem.cluster.node(node_id)
-            key = (node.gpu, node.num_gpus, node.nvlink_domains, tuple(sorted(assigned.items())),
-                   targets.get(node_id, (0, 0)))
-            if key not in cache:
-                cache[key] = _pack_node(problem, node_id, dict(assigned),
-                                        targets.get(node_id, (0, 0)), settings, reports,
-                                        started)
-            packed = cache[key]
-            if packed is None:
-                failed.append((node_id, dict(assigned)))
-            else:
-                pieces[node_id] = Placement("node", tuple(
-                    replace(i, node=node_id) for i in packed.instances))
+        per_node, targets = _node_targets(model, patterns)
+        pieces, failed = _pack_nodes(problem, per_node, targets, cache, settings, reports,
+                                     started)
         if not failed:
             placement = _combine(problem, pieces)
             kind = (f"GPU occupancy patterns ({sum(len(p) for p in patterns.values())})"

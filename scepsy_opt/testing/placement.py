@@ -34,111 +34,139 @@ def _spots(problem: PlacementProblem, c: InstanceClass) -> list[tuple[str, tuple
     return out
 
 
+class _Search:
+    """The depth-first walk of :func:`brute_force`: per GPU the compute, memory, occupants and
+    MIG instances of the partial placement, the spot chosen per instance so far, the leaves
+    visited and the best complete placement found."""
+
+    def __init__(self, problem: PlacementProblem, limit: int) -> None:
+        self.problem = problem
+        self.limit = limit
+        self.instances = [(ci, r) for ci, c in enumerate(problem.classes)
+                          for r in range(c.replicas)]
+        self.spots = [_spots(problem, c) for c in problem.classes]
+        self.nodes = {n.id: n for n in problem.cluster.nodes}
+        self.memory = {n.id: problem.gpu_type(n.gpu).memory_gib if any(
+            t.id == n.gpu for t in problem.gpu_types) else 0.0 for n in problem.cluster.nodes}
+        self.compute: dict[tuple[str, int], float] = {
+            (n.id, g): 0.0 for n in problem.cluster.nodes for g in range(n.num_gpus)}
+        self.used_memory = dict.fromkeys(self.compute, 0.0)
+        self.occupants: dict[tuple[str, int], int] = dict.fromkeys(self.compute, 0)
+        self.profiles: dict[tuple[str, int, str], int] = {}
+        eligible = [frozenset(n.id for n in problem.eligible_nodes(c)) for c in problem.classes]
+        self.signature = {n.id: (n.gpu, n.num_gpus, n.nvlink_domains, n.rack,
+                                 tuple(n.id in e for e in eligible))
+                          for n in problem.cluster.nodes}
+        self.order = [n.id for n in problem.cluster.nodes]
+        self.best: Placement | None = None
+        self.best_value: float | None = None
+        self.visited = 0
+        self.chosen: list[tuple[str, tuple[int, ...]] | None] = []
+
+    def node_empty(self, node_id: str) -> bool:
+        return all(self.occupants[(node_id, g)] == 0
+                   for g in range(self.nodes[node_id].num_gpus))
+
+    def canonical(self, node_id: str, gpus: tuple[int, ...]) -> bool:
+        """Whether the spot is not the mirror image of one visited: an empty node only when no
+        identical node before it is empty, a domain's lowest-indexed empty GPUs."""
+        node = self.nodes[node_id]
+        if self.node_empty(node_id):
+            index = self.order.index(node_id)
+            for before in self.order[:index]:
+                if self.signature[before] == self.signature[node_id] and self.node_empty(
+                        before):
+                    return False
+        domain = next(d for d in tp_domains(node) if gpus[0] in d)
+        empty = [g for g in domain if self.occupants[(node_id, g)] == 0]
+        used_empty = [g for g in gpus if self.occupants[(node_id, g)] == 0]
+        return used_empty == empty[:len(used_empty)]
+
+    def fits(self, ci: int, node_id: str, gpus: tuple[int, ...]) -> bool:
+        c = self.problem.classes[ci]
+        for g in gpus:
+            if self.compute[(node_id, g)] + c.compute_share > 1 + EPS:
+                return False
+            if self.used_memory[(node_id, g)] + c.memory_gib > self.memory[node_id] + EPS:
+                return False
+            if c.mig_profile is not None:
+                limit_ = self.problem.gpu_type(self.nodes[node_id].gpu).mig_limit(
+                    c.mig_profile)
+                if self.profiles.get((node_id, g, c.mig_profile), 0) + 1 > limit_:
+                    return False
+        return True
+
+    def apply(self, ci: int, node_id: str, gpus: tuple[int, ...], sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) an instance of class ``ci`` on the spot."""
+        c = self.problem.classes[ci]
+        for g in gpus:
+            self.compute[(node_id, g)] += sign * c.compute_share
+            self.used_memory[(node_id, g)] += sign * c.memory_gib
+            self.occupants[(node_id, g)] += sign
+            if c.mig_profile is not None:
+                key = (node_id, g, c.mig_profile)
+                self.profiles[key] = self.profiles.get(key, 0) + sign
+
+    def leaf(self) -> None:
+        """A complete choice: keep it when its objective beats the best."""
+        self.visited += 1
+        if self.visited > self.limit:
+            raise RuntimeError(f"brute force: more than {self.limit} placements")
+        classes = self.problem.classes
+        placed = [InstancePlacement(classes[ci].llm, r, spot[0], spot[1],
+                                    classes[ci].gpu_fraction)
+                  for (ci, r), spot in zip(self.instances, self.chosen, strict=True)
+                  if spot is not None]
+        placement = Placement("brute_force", tuple(placed))
+        value = measure(self.problem, placement).objective
+        if self.best_value is None or value < self.best_value - 1e-9:
+            self.best, self.best_value = placement, value
+
+    def descend(self, i: int, start: int) -> None:
+        """Every choice for instances ``i`` on; replicas of one llm from spot ``start`` on."""
+        instances = self.instances
+        if i == len(instances):
+            self.leaf()
+            return
+        ci, replica = instances[i]
+        first = start if replica > 0 else 0
+        for s in range(first, len(self.spots[ci])):
+            node_id, gpus = self.spots[ci][s]
+            if not self.canonical(node_id, gpus) or not self.fits(ci, node_id, gpus):
+                continue
+            self.apply(ci, node_id, gpus, +1)
+            self.chosen.append((node_id, gpus))
+            nxt = s if i + 1 < len(instances) and instances[i + 1][0] == ci else 0
+            self.descend(i + 1, nxt)
+            self.chosen.pop()
+            self.apply(ci, node_id, gpus, -1)
+        if self.problem.allow_partial:
+            self.leave_unplaced(i, ci)
+
+    def leave_unplaced(self, i: int, ci: int) -> None:
+        """Instance ``i`` (of class ``ci``) unplaced: the later replicas of the class stay
+        unplaced too (they are identical, so this loses no placement)."""
+        instances = self.instances
+        self.chosen.append(None)
+        if i + 1 < len(instances) and instances[i + 1][0] == ci:
+            rest = [j for j in range(i + 1, len(instances)) if instances[j][0] == ci]
+            self.chosen.extend([None] * len(rest))
+            self.descend(i + 1 + len(rest), 0)
+            del self.chosen[-len(rest):]
+        else:
+            self.descend(i + 1, 0)
+        self.chosen.pop()
+
+
 def brute_force(problem: PlacementProblem, limit: int = 2_000_000
                 ) -> tuple[Placement | None, float | None, int]:
     """``(best placement, its objective, leaves visited)``; ``(None, None, n)`` when no
     placement exists. Raises ``RuntimeError`` past ``limit`` leaves (the problem is too big)."""
-    instances = [(ci, r) for ci, c in enumerate(problem.classes) for r in range(c.replicas)]
-    spots = [_spots(problem, c) for c in problem.classes]
-    nodes = {n.id: n for n in problem.cluster.nodes}
-    memory = {n.id: problem.gpu_type(n.gpu).memory_gib if any(
-        t.id == n.gpu for t in problem.gpu_types) else 0.0 for n in problem.cluster.nodes}
-    compute: dict[tuple[str, int], float] = {(n.id, g): 0.0 for n in problem.cluster.nodes
-                                             for g in range(n.num_gpus)}
-    used_memory = dict.fromkeys(compute, 0.0)
-    occupants: dict[tuple[str, int], int] = dict.fromkeys(compute, 0)
-    profiles: dict[tuple[str, int, str], int] = {}
-    eligible = [frozenset(n.id for n in problem.eligible_nodes(c)) for c in problem.classes]
-    signature = {n.id: (n.gpu, n.num_gpus, n.nvlink_domains, n.rack,
-                        tuple(n.id in e for e in eligible)) for n in problem.cluster.nodes}
-    order = [n.id for n in problem.cluster.nodes]
-    best: list = [None, None]
-    visited = [0]
-    chosen: list[tuple[str, tuple[int, ...]] | None] = []
-
-    def node_empty(node_id: str) -> bool:
-        return all(occupants[(node_id, g)] == 0 for g in range(nodes[node_id].num_gpus))
-
-    def canonical(node_id: str, gpus: tuple[int, ...]) -> bool:
-        node = nodes[node_id]
-        if node_empty(node_id):
-            index = order.index(node_id)
-            for before in order[:index]:
-                if signature[before] == signature[node_id] and node_empty(before):
-                    return False
-        domain = next(d for d in tp_domains(node) if gpus[0] in d)
-        empty = [g for g in domain if occupants[(node_id, g)] == 0]
-        used_empty = [g for g in gpus if occupants[(node_id, g)] == 0]
-        return used_empty == empty[:len(used_empty)]
-
-    def fits(ci: int, node_id: str, gpus: tuple[int, ...]) -> bool:
-        c = problem.classes[ci]
-        for g in gpus:
-            if compute[(node_id, g)] + c.compute_share > 1 + EPS:
-                return False
-            if used_memory[(node_id, g)] + c.memory_gib > memory[node_id] + EPS:
-                return False
-            if c.mig_profile is not None:
-                limit_ = problem.gpu_type(nodes[node_id].gpu).mig_limit(c.mig_profile)
-                if profiles.get((node_id, g, c.mig_profile), 0) + 1 > limit_:
-                    return False
-        return True
-
-    def apply(ci: int, node_id: str, gpus: tuple[int, ...], sign: int) -> None:
-        c = problem.classes[ci]
-        for g in gpus:
-            compute[(node_id, g)] += sign * c.compute_share
-            used_memory[(node_id, g)] += sign * c.memory_gib
-            occupants[(node_id, g)] += sign
-            if c.mig_profile is not None:
-                key = (node_id, g, c.mig_profile)
-                profiles[key] = profiles.get(key, 0) + sign
-
-    def leaf() -> None:
-        visited[0] += 1
-        if visited[0] > limit:
-            raise RuntimeError(f"brute force: more than {limit} placements")
-        placed = [InstancePlacement(problem.classes[ci].llm, r, spot[0], spot[1],
-                                    problem.classes[ci].gpu_fraction)
-                  for (ci, r), spot in zip(instances, chosen, strict=True) if spot is not None]
-        placement = Placement("brute_force", tuple(placed))
-        value = measure(problem, placement).objective
-        if best[1] is None or value < best[1] - 1e-9:
-            best[0], best[1] = placement, value
-
-    def descend(i: int, start: int) -> None:
-        if i == len(instances):
-            leaf()
-            return
-        ci, replica = instances[i]
-        first = start if replica > 0 else 0
-        for s in range(first, len(spots[ci])):
-            node_id, gpus = spots[ci][s]
-            if not canonical(node_id, gpus) or not fits(ci, node_id, gpus):
-                continue
-            apply(ci, node_id, gpus, +1)
-            chosen.append((node_id, gpus))
-            nxt = s if i + 1 < len(instances) and instances[i + 1][0] == ci else 0
-            descend(i + 1, nxt)
-            chosen.pop()
-            apply(ci, node_id, gpus, -1)
-        if problem.allow_partial:
-            chosen.append(None)
-            # an unplaced replica: the later replicas of the class stay unplaced too (they are
-            # identical, so this loses no placement)
-            if i + 1 < len(instances) and instances[i + 1][0] == ci:
-                rest = [j for j in range(i + 1, len(instances)) if instances[j][0] == ci]
-                chosen.extend([None] * len(rest))
-                descend(i + 1 + len(rest), 0)
-                del chosen[-len(rest):]
-            else:
-                descend(i + 1, 0)
-            chosen.pop()
-
-    descend(0, 0)
-    if best[0] is not None and violations(problem, best[0]):
+    search = _Search(problem, limit)
+    search.descend(0, 0)
+    if search.best is not None and violations(problem, search.best):
         raise RuntimeError("brute force built an invalid placement")
-    return best[0], best[1], visited[0]
+    return search.best, search.best_value, search.visited
 
 
 # ------------------------------------------------------------------------ tiny problems
