@@ -245,8 +245,8 @@ def _fit(ctx: RunContext, result: PipelineResult) -> PipelineResult:
 
 
 def _search(ctx: RunContext, result: PipelineResult) -> PipelineResult:
-    settings, catalog, problem, surrogate = ctx.settings, ctx.catalog, result.problem, \
-        result.surrogate
+    settings, catalog = ctx.settings, ctx.catalog
+    problem, surrogate = result.problem, result.surrogate
     _stage(settings, "search", settings.search.method)
     plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
                            max_steps=settings.search.max_steps,
@@ -364,8 +364,16 @@ def _save_placement(result: PipelineResult, run_dir: Path, settings: RunSettings
             + rundir.write_placement(result.placement, run_dir))
 
 
+def _save_emitted(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    return rundir.write_emitted(result.emitted, run_dir)
+
+
+def _save_report(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    return rundir.write_report(result.report, run_dir)
+
+
 def _nothing(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
-    return []
+    return []  # the fit's models stay in the fit cache
 
 
 STAGE_TABLE: tuple[Stage, ...] = (
@@ -379,13 +387,12 @@ STAGE_TABLE: tuple[Stage, ...] = (
                                     "no allocation"},
           optional=("placement.json",),  # a re-run keeps the call affinity it recorded
           writes=("placement.json", "placement.png", "placement.mps")),
-    Stage("emit", _emit, lambda result, run_dir, _: rundir.write_emitted(result.emitted, run_dir),
+    Stage("emit", _emit, _save_emitted,
           reads={"placement.json": "re-run from stage=place"},
           writes=("manifests/", "plan.json")),
     Stage("evaluate", _evaluate, _save_documents(EvaluationDocument.ARTIFACT), gate="profile",
           when=lambda settings: settings.evaluate, rerun=False, writes=("evaluation.json",)),
-    Stage("report", _report, lambda result, run_dir, _: rundir.write_report(result.report,
-                                                                              run_dir),
+    Stage("report", _report, _save_report,
           reads={"workflow_stats.json": "point from_run at the output directory of a finished "
                                         "run"},
           optional=("allocation.json", "placement.json", CURVES, "evaluation.json",

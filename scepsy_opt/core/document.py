@@ -185,10 +185,10 @@ class Document(Record):
         ctx = _Context(source, f"restore {cls.ARTIFACT} as the {cls.STAGE} stage wrote it, "
                                f"or re-run that stage")
         if not isinstance(value, Mapping):
-            ctx.fail("", f"not a {cls.ARTIFACT} document: expected a JSON object", value)
+            ctx.fail("", f"not the {cls.ARTIFACT} document: expected a JSON object", value)
         version = value.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            ctx.fail("schema_version", f"not a {cls.ARTIFACT} document: no schema version",
+            ctx.fail("schema_version", f"not the {cls.ARTIFACT} document: no schema version",
                      version)
         if version > cls.VERSION:
             raise ArtifactError(
@@ -199,6 +199,6 @@ class Document(Record):
             ctx.fail("schema_version", f"unknown schema version (this release reads "
                                        f"{cls.VERSION})", version)
         if cls.KIND is not None and value.get("artifact") != cls.KIND:
-            ctx.fail("artifact", f"not a {cls.ARTIFACT} document (expected "
+            ctx.fail("artifact", f"not the {cls.ARTIFACT} document (expected "
                                  f"artifact: {cls.KIND})", value.get("artifact"))
         return cls._parse(value, "", ctx)
