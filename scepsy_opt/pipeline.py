@@ -6,6 +6,7 @@ results out); :func:`save` writes what the stages made into the directory the CL
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from scepsy_opt.evaluate import baselines
 from scepsy_opt.evaluate.harness import evaluate, evaluation_to_json
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.artifact import placement_to_json
+from scepsy_opt.placement.plot import cluster_map
 from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
 from scepsy_opt.profile.stage import profile_llms
 from scepsy_opt.report import Report, ReportInputs, build_report, predicted_curves
@@ -74,6 +76,7 @@ class PipelineResult:
     fit: dict | None = None  # the fit stage's record (allocation.json's "fit")
     plan: Plan | None = None
     placement: PlacementResult | None = None
+    placement_png: bytes | None = None  # the cluster map
     emitted: EmitResult | None = None
     report: Report | None = None
     artifacts: dict[str, Any] = field(default_factory=dict)
@@ -123,10 +126,12 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Stage:
-    """One row of the runner's table: the stage (its name in ``STAGES``, which ``stop_after``
-    and ``stage=`` name), the artifacts it needs (``reads``: a re-run loads them from the run
-    directory when no earlier stage of the run made them, ``fix`` saying what to do when one is
-    missing; ``optional``: read when there), what it writes, and whether it runs in this run."""
+    """One row of the runner's table: the stage (``name``: as ``stop_after`` and ``stage=``
+    name it; ``evaluate``, which is no such stage, runs once ``stop_after`` reaches its
+    ``gate``), what it does (``run``) and writes (``save``, after the last stage: the files
+    ``writes`` lists), the artifacts it needs (``reads``: a re-run reads them from the run
+    directory when no earlier stage of the run made them, each with what to do when it is
+    missing; ``optional``: read when there), and whether it runs (``when``, ``rerun``)."""
 
     name: str
     run: Callable[[RunContext, PipelineResult], PipelineResult]
@@ -281,7 +286,10 @@ def _place(ctx: RunContext, result: PipelineResult) -> PipelineResult:
                                           settings.placement.hierarchical_threshold,
                                           settings.placement.export_mps))
     document = _document(PlacementDocument, placement_to_json(placed), "place")
-    return result.add("place", {document.ARTIFACT: document}, placement=placed)
+    buffer = io.BytesIO()
+    cluster_map(placed).savefig(buffer, format="png")
+    return result.add("place", {document.ARTIFACT: document}, placement=placed,
+                      placement_png=buffer.getvalue())
 
 
 def _emit(ctx: RunContext, result: PipelineResult) -> PipelineResult:
@@ -361,7 +369,7 @@ def _save_profiles(result: PipelineResult, run_dir: Path, settings: RunSettings)
 def _save_placement(result: PipelineResult, run_dir: Path, settings: RunSettings
                     ) -> list[Path]:
     return (_save_documents(PlacementDocument.ARTIFACT)(result, run_dir, settings)
-            + rundir.write_placement(result.placement, run_dir))
+            + rundir.write_placement(result.placement_png, result.placement.mps, run_dir))
 
 
 def _save_emitted(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:

@@ -5,7 +5,6 @@ reads and writes."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ from scepsy_opt.core.document import Document
 from scepsy_opt.core.documents import DOCUMENTS
 from scepsy_opt.core.errors import ConfigError, ScepsyError
 from scepsy_opt.emit.stage import EmitResult
-from scepsy_opt.placement.stage import PlacementResult
 from scepsy_opt.report import Report
 from scepsy_opt.report.sweep import SweepJob, job_row, summary_csv, summary_figure
 
@@ -83,17 +81,13 @@ def write_document(run_dir: Path, name: str, document: Document | dict) -> list[
     return [run_dir / name]
 
 
-def write_placement(result: PlacementResult, run_dir: Path) -> list[Path]:
+def write_placement(figure: bytes, mps: str | None, run_dir: Path) -> list[Path]:
     """The cluster map ``placement.png`` and, when exported, the model as ``placement.mps``."""
-    from scepsy_opt.placement.plot import cluster_map
-
     paths = [run_dir / PLACEMENT_FIGURE]
-    buffer = io.BytesIO()
-    cluster_map(result).savefig(buffer, format="png")
-    atomic_write_bytes(paths[0], buffer.getvalue())
-    if result.mps is not None:
+    atomic_write_bytes(paths[0], figure)
+    if mps is not None:
         paths.append(run_dir / "placement.mps")
-        atomic_write_text(paths[-1], result.mps)
+        atomic_write_text(paths[-1], mps)
     return paths
 
 

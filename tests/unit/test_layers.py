@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"core", "search", "evaluate"},
     "config": {"core", "workflow", "profile", "sim", "surrogate", "search", "placement", "emit",
                "evaluate", "report"},
-    "rundir": {"core", "placement", "emit", "report"},
+    "rundir": {"core", "emit", "report"},
     "pipeline": {"<root>", "core", "workflow", "profile", "sim", "surrogate", "search",
                  "placement", "emit", "evaluate", "report", "config", "rundir"},
     "console": {"<root>", "core", "emit", "pipeline"},
