@@ -1,27 +1,48 @@
-"""Composes the stages. Pure: settings in, artifacts out; :mod:`scepsy_opt.cli` writes them."""
+"""The stage runner: one ordered table of stages (:data:`STAGE_TABLE`), each with the artifacts it
+reads and writes. A full run (:func:`run`), a re-run from a run directory (:func:`rerun`) and an
+emit from a placement file (:func:`emit_placement`) all go through :func:`run_stages`; stages hand
+each other typed documents (:mod:`scepsy_opt.core.documents`). Running is pure (settings in,
+results out); :func:`save` writes what the stages made into the directory the CLI chose."""
 
 from __future__ import annotations
 
+import io
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
+from scepsy_opt import rundir
 from scepsy_opt.config import RunSettings
+from scepsy_opt.core.document import Document
+from scepsy_opt.core.documents import (
+    AllocationDocument,
+    EvaluationDocument,
+    PlacementDocument,
+    PlanDocument,
+    WorkflowStatsDocument,
+)
+from scepsy_opt.core.errors import ConfigError
 from scepsy_opt.core.placement import placement_problem
-from scepsy_opt.core.problem import AllocationError, problem_from_stats
-from scepsy_opt.core.profile_table import ProfileTable
+from scepsy_opt.core.problem import AllocationError, AllocationProblem, problem_from_stats
+from scepsy_opt.core.profile_table import ProfileTable, profile_filename, write_csv
 from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.core.resources import data_dir
-from scepsy_opt.core.trace import KIND_LLM, TraceTable
-from scepsy_opt.core.types import Allocation, Catalog
+from scepsy_opt.core.trace import KIND_LLM, TraceTable, write_jsonl
+from scepsy_opt.core.types import Catalog
+from scepsy_opt.emit.plan import PlanEmitter
+from scepsy_opt.emit.plan import plan_to_json as launch_plan_to_json
 from scepsy_opt.emit.record import instances_from_json, planned_instances
 from scepsy_opt.emit.stage import EmitResult, emit
 from scepsy_opt.evaluate import baselines
-from scepsy_opt.evaluate.harness import EvaluationResult, evaluate, evaluation_to_json
+from scepsy_opt.evaluate.harness import evaluate, evaluation_to_json
 from scepsy_opt.placement.affinity import call_affinity
+from scepsy_opt.placement.artifact import placement_to_json
+from scepsy_opt.placement.plot import cluster_map
 from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
 from scepsy_opt.profile.stage import profile_llms
 from scepsy_opt.report import Report, ReportInputs, build_report, predicted_curves
@@ -29,28 +50,97 @@ from scepsy_opt.search.stage import Plan, plan_allocation, plan_to_json
 from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.stage import fit_record, fit_surrogate
 from scepsy_opt.workflow.stage import (
-    AnalyzeSettings,
     WorkflowAnalysis,
     analysis_to_json,
     analyze_workflow,
 )
 
 log = logging.getLogger(__name__)
+CURVES = rundir.CURVES
+D = TypeVar("D", bound=Document)
 
 
 @dataclass(frozen=True)
 class PipelineResult:
-    analysis: WorkflowAnalysis
-    tables: dict[str, TraceTable]
-    profiles: dict[tuple[str, str], ProfileTable]
-    evaluation: EvaluationResult | None = None
-    plan: Plan | None = None
-    allocation_record: dict | None = None
-    placement: PlacementResult | None = None
-    emitted: EmitResult | None = None
-    curves: dict | None = None
-    report: Report | None = None
+    """What the stages of one run produced, and in a re-run the earlier run's artifacts they
+    read. ``artifacts``: documents by file name (:data:`~scepsy_opt.core.documents.DOCUMENTS`,
+    and ``predicted_curves.json`` as its JSON object); ``sources``: where a read one came from;
+    ``ran``: the stages run, in order."""
 
+    analysis: WorkflowAnalysis | None = None
+    tables: dict[str, TraceTable] = field(default_factory=dict)
+    profiles: dict[tuple[str, str], ProfileTable] = field(default_factory=dict)
+    problem: AllocationProblem | None = None
+    surrogate: Any = None  # the fitted evaluator the search scores with
+    fit: dict | None = None  # the fit stage's record (allocation.json's "fit")
+    plan: Plan | None = None
+    placement: PlacementResult | None = None
+    placement_png: bytes | None = None  # the cluster map
+    emitted: EmitResult | None = None
+    report: Report | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    ran: tuple[str, ...] = ()
+
+    def add(self, stage: str, artifacts: dict[str, Any] | None = None, **values: Any
+            ) -> PipelineResult:
+        """This result after ``stage``: its values and artifacts added."""
+        return replace(self, **values, artifacts={**self.artifacts, **(artifacts or {})},
+                       ran=(*self.ran, stage))
+
+    @property
+    def stats(self) -> WorkflowStatsDocument | None:
+        return self.artifacts.get(WorkflowStatsDocument.ARTIFACT)
+
+    @property
+    def allocation(self) -> AllocationDocument | None:
+        return self.artifacts.get(AllocationDocument.ARTIFACT)
+
+    @property
+    def placement_document(self) -> PlacementDocument | None:
+        return self.artifacts.get(PlacementDocument.ARTIFACT)
+
+    @property
+    def plan_document(self) -> PlanDocument | None:
+        return self.artifacts.get(PlanDocument.ARTIFACT)
+
+    @property
+    def evaluation(self) -> EvaluationDocument | None:
+        return self.artifacts.get(EvaluationDocument.ARTIFACT)
+
+    @property
+    def curves(self) -> dict | None:
+        return self.artifacts.get(CURVES)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of a run sees: its settings, the catalog and, in a re-run, the run
+    directory its earlier artifacts are read from."""
+
+    settings: RunSettings
+    catalog: Catalog
+    run_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the runner's table: the stage (``name``: as ``stop_after`` and ``stage=``
+    name it; ``evaluate``, which is no such stage, runs once ``stop_after`` reaches its
+    ``gate``), what it does (``run``) and writes (``save``, after the last stage: the files
+    ``writes`` lists), the artifacts it needs (``reads``: a re-run reads them from the run
+    directory when no earlier stage of the run made them, each with what to do when it is
+    missing; ``optional``: read when there), and whether it runs (``when``, ``rerun``)."""
+
+    name: str
+    run: Callable[[RunContext, PipelineResult], PipelineResult]
+    save: Callable[[PipelineResult, Path, RunSettings], list[Path]]
+    reads: dict[str, str] = field(default_factory=dict)  # artifact -> fix when it is missing
+    optional: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    gate: str = ""  # the STAGES entry stop_after must reach (default: the name)
+    when: Callable[[RunSettings], bool] = lambda settings: True
+    rerun: bool = True  # whether from_run=... stage=... re-runs it
 
 PLANNING = ("fit", "search", "place", "emit", "report")
 
@@ -97,19 +187,22 @@ def compilation_cache(folder: Path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
-    """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search, place, emit
-    and report, and with ``evaluate`` the simulator's comparison of the plan with the
-    baselines (before the report, which shows it)."""
-    options = AnalyzeSettings(
-        num_requests=settings.analyze.num_requests,
-        seed=settings.analyze.seed,
-        work_estimate=settings.analyze.work_estimate,
-    )
+def _document(kind: type[D], record: dict, stage: str) -> D:
+    """The stage's record as its typed document (checked like a file read back)."""
+    return kind.from_json(record, source=f"the {stage} stage")
+
+
+def _analyze(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    settings = ctx.settings
     _stage(settings, "analyze", settings.workflow.name)
-    analysis, tables = analyze_workflow(settings.workflow, options, catalog)
-    if settings.stop_after == "analyze":
-        return PipelineResult(analysis=analysis, tables=tables, profiles={})
+    analysis, tables = analyze_workflow(settings.workflow, settings.analyze, ctx.catalog)
+    stats = _document(WorkflowStatsDocument, analysis_to_json(analysis), "analyze")
+    return result.add("analyze", {stats.ARTIFACT: stats}, analysis=analysis, tables=tables)
+
+
+def _profile(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    """Profile the workflow's catalog llms; the allocation problem of the run."""
+    settings, catalog, analysis = ctx.settings, ctx.catalog, result.analysis
     names = sorted({s.llm for s in analysis.combined.llms})
     outside = [name for name in names if name not in catalog.llms]
     if outside:
@@ -120,7 +213,7 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
     _stage(settings, "profile", settings.profile.backend)
     profiles = profile_llms(
         llms, gpus, settings.profile,
-        call_mixes=call_mixes(tables, settings.profile.call_mix_size, settings.seed),
+        call_mixes=call_mixes(result.tables, settings.profile.call_mix_size, settings.seed),
         kept_dir=data_dir("models"),
     )
     planning = settings.stop_after in PLANNING
@@ -133,125 +226,247 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
                                  settings.cluster, settings.profile.memory,
                                  settings.target.utilization_cap,
                                  placement=settings.placement)
-    plan, record, curves = None, None, None
-    if planning:
-        if settings.fit.cache_path is not None:
-            compilation_cache(settings.fit.cache_path.parent / "jax")
-        started = time.perf_counter()
-        _stage(settings, "fit")
-        surrogate, fits, workflow_fit = fit_surrogate(
-            settings.workflow, analysis, tables, problem, catalog, simulate=settings.simulate,
-            settings=settings.fit, profiles=profiles, seed=settings.seed)
-        fit_s = time.perf_counter() - started
-        if _after(settings, "search"):
-            _stage(settings, "search", settings.search.method)
-            plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
-                                   max_steps=settings.search.max_steps,
-                                   starts=baselines.starts(problem, catalog))
-            record = plan_to_json(plan, catalog, workflow=settings.workflow.name,
-                                  fit=fit_record(fits, workflow_fit, fit_s))
-            curves = predicted_curves(plan, surrogate, baselines.closed_form(problem, catalog),
-                                      workflow=settings.workflow.name)
-    placed = emitted = None
-    if plan is not None and _after(settings, "place"):
-        instances = sum(a.replicas for a in plan.allocation.llms)
-        _stage(settings, "place", f"{instances} instance(s) on {settings.cluster.name}")
-        placed = place_allocation(plan.allocation, settings, catalog, tables)
-    if placed is not None and _after(settings, "emit"):
-        _stage(settings, "emit", ", ".join(settings.emit.formats))
-        emitted = emit(planned_instances(placed), settings.cluster, catalog,
+    return result.add("profile", profiles=profiles, problem=problem)
+
+
+def _fit(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    settings = ctx.settings
+    if settings.fit.cache_path is not None:
+        compilation_cache(settings.fit.cache_path.parent / "jax")
+    started = time.perf_counter()
+    _stage(settings, "fit")
+    surrogate, fits, workflow_fit = fit_surrogate(
+        settings.workflow, result.analysis, result.tables, result.problem, ctx.catalog,
+        simulate=settings.simulate, settings=settings.fit, profiles=result.profiles,
+        seed=settings.seed)
+    fit_s = time.perf_counter() - started
+    return result.add("fit", surrogate=surrogate, fit=fit_record(fits, workflow_fit, fit_s))
+
+
+def _search(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    settings, catalog = ctx.settings, ctx.catalog
+    problem, surrogate = result.problem, result.surrogate
+    _stage(settings, "search", settings.search.method)
+    plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
+                           max_steps=settings.search.max_steps,
+                           starts=baselines.starts(problem, catalog))
+    record = plan_to_json(plan, catalog, workflow=settings.workflow.name, fit=result.fit)
+    curves = predicted_curves(plan, surrogate, baselines.closed_form(problem, catalog),
+                              workflow=settings.workflow.name)
+    allocation = _document(AllocationDocument, record, "search")
+    return result.add("search", {allocation.ARTIFACT: allocation, CURVES: curves}, plan=plan)
+
+
+def _place(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    """The allocation's instances on the cluster, llms that call each other kept close (in a
+    re-run: the allocation and the call affinity that the earlier run recorded)."""
+    settings = ctx.settings
+    if result.plan is not None:
+        allocation, affinity = result.plan.allocation, call_affinity(result.tables)
+    else:
+        document, source = result.allocation, result.sources[AllocationDocument.ARTIFACT]
+        if document.cluster != settings.cluster.name:
+            log.warning("%s was planned for cluster %s; placing it on %s", source,
+                        document.cluster, settings.cluster.name)
+        earlier = result.placement_document
+        allocation = document.allocation()
+        affinity = earlier.affinity_weights() if earlier is not None else ()
+    instances = sum(a.replicas for a in allocation.llms)
+    _stage(settings, "place", f"{instances} instance(s) on {settings.cluster.name}")
+    problem = placement_problem(allocation, settings.cluster, ctx.catalog,
+                                settings.profile.memory, settings.placement,
+                                affinity=affinity)
+    placed = place(problem, PlaceSettings(settings.placement.preset,
+                                          settings.placement.hierarchical_threshold,
+                                          settings.placement.export_mps))
+    document = _document(PlacementDocument, placement_to_json(placed), "place")
+    buffer = io.BytesIO()
+    cluster_map(placed).savefig(buffer, format="png")
+    return result.add("place", {document.ARTIFACT: document}, placement=placed,
+                      placement_png=buffer.getvalue())
+
+
+def _emit(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    """Launch manifests of the placement (in a re-run, or from ``emit.placement``: of the
+    placement document, re-checked first)."""
+    settings = ctx.settings
+    _stage(settings, "emit", ", ".join(settings.emit.formats))
+    if result.placement is not None and result.problem is not None:
+        emitted = emit(planned_instances(result.placement), settings.cluster, ctx.catalog,
                        settings.profile.memory, settings.emit,
-                       workflow=settings.workflow.name, source=placed.problem.source,
-                       context_tokens={d.llm: d.context_tokens for d in problem.demands})
-    evaluation = None
-    if settings.evaluate:
-        log.info("simulating the plan and the baselines %s", ", ".join(settings.simulate.baselines))
-        planned = {"planned": plan.allocation} if plan is not None else None
-        evaluation = evaluate(settings.workflow, problem, catalog, settings.simulate,
-                              unloaded_latency_s(analysis.combined.e2e_latency_s.mean),
-                              profiles=profiles, plans=planned)
-    report = None
-    if _after(settings, "report"):
-        _stage(settings, "report")
-        report = build_report(report_inputs(analysis_to_json(analysis), record, placed, curves,
-                                            evaluation, emitted))
-    return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
-                          evaluation=evaluation, plan=plan, allocation_record=record,
-                          placement=placed, emitted=emitted, curves=curves, report=report)
+                       workflow=settings.workflow.name, source=result.placement.problem.source,
+                       context_tokens={d.llm: d.context_tokens for d in result.problem.demands})
+    else:
+        source = result.sources.get(PlacementDocument.ARTIFACT, "placement.json")
+        emitted = emit(instances_from_json(result.placement_document.to_json(), source),
+                       settings.cluster, ctx.catalog, settings.profile.memory, settings.emit,
+                       workflow=settings.workflow.name, source=source)
+    documents = {}
+    if any(f.format == PlanEmitter.format for f in emitted.files):
+        documents[PlanDocument.ARTIFACT] = _document(PlanDocument, launch_plan_to_json(
+            emitted.plan), "emit")
+    return result.add("emit", documents, emitted=emitted)
 
 
-def report_inputs(stats: dict, allocation: dict | None, placed: PlacementResult | None,
-                  curves: dict | None, evaluation: EvaluationResult | None,
-                  emitted: EmitResult | None) -> ReportInputs:
-    """The report's inputs from this run's results (as their artifacts hold them)."""
-    import json
-
-    from scepsy_opt.placement.artifact import placement_to_json
-
-    plan_doc = None
-    folders: tuple[str, ...] = ()
-    if emitted is not None:
-        top = emitted.top_level()
-        plan_doc = json.loads(top["plan.json"]) if "plan.json" in top else None
-        folders = tuple(dict.fromkeys(
-            f"manifests/{path.split('/', 1)[0]}" for path in emitted.manifests()))
-    return ReportInputs(
-        stats=stats, allocation=allocation,
-        placement=placement_to_json(placed) if placed is not None else None,
-        curves=curves,
-        evaluation=evaluation_to_json(evaluation) if evaluation is not None else None,
-        plan=plan_doc,
-        placement_figure="placement.png" if placed is not None else None,
-        manifests=folders)
+def _evaluate(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    """The simulator's comparison of the plan (when there is one) with the baselines."""
+    settings = ctx.settings
+    log.info("simulating the plan and the baselines %s", ", ".join(settings.simulate.baselines))
+    planned = {"planned": result.plan.allocation} if result.plan is not None else None
+    evaluation = evaluate(settings.workflow, result.problem, ctx.catalog, settings.simulate,
+                          unloaded_latency_s(result.analysis.combined.e2e_latency_s.mean),
+                          profiles=result.profiles, plans=planned)
+    document = _document(EvaluationDocument, evaluation_to_json(evaluation), "evaluate")
+    return result.add("evaluate", {document.ARTIFACT: document})
 
 
-def place_allocation(allocation: Allocation, settings: RunSettings, catalog: Catalog,
-                     tables: dict[str, TraceTable]) -> PlacementResult:
-    """The place stage: the allocation's instances on the cluster, llms that call each other
-    kept close."""
-    problem = placement_problem(allocation, settings.cluster, catalog, settings.profile.memory,
-                                settings.placement, affinity=call_affinity(tables))
-    return place(problem, PlaceSettings(settings.placement.preset,
-                                        settings.placement.hierarchical_threshold,
-                                        settings.placement.export_mps))
+def _report(ctx: RunContext, result: PipelineResult) -> PipelineResult:
+    _stage(ctx.settings, "report")
+    figure = result.placement is not None or (
+        ctx.run_dir is not None and (ctx.run_dir / rundir.PLACEMENT_FIGURE).is_file())
+    if result.emitted is not None:
+        folders = tuple(dict.fromkeys(f"manifests/{path.split('/', 1)[0]}"
+                                      for path in result.emitted.manifests()))
+    else:
+        folders = rundir.manifest_folders(ctx.run_dir) if ctx.run_dir is not None else ()
+    report = build_report(ReportInputs(
+        stats=result.stats, allocation=result.allocation, placement=result.placement_document,
+        curves=result.curves, evaluation=result.evaluation, plan=result.plan_document,
+        placement_figure=rundir.PLACEMENT_FIGURE if figure else None, manifests=folders))
+    return result.add("report", report=report)
 
 
-def allocation_from_json(document: dict, source: str) -> Allocation:
-    """The planned allocation of an ``allocation.json`` document."""
-    from scepsy_opt.core.errors import ConfigError
-    from scepsy_opt.core.types import LlmAllocation
-
-    try:
-        return Allocation("planned", tuple(
-            LlmAllocation(llm, e["gpu"], int(e["tp"]), int(e["replicas"]),
-                          float(e["gpu_fraction"]))
-            for llm, e in document["llms"].items()))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"not an allocation.json document ({exc!r} is missing or wrong)",
-                          source=source, field="llms",
-                          fix="restore the file as the search stage wrote it") from None
+def _save_documents(*names: str) -> Callable[[PipelineResult, Path, RunSettings], list[Path]]:
+    def save(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+        return [path for name in names if name in result.artifacts
+                for path in rundir.write_document(run_dir, name, result.artifacts[name])]
+    return save
 
 
-def place_from_allocation(document: dict, source: str, settings: RunSettings,
-                          catalog: Catalog, affinity: tuple[tuple[str, str, float], ...] = ()
-                          ) -> PlacementResult:
-    """The place stage alone, from an earlier run's ``allocation.json`` (with the call affinity
-    its ``placement.json`` recorded): the search is not repeated."""
-    allocation = allocation_from_json(document, source)
-    if document.get("cluster") not in (None, settings.cluster.name):
-        log.warning("%s was planned for cluster %s; placing it on %s", source,
-                    document["cluster"], settings.cluster.name)
-    problem = placement_problem(allocation, settings.cluster, catalog, settings.profile.memory,
-                                settings.placement, affinity=affinity)
-    return place(problem, PlaceSettings(settings.placement.preset,
-                                        settings.placement.hierarchical_threshold,
-                                        settings.placement.export_mps))
+def _save_analysis(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    paths = _save_documents(WorkflowStatsDocument.ARTIFACT)(result, run_dir, settings)
+    if settings.analyze.write_traces:
+        for name, table in result.tables.items():
+            paths.append(run_dir / "traces" / f"{name}.jsonl")
+            write_jsonl(table, paths[-1])
+    return paths
 
 
-def emit_placement(document: dict, source: str, settings: RunSettings, catalog: Catalog
-                   ) -> EmitResult:
+def _save_profiles(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    paths = []
+    for (llm, gpu), table in sorted(result.profiles.items()):
+        paths.append(run_dir / "profiles" / profile_filename(llm, gpu))
+        write_csv(table, paths[-1])
+    return paths
+
+
+def _save_placement(result: PipelineResult, run_dir: Path, settings: RunSettings
+                    ) -> list[Path]:
+    return (_save_documents(PlacementDocument.ARTIFACT)(result, run_dir, settings)
+            + rundir.write_placement(result.placement_png, result.placement.mps, run_dir))
+
+
+def _save_emitted(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    return rundir.write_emitted(result.emitted, run_dir)
+
+
+def _save_report(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    return rundir.write_report(result.report, run_dir)
+
+
+def _nothing(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    return []  # the fit's models stay in the fit cache
+
+
+STAGE_TABLE: tuple[Stage, ...] = (
+    Stage("analyze", _analyze, _save_analysis, writes=("workflow_stats.json", "traces/")),
+    Stage("profile", _profile, _save_profiles, writes=("profiles/",)),
+    Stage("fit", _fit, _nothing),
+    Stage("search", _search, _save_documents(AllocationDocument.ARTIFACT, CURVES),
+          writes=("allocation.json", CURVES)),
+    Stage("place", _place, _save_placement,
+          reads={"allocation.json": "re-run the whole pipeline into this directory: it has "
+                                    "no allocation"},
+          optional=("placement.json",),  # a re-run keeps the call affinity it recorded
+          writes=("placement.json", "placement.png", "placement.mps")),
+    Stage("emit", _emit, _save_emitted,
+          reads={"placement.json": "re-run from stage=place"},
+          writes=("manifests/", "plan.json")),
+    Stage("evaluate", _evaluate, _save_documents(EvaluationDocument.ARTIFACT), gate="profile",
+          when=lambda settings: settings.evaluate, rerun=False, writes=("evaluation.json",)),
+    Stage("report", _report, _save_report,
+          reads={"workflow_stats.json": "point from_run at the output directory of a finished "
+                                        "run"},
+          optional=("allocation.json", "placement.json", CURVES, "evaluation.json",
+                    "plan.json"),
+          writes=("report.md", "latency_throughput.png")),
+)
+
+
+def _load(stage: Stage, result: PipelineResult, run_dir: Path) -> PipelineResult:
+    """The artifacts ``stage`` reads that no earlier stage of this run made, from ``run_dir``."""
+    loaded, sources = {}, {}
+    needed = [(name, fix) for name, fix in stage.reads.items()]
+    needed += [(name, None) for name in stage.optional]
+    for name, fix in needed:
+        if name in result.artifacts or name in loaded:
+            continue
+        document = rundir.load_artifact(run_dir, name, fix)
+        if document is not None:
+            loaded[name], sources[name] = document, str(run_dir / name)
+    return replace(result, artifacts={**result.artifacts, **loaded},
+                   sources={**result.sources, **sources})
+
+
+def run_stages(stages: Sequence[Stage], ctx: RunContext,
+               result: PipelineResult | None = None) -> PipelineResult:
+    """The stages in order, each on what the earlier ones made (in a re-run, with what they
+    need that the run did not make read from ``ctx.run_dir``)."""
+    result = result or PipelineResult()
+    for stage in stages:
+        if ctx.run_dir is not None:
+            result = _load(stage, result, ctx.run_dir)
+        result = stage.run(ctx, result)
+    return result
+
+
+def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
+    """Run the stages up to ``settings.stop_after``: analyze, profile, fit, search, place, emit
+    and report, and with ``evaluate`` the simulator's comparison of the plan with the
+    baselines (before the report, which shows it)."""
+    return run_stages([s for s in STAGE_TABLE if _after(settings, s.gate or s.name)
+                       and s.when(settings)], RunContext(settings, catalog))
+
+
+def rerun(settings: RunSettings, catalog: Catalog, run_dir: Path) -> PipelineResult:
+    """``from_run=<dir> stage=<place|emit|report>``: that stage and the following ones up to
+    ``stop_after``, from the artifacts of ``run_dir``. Earlier stages are not repeated: place
+    reads allocation.json, emit placement.json, report every artifact."""
+    from scepsy_opt.config import STAGES
+
+    first, last = STAGES.index(settings.stage), STAGES.index(settings.stop_after)
+    if last < first:
+        raise ConfigError("stop_after comes before the stage to re-run", source="command line",
+                          field="stop_after", value=settings.stop_after,
+                          fix=f"use stop_after={settings.stage} or a later stage")
+    todo = [s for s in STAGE_TABLE
+            if s.rerun and first <= STAGES.index(s.gate or s.name) <= last]
+    log.info("re-running %s from %s", ", ".join(s.name for s in todo), run_dir)
+    return run_stages(todo, RunContext(settings, catalog, run_dir))
+
+
+def emit_placement(placement: PlacementDocument, source: str, settings: RunSettings,
+                   catalog: Catalog) -> PipelineResult:
     """The emit stage alone, from a ``placement.json`` document (``emit.placement``): the
     manifests of an earlier run's placement, or of one edited by hand, re-checked first."""
-    return emit(instances_from_json(document, source), settings.cluster, catalog,
-                settings.profile.memory, settings.emit, workflow=settings.workflow.name,
-                source=source)
+    start = PipelineResult(artifacts={placement.ARTIFACT: placement},
+                           sources={placement.ARTIFACT: source})
+    return run_stages([s for s in STAGE_TABLE if s.name == "emit"],
+                      RunContext(settings, catalog), start)
+
+
+def save(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
+    """Write what the run's stages made into ``run_dir`` (each artifact atomically), after the
+    last stage: a run that fails writes nothing. Returns the paths written."""
+    return [path for stage in STAGE_TABLE if stage.name in result.ran
+            for path in stage.save(result, run_dir, settings)]

@@ -85,3 +85,9 @@ class EmitError(ScepsyError):
     """Launch manifests cannot be emitted for a plan: the plan breaks a cross-stack rule
     (fractions on a GPU above 1, a TP group on unequal GPUs...), a setting of ``emit`` cannot
     work, or a rendered manifest fails its schema."""
+
+
+class ArtifactError(ScepsyError):
+    """An artifact of a run directory (``allocation.json``, ``placement.json``...) is not the
+    document its stage writes: a field is missing or of the wrong type, or it has a schema
+    version this release does not read."""

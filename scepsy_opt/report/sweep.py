@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
+from scepsy_opt.core.documents import AllocationDocument, EvaluationDocument, PlacementDocument
+
 COLUMNS = ("job", "workflow", "cluster", "target_rate_rps", "status", "gpus_used",
            "cluster_gpus", "predicted_throughput_rps", "predicted_latency_s", "bottleneck",
            "placed_gpus", "placed_nodes", "fragmented_gpus", "simulated_mean_latency_s",
@@ -19,15 +21,15 @@ COLUMNS = ("job", "workflow", "cluster", "target_rate_rps", "status", "gpus_used
 
 @dataclass(frozen=True)
 class SweepJob:
-    """One job's artifacts as its directory holds them (``None``: not written)."""
+    """One job's artifact documents as its directory holds them (``None``: not written)."""
 
     num: int
     run_dir: str
     config: dict  # the job's composed config (.hydra/config.yaml)
     overrides: tuple[str, ...] = ()
-    allocation: dict | None = None
-    placement: dict | None = None
-    evaluation: dict | None = None
+    allocation: AllocationDocument | None = None
+    placement: PlacementDocument | None = None
+    evaluation: EvaluationDocument | None = None
     error: str | None = None
 
 
@@ -51,18 +53,18 @@ def job_row(job: SweepJob) -> dict:
         else:
             row.update(status="incomplete", error="no allocation.json")
         return row
-    row.update(status="ok", gpus_used=record["gpus_used"], cluster_gpus=record["cluster_gpus"],
-               predicted_throughput_rps=record["predicted"]["throughput_rps"],
-               predicted_latency_s=record["predicted"]["latency_s"],
-               bottleneck=record["predicted"]["bottleneck"])
+    row.update(status="ok", gpus_used=record.gpus_used, cluster_gpus=record.cluster_gpus,
+               predicted_throughput_rps=record.predicted.throughput_rps,
+               predicted_latency_s=record.predicted.latency_s,
+               bottleneck=record.predicted.bottleneck)
     if job.placement is not None:
-        row.update(placed_gpus=job.placement["metrics"]["gpus_used"],
-                   placed_nodes=job.placement["metrics"]["nodes_used"],
-                   fragmented_gpus=job.placement["fragmentation"]["fragmented_gpus"])
-    planned = (job.evaluation or {}).get("plans", {}).get("planned", {})
-    if planned.get("at_target"):
-        row.update(simulated_mean_latency_s=planned["at_target"]["e2e_latency_s"]["mean"],
-                   simulated_max_sustainable_rps=planned.get("max_sustainable_rate_rps"))
+        row.update(placed_gpus=job.placement.metrics.gpus_used,
+                   placed_nodes=job.placement.metrics.nodes_used,
+                   fragmented_gpus=job.placement.fragmentation.fragmented_gpus)
+    planned = job.evaluation.plans.get("planned") if job.evaluation is not None else None
+    if planned is not None and planned.at_target is not None:
+        row.update(simulated_mean_latency_s=planned.at_target.e2e_latency_s.mean,
+                   simulated_max_sustainable_rps=planned.max_sustainable_rate_rps)
     return row
 
 

@@ -397,7 +397,14 @@ def _default_run(cli, tmp_path: Path):
 
 
 def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
+    from scepsy_opt.core.documents import DOCUMENTS
+
     run_dir, result = _default_run(cli, tmp_path)
+    for name, kind in DOCUMENTS.items():  # each artifact reads back into its typed document
+        if (run_dir / name).is_file():
+            text = (run_dir / name).read_text()
+            document = kind.from_json(json.loads(text), name)
+            assert json.dumps(document.to_json(), indent=2) + "\n" == text, name
     assert "manifests for" in result.stdout and "plan.json" in result.stdout
     placement = json.loads((run_dir / "placement.json").read_text())
     plan = json.loads((run_dir / "plan.json").read_text())

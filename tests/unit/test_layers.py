@@ -20,7 +20,9 @@ PACKAGE = Path(scepsy_opt.__file__).resolve().parent
 # the domain layer; the engine (sim) runs sampled workflows; the fit (surrogate) is fitted to
 # the engine; search sees the domain layer only (allocations are scored through
 # core.evaluator.Evaluator); place and emit work on the domain layer's allocation and
-# placement; the harness (evaluate) is above search; the report reads the search's plan.
+# placement; the harness (evaluate) is above search; the report reads the search's plan. The
+# stage runner (pipeline) reads and writes artifacts through rundir; the face (cli) composes
+# the settings, calls the runner and prints what console renders.
 ALLOWED: dict[str, set[str]] = {
     "<root>": set(),
     "core": {"<root>"},
@@ -35,10 +37,11 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"core", "search", "evaluate"},
     "config": {"core", "workflow", "profile", "sim", "surrogate", "search", "placement", "emit",
                "evaluate", "report"},
+    "rundir": {"core", "emit", "report"},
     "pipeline": {"<root>", "core", "workflow", "profile", "sim", "surrogate", "search",
-                 "placement", "emit", "evaluate", "report", "config"},
-    "cli": {"<root>", "core", "workflow", "profile", "placement", "evaluate", "report",
-            "config", "pipeline"},
+                 "placement", "emit", "evaluate", "report", "config", "rundir"},
+    "console": {"<root>", "core", "emit", "pipeline"},
+    "cli": {"<root>", "core", "config", "pipeline", "rundir", "console"},
     "__main__": {"cli"},
     "testing": {"<root>", "core", "workflow", "profile", "sim", "surrogate", "search",
                 "placement", "emit", "evaluate", "report"},

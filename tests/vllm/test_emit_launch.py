@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scepsy_opt import cli
+from scepsy_opt import rundir
 from scepsy_opt.core.placement import PlacementSettings, placement_problem
 from scepsy_opt.core.presets import read_preset
 from scepsy_opt.core.resources import data_dir
@@ -176,7 +176,7 @@ def test_the_tiny_llms_launch_from_the_emitted_manifests(catalog, compose, tmp_p
                   settings.emit, workflow="tiny", source="tiny plan")
     assert {r.gpus for r in result.plan.records} == {(0,)}
     run_dir = tmp_path / "run"
-    cli.write_emitted(result, run_dir)
+    rundir.write_emitted(result, run_dir)
     node = run_dir / "manifests" / "vllm" / "localhost"
     config = yaml.safe_load((node / "tiny-llama-2l-0.yaml").read_text())
     assert config["load-format"] == "dummy" and config["model"] == str(

@@ -308,24 +308,24 @@ def test_instances_round_trip_through_placement_json(catalog):
 # ------------------------------------------------------------------------- writing
 
 def test_the_manifests_tree_is_replaced_as_a_whole(tmp_path, monkeypatch):
-    from scepsy_opt import cli
+    from scepsy_opt import rundir
 
     target = tmp_path / "manifests"
-    cli.write_tree({"vllm/a.yaml": "a: 1\n", "vllm/n/launch.sh": "#!/bin/sh\n"}, target)
+    rundir.write_tree({"vllm/a.yaml": "a: 1\n", "vllm/n/launch.sh": "#!/bin/sh\n"}, target)
     assert (target / "vllm" / "a.yaml").read_text() == "a: 1\n"
     assert (target / "vllm" / "n" / "launch.sh").stat().st_mode & 0o111
-    cli.write_tree({"kubernetes/b.yaml": "b: 2\n"}, target)
+    rundir.write_tree({"kubernetes/b.yaml": "b: 2\n"}, target)
     assert sorted(p.name for p in target.rglob("*") if p.is_file()) == ["b.yaml"]
 
-    real_replace = cli.os.replace
+    real_replace = rundir.os.replace
 
     def failing(source, destination):  # the swap of the new tree fails
         if Path(destination) == target and str(source).endswith(".tmp"):
             raise OSError("disk full")
         return real_replace(source, destination)
 
-    monkeypatch.setattr(cli.os, "replace", failing)
+    monkeypatch.setattr(rundir.os, "replace", failing)
     with pytest.raises(OSError, match="disk full"):
-        cli.write_tree({"kubernetes/c.yaml": "c: 3\n"}, target)
+        rundir.write_tree({"kubernetes/c.yaml": "c: 3\n"}, target)
     assert sorted(p.name for p in target.rglob("*") if p.is_file()) == ["b.yaml"]
     assert [p.name for p in tmp_path.iterdir()] == ["manifests"]

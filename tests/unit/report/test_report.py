@@ -8,10 +8,12 @@ import pytest
 
 from scepsy_opt.cli import rerun_overrides
 from scepsy_opt.config import run_dir
+from scepsy_opt.core.documents import AllocationDocument, EvaluationDocument, WorkflowStatsDocument
 from scepsy_opt.core.types import Allocation, LlmAllocation
 from scepsy_opt.report import ReportInputs, build_report
 from scepsy_opt.report.curves import LOAD_CAP, allocation_curve
 from scepsy_opt.report.sweep import COLUMNS, SweepJob, job_row, summary_csv, summary_figure
+from scepsy_opt.testing.documents import document
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUMMARY = {"mean": 2.0, "p50": 1.5, "p99": 6.0, "cv": 0.5}
@@ -78,7 +80,9 @@ def _inputs(evaluation: bool) -> ReportInputs:
                                                        "p99_latency_s": 20.0,
                                                        "sustained": True}]},
                                "exact": {"error": "too many candidates"}}}
-    return ReportInputs(stats=stats, allocation=allocation, curves=curves, evaluation=simulated,
+    return ReportInputs(stats=document(WorkflowStatsDocument, **stats),
+                        allocation=document(AllocationDocument, **allocation), curves=curves,
+                        evaluation=document(EvaluationDocument, **simulated) if simulated else None,
                         placement_figure=None, manifests=("manifests/vllm",))
 
 
