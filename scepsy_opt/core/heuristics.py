@@ -135,7 +135,8 @@ def _spots(state: ClusterState, ci: int, fits: np.ndarray, preferred: np.ndarray
 
 
 def _place(problem: PlacementProblem, order: Sequence[tuple[int, int]], method: str,
-           best: bool, existing: Placement | None = None) -> HeuristicResult:
+           best: bool, existing: Placement | None = None, spread: bool = True
+           ) -> HeuristicResult:
     state = ClusterState(problem)
     placed: list[InstancePlacement] = []
     if existing is not None:
@@ -149,7 +150,7 @@ def _place(problem: PlacementProblem, order: Sequence[tuple[int, int]], method: 
         c = problem.classes[ci]
         fits = state.fits(ci)
         spot = None
-        if problem.anti_affinity:
+        if problem.anti_affinity and spread:
             spot = _spots(state, ci, fits, state.counts[ci] < caps[ci], best)
         if spot is None:
             spot = _spots(state, ci, fits, None, best)
@@ -208,9 +209,19 @@ def first_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
                   best=False)
 
 
+def dense_first_fit_decreasing(problem: PlacementProblem) -> HeuristicResult:
+    """First fit decreasing that fills each node before the next, replicas not spread.
+    Anti-affinity is soft (the MILP's objective weighs it), and spreading can strand GPUs:
+    with whole-GPU instances spread over two nodes, each node keeps an odd number of GPUs
+    that TP-2 half-GPU instances cannot all pair up on, where filling one node first leaves
+    an even number."""
+    return _place(problem, _largest_first(problem, _by_tp), "dense_first_fit_decreasing",
+                  best=False, spread=False)
+
+
 # The placers the place stage starts from (and falls back to) and the search's packing check
 # tries: an allocation :func:`packs` accepts is one the place stage places.
-PACKERS = (best_fit_decreasing, first_fit_decreasing, first_fit)
+PACKERS = (best_fit_decreasing, first_fit_decreasing, first_fit, dense_first_fit_decreasing)
 
 
 def packs(problem: PlacementProblem) -> bool:

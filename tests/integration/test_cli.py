@@ -272,7 +272,7 @@ def _fails_cleanly(result, run_dir: Path, *needles: str) -> None:
      ["+workflow=bad"], ["workflow/bad.yaml", "program.choice", "sum to 1.1"]),
     ({}, ["+workflow=rag_reranker", "target.rate_rps=0"], ["target.rate_rps", "must be > 0"]),
     ({}, ["+workflow=rag_beam", "fit.calibration.mix=pooled"],
-     ["fit.calibration.mix", "'pooled'", "use joint", "or members"]),
+     ["fit.calibration.mix", "'pooled'", "use one of joint, members"]),
     ({}, ["+workflow=rag_beam", "workflow.members.beam_search.weight=-1"],
      ["rag_beam.yaml", "members.beam_search.weight", "> 0"]),
     ({"workflow/bad.yaml": "name: bad\nprogram:\n  loop: {continue_p: 0.9, body: {call: "

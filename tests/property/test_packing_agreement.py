@@ -104,3 +104,27 @@ def test_first_fit_keeps_a_tp_group_in_one_domain():
         raise AssertionError("a TP-4 group was placed across two NVLink pairs")
     placed = first_fit(wide, pcie)
     assert placed.instances[0].gpus == (0, 1, 2, 3)
+
+
+def test_a_placement_that_spreading_strands_is_found_by_the_dense_packer():
+    """Known answer (a beam_search plan on two 8-GPU NVSwitch nodes): 6 whole-GPU instances
+    and 10 TP-2 instances at 1/2 fill the 16 GPUs exactly. Spreading the whole-GPU replicas
+    over both nodes leaves 5 GPUs on each, where the greedy pairing strands one half GPU; the
+    dense packer fills one node first and places everything, as the MILP does."""
+    from scepsy_opt.core import heuristics
+
+    two = ClusterSpec("two", "", tuple(
+        NodeSpec(f"n{i}", GPU, 8, "r0", (tuple(range(8)),), 100.0) for i in range(2)))
+    plan = Allocation("a", (LlmAllocation("qwen2.5-7b-instruct", GPU, 2, 10, 0.5),
+                            LlmAllocation("qwen2.5-math-prm-7b", GPU, 1, 6, 1.0)))
+    placing = placement_problem(plan, two, CATALOG, MEMORY, PlacementSettings())
+    for spreading in (heuristics.best_fit_decreasing, heuristics.first_fit_decreasing):
+        try:
+            spreading(placing)
+        except PlacementError:
+            continue
+        raise AssertionError(f"{spreading.__name__} placed it: the case no longer tests anything")
+    dense = heuristics.dense_first_fit_decreasing(placing)
+    assert violations(placing, dense.placement) == []
+    assert heuristics.packs(placing)
+    assert len(place(placing, FAST).placement.instances) == 16
