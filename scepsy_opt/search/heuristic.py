@@ -56,6 +56,7 @@ RELAX_STEPS = 64
 IMPROVEMENT = 1e-6  # relative latency cut that counts as an improvement
 PACKING_TRIES = 2000  # packing checks for a target point that packs (see packing_start)
 KNAPSACK_SETS = 16  # multi-llm moves per local step: the best set for each of this many costs
+ALTERNATIVE_POOL = 8  # feasible states kept per candidate asked for (some may not pack)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,15 @@ class TraceStep:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A feasible allocation the search found that packs, with its predictions."""
+
+    allocation: Allocation
+    latency_s: float
+    throughput_rps: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     allocation: Allocation
     latency_s: float
@@ -77,6 +87,9 @@ class SearchResult:
     evaluated: int
     elapsed_s: float
     trace: tuple[TraceStep, ...] = field(default=())
+    # when asked for: the result and the next best feasible allocations that pack, by
+    # predicted latency (what a refinement re-ranks; the result first)
+    candidates: tuple[Candidate, ...] = field(default=())
 
 
 @dataclass
@@ -93,7 +106,8 @@ class _State:
 
 
 class _Search:
-    def __init__(self, space: SearchSpace, max_steps: int, packing: bool) -> None:
+    def __init__(self, space: SearchSpace, max_steps: int, packing: bool, keep: int = 0
+                 ) -> None:
         self.space = space
         self.max_steps = max_steps
         self.packing = packing
@@ -102,6 +116,10 @@ class _Search:
         self.evaluated = 0
         self.allowed = [set(c) for c in space.configs]
         self._packs: dict[tuple, bool] = {}
+        # the ``keep`` best feasible states scored so far (by predicted latency), for the
+        # result's candidates; nothing is kept when none are asked for
+        self.keep = keep
+        self._best: dict[tuple, tuple[float, float, _State]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -111,9 +129,43 @@ class _Search:
 
     def score(self, states: list[_State]) -> dict[str, np.ndarray]:
         self.evaluated += len(states)
-        return self.space.score(np.array([s.tp for s in states]),
-                                np.array([s.k for s in states]),
-                                np.array([s.r for s in states]))
+        scored = self.space.score(np.array([s.tp for s in states]),
+                                  np.array([s.k for s in states]),
+                                  np.array([s.r for s in states]))
+        if self.keep:
+            self._remember(states, scored)
+        return scored
+
+    def _remember(self, states: list[_State], scored: dict[str, np.ndarray]) -> None:
+        latency = np.where(scored["feasible"], scored["latency_s"], np.inf)
+        for index in np.argsort(latency, kind="stable")[:self.keep]:
+            if not np.isfinite(latency[index]):
+                break
+            key = states[index].key()
+            if key not in self._best:
+                self._best[key] = (float(latency[index]),
+                                   float(scored["throughput_rps"][index]),
+                                   states[index].copy())
+        if len(self._best) > self.keep:
+            ranked = sorted(self._best.items(), key=lambda item: item[1][0])
+            self._best = dict(ranked[:self.keep])
+
+    def candidates(self, result: _State, latency: float, throughput: float, count: int
+                   ) -> tuple[Candidate, ...]:
+        """The result and the next best feasible states scored that pack, ``count`` in all,
+        by predicted latency."""
+        found = [Candidate(self.space.allocation(result.tp, result.k, result.r,
+                                                 "gradient_guided"), latency, throughput)]
+        for key, (other_latency, other_throughput, state) in sorted(
+                self._best.items(), key=lambda item: item[1][0]):
+            if len(found) >= count:
+                break
+            if key == result.key() or not self.packs(state):
+                continue
+            found.append(Candidate(self.space.allocation(state.tp, state.k, state.r,
+                                                         "gradient_guided"),
+                                   other_latency, other_throughput))
+        return tuple(found)
 
     def packs(self, state: _State) -> bool:
         if not self.packing:
@@ -396,11 +448,12 @@ class _Search:
                           per_gpu=False)
 
 def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation, ...] = (),
-           packing: bool = True) -> SearchResult:
+           packing: bool = True, alternatives: int = 0) -> SearchResult:
     """The gradient-guided heuristic (see the module text). ``packing``: only allocations
     whose instances pack onto the cluster (off: the budget alone, as the exact oracle's
-    knapsack)."""
-    run = _Search(space, max_steps, packing)
+    knapsack). ``alternatives``: also that many candidates, the result and the next best
+    feasible allocations it scored that pack (:attr:`SearchResult.candidates`)."""
+    run = _Search(space, max_steps, packing, keep=ALTERNATIVE_POOL * alternatives)
     first, need = target_point(space, space.rate)
     packing_error = None
     if first is not None:
@@ -436,12 +489,13 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     best = int(np.argmin(np.where(final["feasible"], final["latency_s"], np.inf)))
     state = candidates[best]
     run.record("result", "best of the starts", state, final, best)
+    latency, throughput = float(final["latency_s"][best]), float(final["throughput_rps"][best])
+    found = run.candidates(state, latency, throughput, alternatives) if alternatives else ()
     elapsed = time.perf_counter() - run.started
     return SearchResult(
         allocation=space.allocation(state.tp, state.k, state.r, "gradient_guided"),
-        latency_s=float(final["latency_s"][best]),
-        throughput_rps=float(final["throughput_rps"][best]),
-        evaluated=run.evaluated, elapsed_s=elapsed, trace=tuple(run.trace))
+        latency_s=latency, throughput_rps=throughput,
+        evaluated=run.evaluated, elapsed_s=elapsed, trace=tuple(run.trace), candidates=found)
 
 
 def _state_of(space: SearchSpace, allocation: Allocation) -> _State | None:
