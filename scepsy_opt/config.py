@@ -174,6 +174,8 @@ class FitConf:
 class SearchConf:
     method: str = "gradient_guided"
     max_steps: int = 500
+    refine: str = "none"
+    refine_candidates: int = 4
 
 
 @dataclass
@@ -330,6 +332,8 @@ class AnalyzeSettings:
 class SearchSettings:
     method: str
     max_steps: int
+    refine: str = "none"  # none | simulate: the best candidates re-ranked by the simulator
+    refine_candidates: int = 4
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,7 @@ class RunSettings:
 
 PROFILE_BACKENDS = ("roofline", "vllm", "import")
 SEARCH_METHODS = ("gradient_guided", "exact")
+SEARCH_REFINES = ("none", "simulate")
 STAGES = ("analyze", "profile", "fit", "search", "place", "emit", "report")
 # stages that can re-run alone from a run directory's artifacts (from_run=<dir> stage=<name>)
 RERUN_STAGES = ("place", "emit", "report")
@@ -681,6 +686,11 @@ def to_settings(
     if search["max_steps"] <= 0:
         raise ConfigError("must be > 0", source="config", field="search.max_steps",
                           value=search["max_steps"], fix="allow the search at least one step")
+    _one_of(search["refine"], SEARCH_REFINES, "search.refine")
+    if search["refine_candidates"] < 1:
+        raise ConfigError("must be >= 1", source="config", field="search.refine_candidates",
+                          value=search["refine_candidates"],
+                          fix="re-rank at least the search's own choice, e.g. 4")
     placement = raw["placement"]
     presets = sorted(p.stem for p in data_dir("solvers").glob("*.opt"))
     if placement["solver_preset"] not in presets:
@@ -714,7 +724,8 @@ def to_settings(
         ),
         profile=profile_settings,
         fit=_fit_settings(raw["fit"], int(raw["seed"])),
-        search=SearchSettings(search["method"], int(search["max_steps"])),
+        search=SearchSettings(search["method"], int(search["max_steps"]), search["refine"],
+                              int(search["refine_candidates"])),
         placement=placement_settings,
         emit=emit_settings,
         simulate=_simulate_settings(raw["simulate"], int(raw["seed"])),

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from scepsy_opt.config import RunSettings
+from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.placement import placement_problem
-from scepsy_opt.core.problem import AllocationError, problem_from_stats
+from scepsy_opt.core.problem import AllocationError, AllocationProblem, problem_from_stats
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.core.resources import data_dir
@@ -21,6 +22,7 @@ from scepsy_opt.emit.record import instances_from_json, planned_instances
 from scepsy_opt.emit.stage import EmitResult, emit
 from scepsy_opt.evaluate import baselines
 from scepsy_opt.evaluate.harness import EvaluationResult, evaluate, evaluation_to_json
+from scepsy_opt.evaluate.simulated import SimulatedEvaluator
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.stage import PlacementResult, PlaceSettings, place
 from scepsy_opt.profile.stage import profile_llms
@@ -147,7 +149,11 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
             _stage(settings, "search", settings.search.method)
             plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
                                    max_steps=settings.search.max_steps,
-                                   starts=baselines.starts(problem, catalog))
+                                   starts=baselines.starts(problem, catalog),
+                                   refine=refining_evaluator(settings, problem, catalog,
+                                                             analysis, profiles),
+                                   refine_candidates=settings.search.refine_candidates,
+                                   refine_method=settings.search.refine)
             record = plan_to_json(plan, catalog, workflow=settings.workflow.name,
                                   fit=fit_record(fits, workflow_fit, fit_s))
             curves = predicted_curves(plan, surrogate, baselines.closed_form(problem, catalog),
@@ -178,6 +184,18 @@ def run(settings: RunSettings, catalog: Catalog) -> PipelineResult:
     return PipelineResult(analysis=analysis, tables=tables, profiles=profiles,
                           evaluation=evaluation, plan=plan, allocation_record=record,
                           placement=placed, emitted=emitted, curves=curves, report=report)
+
+
+def refining_evaluator(settings: RunSettings, problem: AllocationProblem, catalog: Catalog,
+                       analysis: WorkflowAnalysis,
+                       profiles: dict[tuple[str, str], ProfileTable]) -> Evaluator | None:
+    """The evaluator that re-ranks the search's best candidates (``search.refine``): the
+    simulator with the run's simulate settings (None: ``none``)."""
+    if settings.search.refine == "none":
+        return None
+    return SimulatedEvaluator(settings.workflow, problem, catalog, settings.simulate,
+                              unloaded_latency_s(analysis.combined.e2e_latency_s.mean),
+                              profiles)
 
 
 def report_inputs(stats: dict, allocation: dict | None, placed: PlacementResult | None,
