@@ -56,7 +56,6 @@ RELAX_STEPS = 64
 IMPROVEMENT = 1e-6  # relative latency cut that counts as an improvement
 PACKING_TRIES = 2000  # packing checks for a target point that packs (see packing_start)
 KNAPSACK_SETS = 16  # multi-llm moves per local step: the best set for each of this many costs
-ALTERNATIVE_POOL = 8  # feasible states kept per candidate asked for (some may not pack)
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,7 @@ class _State:
 
 
 class _Search:
-    def __init__(self, space: SearchSpace, max_steps: int, packing: bool, keep: int = 0
-                 ) -> None:
+    def __init__(self, space: SearchSpace, max_steps: int, packing: bool) -> None:
         self.space = space
         self.max_steps = max_steps
         self.packing = packing
@@ -116,10 +114,6 @@ class _Search:
         self.evaluated = 0
         self.allowed = [set(c) for c in space.configs]
         self._packs: dict[tuple, bool] = {}
-        # the ``keep`` best feasible states scored so far (by predicted latency), for the
-        # result's candidates; nothing is kept when none are asked for
-        self.keep = keep
-        self._best: dict[tuple, tuple[float, float, _State]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -129,42 +123,36 @@ class _Search:
 
     def score(self, states: list[_State]) -> dict[str, np.ndarray]:
         self.evaluated += len(states)
-        scored = self.space.score(np.array([s.tp for s in states]),
-                                  np.array([s.k for s in states]),
-                                  np.array([s.r for s in states]))
-        if self.keep:
-            self._remember(states, scored)
-        return scored
+        return self.space.score(np.array([s.tp for s in states]),
+                                np.array([s.k for s in states]),
+                                np.array([s.r for s in states]))
 
-    def _remember(self, states: list[_State], scored: dict[str, np.ndarray]) -> None:
-        latency = np.where(scored["feasible"], scored["latency_s"], np.inf)
-        for index in np.argsort(latency, kind="stable")[:self.keep]:
-            if not np.isfinite(latency[index]):
-                break
-            key = states[index].key()
-            if key not in self._best:
-                self._best[key] = (float(latency[index]),
-                                   float(scored["throughput_rps"][index]),
-                                   states[index].copy())
-        if len(self._best) > self.keep:
-            ranked = sorted(self._best.items(), key=lambda item: item[1][0])
-            self._best = dict(ranked[:self.keep])
-
-    def candidates(self, result: _State, latency: float, throughput: float, count: int
+    def candidates(self, result: _State, latency: float, throughput: float,
+                   others: list[_State], need: np.ndarray, count: int
                    ) -> tuple[Candidate, ...]:
-        """The result and the next best feasible states scored that pack, ``count`` in all,
-        by predicted latency."""
+        """The result and, ``count`` in all, the best feasible states that pack, by predicted
+        latency, among the other starts' results and the result's neighbours (its local
+        moves, phase 4's candidates: the ones predicted better did not pack, or the search
+        would have taken them)."""
         found = [Candidate(self.space.allocation(result.tp, result.k, result.r,
                                                  "gradient_guided"), latency, throughput)]
-        for key, (other_latency, other_throughput, state) in sorted(
-                self._best.items(), key=lambda item: item[1][0]):
-            if len(found) >= count:
+        states = others + [s for _, s in self.local_moves(result, need, latency)]
+        if count <= 1 or not states:
+            return tuple(found)
+        scored = self.score(states)
+        ranked = np.where(scored["feasible"], scored["latency_s"], np.inf)
+        seen = {result.key()}
+        for index in np.argsort(ranked, kind="stable"):
+            if len(found) >= count or not np.isfinite(ranked[index]):
                 break
-            if key == result.key() or not self.packs(state):
+            state = states[index]
+            if state.key() in seen or not self.packs(state):
                 continue
+            seen.add(state.key())
             found.append(Candidate(self.space.allocation(state.tp, state.k, state.r,
                                                          "gradient_guided"),
-                                   other_latency, other_throughput))
+                                   float(scored["latency_s"][index]),
+                                   float(scored["throughput_rps"][index])))
         return tuple(found)
 
     def packs(self, state: _State) -> bool:
@@ -452,8 +440,9 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     """The gradient-guided heuristic (see the module text). ``packing``: only allocations
     whose instances pack onto the cluster (off: the budget alone, as the exact oracle's
     knapsack). ``alternatives``: also that many candidates, the result and the next best
-    feasible allocations it scored that pack (:attr:`SearchResult.candidates`)."""
-    run = _Search(space, max_steps, packing, keep=ALTERNATIVE_POOL * alternatives)
+    feasible allocations that pack among the other starts' results and the result's local
+    moves (:attr:`SearchResult.candidates`)."""
+    run = _Search(space, max_steps, packing)
     first, need = target_point(space, space.rate)
     packing_error = None
     if first is not None:
@@ -490,7 +479,9 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     state = candidates[best]
     run.record("result", "best of the starts", state, final, best)
     latency, throughput = float(final["latency_s"][best]), float(final["throughput_rps"][best])
-    found = run.candidates(state, latency, throughput, alternatives) if alternatives else ()
+    found = run.candidates(state, latency, throughput,
+                           [c for i, c in enumerate(candidates) if i != best], need,
+                           alternatives) if alternatives else ()
     elapsed = time.perf_counter() - run.started
     return SearchResult(
         allocation=space.allocation(state.tp, state.k, state.r, "gradient_guided"),
