@@ -9,6 +9,8 @@ simulated latency, and which one won. Both chosen allocations are then simulated
 by the harness's at-target protocol (``run_long`` with ``simulate.num_requests``) on the seeds
 ``--seeds``: seeds other than the simulate settings' own (0, the one the refinement chose on)
 are fresh samples, so a gain that only fits the sample the refinement saw does not count.
+Allocations are placed as the refinement places them (first fit decreasing, else the place
+stage's placers).
 
     python benchmarks/refine_quality.py --workflow beam_search --loads 0.5 0.9 \\
         --json refine.json --markdown refine.md
@@ -30,14 +32,13 @@ import numpy as np
 from scepsy_opt.config import compose_settings
 from scepsy_opt.core.artifacts import atomic_write_text, to_jsonable
 from scepsy_opt.core.catalog import load_catalog
-from scepsy_opt.core.packing import first_fit_decreasing
 from scepsy_opt.core.problem import AllocationError, problem_from_stats
 from scepsy_opt.core.space import search_space
 from scepsy_opt.evaluate import baselines
 from scepsy_opt.evaluate.simulated import SimulatedEvaluator
 from scepsy_opt.search.heuristic import max_achievable_rate
 from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_json
-from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
+from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.workflow.stage import AnalyzeOptions, analyze_workflow
 
@@ -96,10 +97,11 @@ def run_cluster(workflow: str, cluster: str, loads: list[float], candidates: int
                     runs = entry["none"]["runs"]
                     break
                 simulate = dataclasses.replace(settings.simulate, seed=seed)
-                allocation = plan.allocation
-                runner = PlanRunner(settings.workflow, allocation,
-                                    first_fit_decreasing(allocation, problem.cluster), catalog,
-                                    problem.memory, simulate, {}, unloaded)
+                # placed as the refinement placed it (first fit decreasing, else the place
+                # stage's placers)
+                runner = SimulatedEvaluator(settings.workflow, at, catalog, simulate,
+                                            unloaded).runner(plan.allocation)
+                assert runner is not None
                 metrics = runner.run_long(at.rate_rps, simulate.num_requests)
                 runs.append({"seed": seed, "latency_s": metrics.e2e_latency_s.mean,
                              "p99_latency_s": metrics.e2e_latency_s.p99,

@@ -68,8 +68,9 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
         return PlanRunner(spec, allocation, placement, catalog, problem.memory, settings,
                           profiles, unloaded_latency_s)
 
+    # the exact baseline's candidates placed as the harness places them, first fit decreasing
     simulator = SimulatedEvaluator(spec, problem, catalog, settings, unloaded_latency_s,
-                                   profiles)
+                                   profiles, fallback=False)
     names = list(plans or {}) + list(settings.baselines)
     progress = Progress("evaluate", len(names), log, interval_s=0.0)
     results = []

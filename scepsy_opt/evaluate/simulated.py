@@ -1,6 +1,7 @@
 """The simulator as an :class:`~scepsy_opt.core.evaluator.Evaluator`: every allocation placed
-by first fit decreasing and run in the discrete-event simulator at the rate, by the harness's
-own protocol (:meth:`scepsy_opt.sim.runner.PlanRunner.run_long` with the sustain rule's probe
+by first fit decreasing (where it finds no room, by the place stage's placers, as the search's
+packing check) and run in the discrete-event simulator at the rate, by the harness's own
+protocol (:meth:`scepsy_opt.sim.runner.PlanRunner.run_long` with the sustain rule's probe
 length, judged by :meth:`~scepsy_opt.sim.runner.PlanRunner.sustains`).
 
 It scores the same allocation space as the surrogate, so the exhaustive search
@@ -9,8 +10,8 @@ baseline), and the search re-ranks its best candidates with it (``search.refine=
 
 ``predict_batch`` gives, per allocation: ``latency_s`` (simulated mean end-to-end latency),
 ``throughput_rps`` (the throughput it completes at the rate, not its highest), ``sustains``
-(the sustain rule), ``placed`` (False: first fit decreasing found no room, every other value
-then infinite latency and zero throughput), per llm ``rho`` (simulated utilisation),
+(the sustain rule), ``placed`` (False: no placer found room, every other value then infinite
+latency and zero throughput), per llm ``rho`` (simulated utilisation),
 ``call_latency_s`` (simulated) and ``capacity_rps`` (the requests/s its replicas sustain, from
 the llm's profiled capacity, as :func:`scepsy_opt.sim.runner.capacity_bound_rps`), per member
 ``member_latency_s``. Runs are deterministic (the settings' seed), so each allocation is
@@ -29,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from scepsy_opt.core.heuristics import PACKERS
 from scepsy_opt.core.packing import PlacementError, first_fit_decreasing
+from scepsy_opt.core.placement import placement_problem
 from scepsy_opt.core.problem import AllocationProblem
 from scepsy_opt.core.profile_table import ProfileTable
-from scepsy_opt.core.types import Allocation, Catalog, LlmAllocation
+from scepsy_opt.core.types import Allocation, Catalog, LlmAllocation, Placement
 from scepsy_opt.sim.capacity import replica_capacity_rps
 from scepsy_opt.sim.runner import PlanRunner
 from scepsy_opt.sim.settings import SimulateSettings
@@ -51,6 +54,9 @@ class SimulatedEvaluator:
     settings: SimulateSettings
     unloaded_latency_s: float
     profiles: Mapping[tuple[str, str], ProfileTable] = field(default_factory=dict)
+    # where first fit decreasing finds no room, the place stage's placers (off: first fit
+    # decreasing only, as the harness places the plans it compares)
+    fallback: bool = True
     _runs: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -77,12 +83,33 @@ class SimulatedEvaluator:
                           int(round(float(replicas[i]))), float(fraction[i]))
             for i, llm in enumerate(self.llms)))
 
-    def runner(self, allocation: Allocation) -> PlanRunner | None:
-        """The harness's runner of the allocation placed by first fit decreasing (None: it
-        does not place)."""
+    def placement(self, allocation: Allocation) -> Placement | None:
+        """First fit decreasing, as the harness places; where it finds no room (and with
+        ``fallback``), the first of the place stage's placers that places the instances (the
+        search's packing check: every allocation the search takes places so); None when none
+        does."""
         try:
-            placement = first_fit_decreasing(allocation, self.problem.cluster)
+            return first_fit_decreasing(allocation, self.problem.cluster)
         except PlacementError:
+            if not self.fallback:
+                return None
+        try:
+            problem = placement_problem(allocation, self.problem.cluster, self.catalog,
+                                        self.problem.memory, self.problem.placement)
+        except PlacementError:
+            return None
+        for placer in PACKERS:
+            try:
+                return placer(problem).placement
+            except PlacementError:
+                continue
+        return None
+
+    def runner(self, allocation: Allocation) -> PlanRunner | None:
+        """The harness's runner of the allocation (:meth:`placement`; None: it does not
+        place)."""
+        placement = self.placement(allocation)
+        if placement is None:
             return None
         return PlanRunner(self.spec, allocation, placement, self.catalog, self.problem.memory,
                           self.settings, self.profiles, self.unloaded_latency_s)
