@@ -14,6 +14,7 @@ stage's placers).
 
     python benchmarks/refine_quality.py --workflow beam_search --loads 0.5 0.9 \\
         --json refine.json --markdown refine.md
+    python benchmarks/refine_quality.py --workflow beam_search --loads 1.0 1.1 --cap 1.0
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ log = logging.getLogger("refine_quality")
 
 
 def run_cluster(workflow: str, cluster: str, loads: list[float], candidates: int,
-                seeds: list[int], fits: Path) -> dict:
+                seeds: list[int], fits: Path, cap: float | None = None) -> dict:
     catalog = load_catalog()
     _, settings = compose_settings(workflow, f"cluster={cluster}", catalog=catalog)
     analysis, tables = analyze_workflow(settings.workflow, AnalyzeOptions(
@@ -63,9 +64,11 @@ def run_cluster(workflow: str, cluster: str, loads: list[float], candidates: int
     record: dict = {"workflow": workflow, "cluster": cluster, "gpus": problem.gpus,
                     "highest_predicted_rps": highest, "loads": []}
     for load in loads:
-        at = dataclasses.replace(problem, rate_rps=load * highest)
+        at = dataclasses.replace(problem, rate_rps=load * highest,
+                                 utilization_cap=cap or problem.utilization_cap)
         starts = baselines.starts(at, catalog)
-        entry: dict = {"load": load, "target_rps": at.rate_rps}
+        entry: dict = {"load": load, "target_rps": at.rate_rps,
+                       "utilization_cap": at.utilization_cap}
         try:
             began = time.perf_counter()
             plain = plan_allocation(at, catalog, surrogate, starts=starts)
@@ -158,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loads", nargs="+", type=float, default=[0.5, 0.9])
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--cap", type=float, help="plan with this utilisation cap (R is "
+                        "computed with the default cap), e.g. 1.0 at or past R")
     parser.add_argument("--cache", type=Path, default=Path(".cache/accuracy"),
                         help="fits are read from (and written to) <cache>/fits")
     parser.add_argument("--markdown", type=Path)
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
     records = [run_cluster(args.workflow, cluster, args.loads, args.candidates, args.seeds,
-                           args.cache / "fits") for cluster in args.clusters]
+                           args.cache / "fits", args.cap) for cluster in args.clusters]
     _, settings = compose_settings(args.workflow, catalog=load_catalog())
     text = markdown(records, settings.simulate.seed)
     print(text)
