@@ -25,6 +25,7 @@ that rate is past what the default utilisation cap admits, the plan is made with
 1.0, as the error's fix says). Cells are cached, so a rerun only simulates what changed.
 
     python benchmarks/plan_quality.py --load 0.5 --markdown plan_quality.md --json plan.json
+    python benchmarks/plan_quality.py --workflows beam_search --refine simulate  # re-ranked
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ from scepsy_opt.core.space import search_space
 from scepsy_opt.core.types import Allocation
 from scepsy_opt.evaluate import baselines
 from scepsy_opt.evaluate.harness import EvaluationResult, evaluate
+from scepsy_opt.evaluate.simulated import SimulatedEvaluator
 from scepsy_opt.search.heuristic import max_achievable_rate
-from scepsy_opt.search.stage import describe, plan_allocation
+from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_json
 from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
@@ -65,10 +67,11 @@ RAISED_CAP = 1.0  # the plan's cap at a baseline's max sustainable rate the defa
 log = logging.getLogger("plan_quality")
 
 
-def run_cell(task: tuple[str, str, float, Path]) -> dict:
+def run_cell(task: tuple[str, str, float, Path, str]) -> dict:
     """Plan and simulate one workflow on one cluster (a module-level function: it runs in a
-    worker process)."""
-    workflow, cluster, load, fits = task
+    worker process). ``refine``: the search's ``search.refine`` (``simulate``: every plan's
+    best candidates re-ranked by the simulator)."""
+    workflow, cluster, load, fits, refine = task
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
     catalog = load_catalog()
@@ -96,8 +99,10 @@ def run_cell(task: tuple[str, str, float, Path]) -> dict:
         try:
             at = dataclasses.replace(problem, rate_rps=rate,
                                      utilization_cap=cap or problem.utilization_cap)
+            refiner = SimulatedEvaluator(settings.workflow, at, catalog, simulate,
+                                         unloaded) if refine == "simulate" else None
             plan = plan_allocation(at, catalog, surrogate,
-                                   starts=baselines.starts(at, catalog))
+                                   starts=baselines.starts(at, catalog), refine=refiner)
         except AllocationError as error:
             record.setdefault("plan_errors", {})[name] = str(error)
             return None
@@ -105,6 +110,8 @@ def run_cell(task: tuple[str, str, float, Path]) -> dict:
             "rate_rps": rate, "latency_s": plan.result.latency_s,
             "throughput_rps": plan.result.throughput_rps,
             "allocation": describe(plan.allocation)}
+        if plan.refinement is not None:
+            record["predicted"][name]["refine"] = refinement_to_json(plan.refinement)
         return plan.allocation
 
     plans = {"planned": plan_at(target, "planned")}
@@ -334,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(".cache/accuracy"),
                         help="fits are read from <cache>/fits, cells kept in <cache>/plans")
     parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--refine", choices=("none", "simulate"), default="none",
+                        help="the search's search.refine for every plan")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -342,13 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     records: dict[tuple[str, str], dict] = {}
     todo = []
     for workflow, cluster in cells:
-        key = hashlib.sha256(json.dumps([workflow, cluster, args.load, _source_key()]).encode()
-                             ).hexdigest()[:20]
+        basis = [workflow, cluster, args.load, _source_key()] + (
+            [args.refine] if args.refine != "none" else [])
+        key = hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:20]
         path = args.cache / "plans" / f"{workflow}__{cluster}__{key}.json"
         if path.is_file():
             records[(workflow, cluster)] = json.loads(path.read_text())
         else:
-            todo.append(((workflow, cluster, args.load, args.cache / "fits"), path))
+            todo.append(((workflow, cluster, args.load, args.cache / "fits", args.refine),
+                         path))
     for (task, path), record in zip(todo, map_processes(run_cell, [t for t, _ in todo],
                                                         args.workers), strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)

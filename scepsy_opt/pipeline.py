@@ -27,6 +27,7 @@ from scepsy_opt.core.documents import (
     WorkflowStatsDocument,
 )
 from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.placement import placement_problem
 from scepsy_opt.core.problem import AllocationError, AllocationProblem, problem_from_stats
 from scepsy_opt.core.profile_table import ProfileTable, profile_filename, write_csv
@@ -40,6 +41,7 @@ from scepsy_opt.emit.record import instances_from_json, planned_instances
 from scepsy_opt.emit.stage import EmitResult, emit
 from scepsy_opt.evaluate import baselines
 from scepsy_opt.evaluate.harness import evaluate, evaluation_to_json
+from scepsy_opt.evaluate.simulated import SimulatedEvaluator
 from scepsy_opt.placement.affinity import call_affinity
 from scepsy_opt.placement.artifact import placement_to_json
 from scepsy_opt.placement.plot import cluster_map
@@ -249,12 +251,27 @@ def _search(ctx: RunContext, result: PipelineResult) -> PipelineResult:
     _stage(settings, "search", settings.search.method)
     plan = plan_allocation(problem, catalog, surrogate, method=settings.search.method,
                            max_steps=settings.search.max_steps,
-                           starts=baselines.starts(problem, catalog))
+                           starts=baselines.starts(problem, catalog),
+                           refine=refining_evaluator(settings, problem, catalog, result),
+                           refine_candidates=settings.search.refine_candidates,
+                           refine_method=settings.search.refine)
     record = plan_to_json(plan, catalog, workflow=settings.workflow.name, fit=result.fit)
     curves = predicted_curves(plan, surrogate, baselines.closed_form(problem, catalog),
                               workflow=settings.workflow.name)
     allocation = _document(AllocationDocument, record, "search")
     return result.add("search", {allocation.ARTIFACT: allocation, CURVES: curves}, plan=plan)
+
+
+def refining_evaluator(settings: RunSettings, problem: AllocationProblem, catalog: Catalog,
+                       result: PipelineResult) -> Evaluator | None:
+    """The evaluator that re-ranks the search's best candidates (``search.refine``): the
+    simulator with the run's simulate settings (None: ``none``)."""
+    if settings.search.refine == "none":
+        return None
+    assert result.analysis is not None
+    return SimulatedEvaluator(settings.workflow, problem, catalog, settings.simulate,
+                              unloaded_latency_s(result.analysis.combined.e2e_latency_s.mean),
+                              result.profiles)
 
 
 def _place(ctx: RunContext, result: PipelineResult) -> PipelineResult:

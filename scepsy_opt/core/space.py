@@ -97,18 +97,22 @@ class SearchSpace:
 
     def score(self, tp: np.ndarray, k: np.ndarray, r: np.ndarray, rate: float | None = None
               ) -> dict[str, np.ndarray]:
-        """Surrogate predictions for a batch ``[B, L]`` of allocations, plus ``feasible``
-        (budget, every llm's and the workflow's utilisation; packing is checked
-        separately)."""
+        """The evaluator's predictions for a batch ``[B, L]`` of allocations, plus
+        ``feasible``: within the budget and, where the evaluator says itself whether the rate
+        is sustained (``sustains``, the simulator), sustained; otherwise every llm's and the
+        workflow's utilisation within the cap. Packing is checked separately."""
         tp, k, r = (np.atleast_2d(np.asarray(x)) for x in (tp, k, r))
         rate = self.rate if rate is None else rate
         out = self.evaluator.predict_batch(tp, r, k / FRACTION_GRID, rate)
         result: dict[str, Any] = {name: np.asarray(v) for name, v in out.items()}
         cost = self.cost(tp, k, r)
         result["gpus"] = cost / FRACTION_GRID
-        result["feasible"] = ((cost <= self.budget)
-                              & np.all(result["rho"] <= self.cap + 1e-9, axis=-1)
-                              & self.sustains(result["throughput_rps"], rate))
+        if "sustains" in result:
+            result["feasible"] = (cost <= self.budget) & result["sustains"].astype(bool)
+        else:
+            result["feasible"] = ((cost <= self.budget)
+                                  & np.all(result["rho"] <= self.cap + 1e-9, axis=-1)
+                                  & self.sustains(result["throughput_rps"], rate))
         return result
 
     def sustains(self, throughput: np.ndarray, rate: float) -> np.ndarray:

@@ -14,28 +14,33 @@ search stage answers) and returns an :class:`~scepsy_opt.core.types.Allocation`:
   smallest fraction that holds each, on the 1/8 grid); llms that need more than one GPU get one
   dedicated replica at the smallest TP degree that holds them.
 - ``exact``: every allocation of a small instance (TP, replicas and fractions in
-  {1/4, 1/2, 3/4, 1}) within the GPU budget, scored by a caller-given simulator run: the lowest
-  mean latency among those that sustain the rate, else the highest throughput.
+  {1/4, 1/2, 3/4, 1}) within the GPU budget, enumerated by the exhaustive search's own
+  enumeration (:mod:`scepsy_opt.search.exact`) over the coarse grid of the search space and
+  scored by a caller-given evaluator (the harness's simulator,
+  :class:`scepsy_opt.evaluate.simulated.SimulatedEvaluator`): the lowest mean latency among
+  those that sustain the rate, else the highest throughput.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import get_args
 
-from scepsy_opt.core.packing import PlacementError, first_fit
+import numpy as np
+
+from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.problem import (
     FRACTION_GRID,
     AllocationError,
     AllocationProblem,
-    holds,
     min_fraction,
     smallest_tp,
 )
-from scepsy_opt.core.types import TP_DEGREES, Allocation, Catalog, LlmAllocation
+from scepsy_opt.core.space import SearchSpace, search_space
+from scepsy_opt.core.types import Allocation, Catalog, LlmAllocation
+from scepsy_opt.search.exact import budget_combinations, combinations, replica_options
 from scepsy_opt.sim.capacity import replica_capacity_rps
 from scepsy_opt.sim.settings import Baseline
 
@@ -129,80 +134,58 @@ def pooled_tp1(problem: AllocationProblem, catalog: Catalog) -> Allocation:
                       f"{pool_gpus} pooled GPUs" if pooled else "")
 
 
-@dataclass(frozen=True)
-class Score:
-    """A candidate's simulated outcome at the target rate."""
-
-    sustains: bool
-    mean_latency_s: float
-    throughput_rps: float
-
-
-def exact_candidates(problem: AllocationProblem, catalog: Catalog,
-                     limit: int | None = None) -> list[Allocation]:
-    """Every allocation on the coarse grid that fits the budget and places by first fit;
-    with ``limit``, the enumeration stops at ``limit + 1`` of them (more than anyone will
-    simulate: a mix of five llms on 16 GPUs has billions of combinations)."""
-    options = []
-    for d in problem.demands:
-        choices = []
-        for tp in TP_DEGREES:
-            for fraction in EXACT_FRACTIONS:
-                if not holds(problem, catalog, d.llm, tp, fraction):
-                    continue
-                for replicas in range(1, int(problem.gpus // (tp * fraction)) + 1):
-                    choices.append(LlmAllocation(d.llm, problem.gpu, tp, replicas, fraction))
-        if not choices:
-            raise AllocationError(f"no configuration holds {d.llm}", source="baseline 'exact'",
-                                  field=d.llm, fix="use a cluster with larger GPUs")
-        options.append(sorted(choices, key=lambda e: e.gpus))
-    # the fewest GPUs the llms after each position still need, to prune early
-    least = [0.0] * (len(options) + 1)
-    for i in range(len(options) - 1, -1, -1):
-        least[i] = least[i + 1] + options[i][0].gpus
-    out: list[Allocation] = []
-
-    def extend(i: int, chosen: list[LlmAllocation], used: float) -> bool:
-        if i == len(options):
-            allocation = Allocation("exact", tuple(chosen))
-            try:
-                first_fit(allocation, problem.cluster)
-            except PlacementError:
-                return True
-            out.append(allocation)
-            return limit is None or len(out) <= limit
-        for entry in options[i]:
-            if used + entry.gpus + least[i + 1] > problem.gpus + 1e-9:
-                break  # sorted by GPUs: every later choice is larger
-            if not extend(i + 1, [*chosen, entry], used + entry.gpus):
-                return False
-        return True
-
-    extend(0, [], 0.0)
-    return out
+def exact_space(problem: AllocationProblem, catalog: Catalog, evaluator: Evaluator
+                ) -> SearchSpace:
+    """The search space of the problem on the coarse grid: every llm's configurations with a
+    fraction in ``EXACT_FRACTIONS``."""
+    space = search_space(problem, catalog, evaluator)
+    coarse = {round(f * FRACTION_GRID) for f in EXACT_FRACTIONS}
+    return dataclasses.replace(space, configs=tuple(
+        tuple((tp, k) for tp, k in configs if k in coarse) for configs in space.configs))
 
 
-def exact(problem: AllocationProblem, catalog: Catalog, score: Callable[[Allocation], Score],
+def exact_candidates(space: SearchSpace) -> np.ndarray:
+    """Every allocation of the space within the GPU budget, any replica count from one (not
+    only those within the utilisation cap: the simulator judges): rows ``[tp.., k.., r..]``
+    (:func:`scepsy_opt.search.exact.budget_combinations`)."""
+    return budget_combinations(space, replica_options(space))
+
+
+def exact(problem: AllocationProblem, catalog: Catalog, evaluator: Evaluator,
           max_candidates: int) -> Allocation:
-    candidates = exact_candidates(problem, catalog, limit=max_candidates)
-    if len(candidates) > max_candidates:
+    """The exhaustive baseline: every candidate of :func:`exact_candidates` on the coarse grid
+    scored by ``evaluator`` at the target (one batch); at most ``max_candidates`` of them
+    (counted without enumerating them)."""
+    space = exact_space(problem, catalog, evaluator)
+    fronts = replica_options(space)
+    size = combinations(fronts, space.budget)
+    if size > max_candidates:
         raise AllocationError(
-            f"more than {max_candidates} candidate allocations: exhaustive search is for small "
-            "instances",
-            source="baseline 'exact'", value=len(candidates),
-            fix=f"raise simulate.exact_max_candidates above {len(candidates)} or drop 'exact'")
-    if not candidates:
+            f"{size:,} candidate allocations within the GPU budget, more than "
+            f"{max_candidates}: exhaustive search is for small instances",
+            source="baseline 'exact'", value=size,
+            fix=f"raise simulate.exact_max_candidates to {size} or drop 'exact'")
+    rows = budget_combinations(space, fronts)
+    L = len(space.llms)
+    scored = space.score(rows[:, :L], rows[:, L:2 * L], rows[:, 2 * L:]) if len(rows) else {}
+    placed = np.asarray(scored.get("placed", np.ones(len(rows), dtype=bool)), dtype=bool)
+    if not np.any(placed):
         raise AllocationError("no allocation fits the cluster", source="baseline 'exact'",
                               fix="use a larger cluster")
-    scored = [(score(c), c) for c in candidates]
-    sustaining = [(s, c) for s, c in scored if s.sustains]
-    if sustaining:
-        best = min(sustaining, key=lambda sc: (sc[0].mean_latency_s, sc[1].gpus))
-    else:
-        best = max(scored, key=lambda sc: (sc[0].throughput_rps, -sc[1].gpus))
-    return Allocation("exact", best[1].llms,
-                      f"best of {len(candidates)} candidates by simulation"
-                      + ("" if sustaining else "; none sustains the rate"))
+    sustaining = np.flatnonzero(scored["feasible"] & placed)
+    gpus, latency = scored["gpus"], scored["latency_s"]
+    if len(sustaining):  # lowest latency, then fewest GPUs, then enumeration order
+        best = sustaining[np.lexsort((gpus[sustaining], latency[sustaining]))[0]]
+    else:  # highest throughput, then fewest GPUs
+        ranked = np.flatnonzero(placed)
+        best = ranked[np.lexsort((gpus[ranked], -scored["throughput_rps"][ranked]))[0]]
+    unplaced = len(rows) - int(placed.sum())
+    state = rows[best].reshape(3, L).astype(int)
+    return space.allocation(
+        state[0], state[1], state[2], "exact",
+        note=f"best of {int(placed.sum())} candidates by simulation"
+             + (f" ({unplaced} more within the budget do not place)" if unplaced else "")
+             + ("" if len(sustaining) else "; none sustains the rate"))
 
 
 CLOSED_FORM_PRODUCERS = {"independent": independent, "user_specified": user_specified,

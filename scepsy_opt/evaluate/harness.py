@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scepsy_opt.core.artifacts import SCHEMA_VERSION, to_jsonable
+from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.packing import PlacementError, first_fit_decreasing
 from scepsy_opt.core.problem import AllocationError, AllocationProblem
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.progress import Progress
 from scepsy_opt.core.types import Allocation, Catalog, Placement
 from scepsy_opt.evaluate import baselines as base
+from scepsy_opt.evaluate.simulated import SimulatedEvaluator
 from scepsy_opt.sim.metrics import SimulationMetrics
 from scepsy_opt.sim.runner import PlanRunner, RateProbe, capacity_bound_rps, metrics_to_json
 from scepsy_opt.sim.settings import SimulateSettings
@@ -45,12 +47,12 @@ class EvaluationResult:
     plans: tuple[PlanEvaluation, ...]
 
 
-def produce(name: str, problem: AllocationProblem, catalog: Catalog,
-            score: Callable[[Allocation], base.Score], max_candidates: int) -> Allocation:
+def produce(name: str, problem: AllocationProblem, catalog: Catalog, evaluator: Evaluator,
+            max_candidates: int) -> Allocation:
     if name in base.CLOSED_FORM_PRODUCERS:
         return base.CLOSED_FORM_PRODUCERS[name](problem, catalog)
     if name == "exact":
-        return base.exact(problem, catalog, score, max_candidates)
+        return base.exact(problem, catalog, evaluator, max_candidates)
     raise ValueError(f"unknown baseline {name!r}")
 
 
@@ -66,19 +68,16 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
         return PlanRunner(spec, allocation, placement, catalog, problem.memory, settings,
                           profiles, unloaded_latency_s)
 
-    def score(allocation: Allocation) -> base.Score:
-        run = runner(allocation, first_fit_decreasing(allocation, problem.cluster))
-        metrics = run.run_long(problem.rate_rps, settings.sustain.num_requests)
-        return base.Score(run.sustains(metrics), metrics.e2e_latency_s.mean,
-                          metrics.completed_throughput_rps)
-
+    # the exact baseline's candidates placed as the harness places them, first fit decreasing
+    simulator = SimulatedEvaluator(spec, problem, catalog, settings, unloaded_latency_s,
+                                   profiles, fallback=False)
     names = list(plans or {}) + list(settings.baselines)
     progress = Progress("evaluate", len(names), log, interval_s=0.0)
     results = []
     for name in names:
         try:
             allocation = (plans or {}).get(name) or produce(
-                name, problem, catalog, score, settings.exact_max_candidates)
+                name, problem, catalog, simulator, settings.exact_max_candidates)
             placement = first_fit_decreasing(allocation, problem.cluster)
         except (AllocationError, PlacementError) as error:
             results.append(PlanEvaluation(name, None, None, None, math.nan, str(error)))

@@ -70,6 +70,15 @@ class TraceStep:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A feasible allocation the search found that packs, with its predictions."""
+
+    allocation: Allocation
+    latency_s: float
+    throughput_rps: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     allocation: Allocation
     latency_s: float
@@ -77,6 +86,9 @@ class SearchResult:
     evaluated: int
     elapsed_s: float
     trace: tuple[TraceStep, ...] = field(default=())
+    # when asked for: the result and the next best feasible allocations that pack, by
+    # predicted latency (what a refinement re-ranks; the result first)
+    candidates: tuple[Candidate, ...] = field(default=())
 
 
 @dataclass
@@ -114,6 +126,34 @@ class _Search:
         return self.space.score(np.array([s.tp for s in states]),
                                 np.array([s.k for s in states]),
                                 np.array([s.r for s in states]))
+
+    def candidates(self, result: _State, latency: float, throughput: float,
+                   others: list[_State], need: np.ndarray, count: int
+                   ) -> tuple[Candidate, ...]:
+        """The result and, ``count`` in all, the best feasible states that pack, by predicted
+        latency, among the other starts' results and the result's neighbours (its local
+        moves, phase 4's candidates: the ones predicted better did not pack, or the search
+        would have taken them)."""
+        found = [Candidate(self.space.allocation(result.tp, result.k, result.r,
+                                                 "gradient_guided"), latency, throughput)]
+        states = others + [s for _, s in self.local_moves(result, need, latency)]
+        if count <= 1 or not states:
+            return tuple(found)
+        scored = self.score(states)
+        ranked = np.where(scored["feasible"], scored["latency_s"], np.inf)
+        seen = {result.key()}
+        for index in np.argsort(ranked, kind="stable"):
+            if len(found) >= count or not np.isfinite(ranked[index]):
+                break
+            state = states[index]
+            if state.key() in seen or not self.packs(state):
+                continue
+            seen.add(state.key())
+            found.append(Candidate(self.space.allocation(state.tp, state.k, state.r,
+                                                         "gradient_guided"),
+                                   float(scored["latency_s"][index]),
+                                   float(scored["throughput_rps"][index])))
+        return tuple(found)
 
     def packs(self, state: _State) -> bool:
         if not self.packing:
@@ -396,10 +436,12 @@ class _Search:
                           per_gpu=False)
 
 def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation, ...] = (),
-           packing: bool = True) -> SearchResult:
+           packing: bool = True, alternatives: int = 0) -> SearchResult:
     """The gradient-guided heuristic (see the module text). ``packing``: only allocations
     whose instances pack onto the cluster (off: the budget alone, as the exact oracle's
-    knapsack)."""
+    knapsack). ``alternatives``: also that many candidates, the result and the next best
+    feasible allocations that pack among the other starts' results and the result's local
+    moves (:attr:`SearchResult.candidates`)."""
     run = _Search(space, max_steps, packing)
     first, need = target_point(space, space.rate)
     packing_error = None
@@ -436,12 +478,15 @@ def search(space: SearchSpace, *, max_steps: int = 500, starts: tuple[Allocation
     best = int(np.argmin(np.where(final["feasible"], final["latency_s"], np.inf)))
     state = candidates[best]
     run.record("result", "best of the starts", state, final, best)
+    latency, throughput = float(final["latency_s"][best]), float(final["throughput_rps"][best])
+    found = run.candidates(state, latency, throughput,
+                           [c for i, c in enumerate(candidates) if i != best], need,
+                           alternatives) if alternatives else ()
     elapsed = time.perf_counter() - run.started
     return SearchResult(
         allocation=space.allocation(state.tp, state.k, state.r, "gradient_guided"),
-        latency_s=float(final["latency_s"][best]),
-        throughput_rps=float(final["throughput_rps"][best]),
-        evaluated=run.evaluated, elapsed_s=elapsed, trace=tuple(run.trace))
+        latency_s=latency, throughput_rps=throughput,
+        evaluated=run.evaluated, elapsed_s=elapsed, trace=tuple(run.trace), candidates=found)
 
 
 def _state_of(space: SearchSpace, allocation: Allocation) -> _State | None:

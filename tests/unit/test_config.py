@@ -61,6 +61,14 @@ def test_every_experiment_composes(compose):
         assert cfg.workflow.name == "rag_reranker"
 
 
+def test_search_refine_settings(compose):
+    _, settings = compose("rag_reranker")
+    assert (settings.search.refine, settings.search.refine_candidates) == ("none", 4)
+    _, settings = compose("rag_reranker", "search.refine=simulate",
+                          "search.refine_candidates=6")
+    assert (settings.search.refine, settings.search.refine_candidates) == ("simulate", 6)
+
+
 def test_settings_are_frozen(compose):
     _, settings = compose("rag_reranker")
     with pytest.raises(AttributeError):
@@ -90,6 +98,8 @@ def test_mix_members_and_their_weights(compose):
     (["profile.tp_degrees=[1,3]"], ConfigError, "unsupported tensor-parallel degree"),
     (["profile.backend=magic"], ConfigError, "profile.backend: unknown option"),
     (["placement.solver_preset=nope"], ConfigError, "unknown solver preset"),
+    (["search.refine=rerank"], ConfigError, "search.refine: unknown option"),
+    (["search.refine_candidates=0"], ConfigError, "search.refine_candidates: must be >= 1"),
     (["placement.memory_headroom=1"], ConfigError, "placement.memory_headroom"),
     (["placement.fraction_mechanism=vgpu"], ConfigError, "placement.fraction_mechanism"),
     (["placement.exclude_nodes=[dgx-h100-07]"], ConfigError, "unknown node"),

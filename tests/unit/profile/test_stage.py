@@ -2,12 +2,17 @@ from pathlib import Path
 
 import pytest
 
-from scepsy_opt.config import ProfileSettings
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.profile_table import ProfileError, make_table, write_csv
 from scepsy_opt.core.profiling import ProfileGrid
 from scepsy_opt.profile.roofline_backend import RooflineBackend
-from scepsy_opt.profile.stage import POINTS, kept_profile_path, make_backend, profile_llms
+from scepsy_opt.profile.stage import (
+    POINTS,
+    ProfileSettings,
+    kept_profile_path,
+    make_backend,
+    profile_llms,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 GRID = ProfileGrid(tp_degrees=(1, 2), gpu_fractions=(0.5, 1.0), prefill_batch_sizes=(1,),
