@@ -140,8 +140,8 @@ def markdown(records: list[dict], own_seed: int) -> str:
             fresh = {n: fresh_mean(entry[n]["runs"], own_seed) for n in ("none", "simulate")}
             cands = "; ".join(
                 f"{c['predicted']['latency_s']:.3g} / "
-                + (f"{c['simulate']['latency_s']:.3g}" if c["simulate"]["latency_s"] is not None
-                   else "-") + ("" if c["simulate"]["sustains"] else "*")
+                + (f"{c['refined']['latency_s']:.3g}" if c["refined"]["latency_s"] is not None
+                   else "-") + ("" if c["refined"]["sustains"] else "*")
                 for c in refine["candidates"])
             lines.append(
                 f"| {record['cluster']} | {entry['target_rps']:.3g} ({entry['load']}) | "

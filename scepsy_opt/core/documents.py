@@ -160,6 +160,51 @@ class SearchRecord(Record):
     allocations_scored: int
     configurations: dict[str, tuple[tuple[int, float], ...]]  # llm -> (TP, gpu fraction)
     trace: tuple[SearchStepRecord, ...]
+    refine: RefineRecord | None = optional()  # search.refine=simulate only
+
+
+@record
+class CandidateEntryRecord(Record):
+    tp: int
+    replicas: int
+    gpu_fraction: float
+
+
+@record
+class PredictedScoreRecord(Record):
+    latency_s: float
+    throughput_rps: float
+
+
+@record
+class RefinedScoreRecord(Record):
+    """The refining evaluator's score (null: it could not run the candidate, e.g. it does not
+    place)."""
+
+    latency_s: Num
+    throughput_rps: Num
+    sustains: bool
+
+
+@record
+class RefineCandidateRecord(Record):
+    allocation: dict[str, CandidateEntryRecord]
+    gpus: float
+    predicted: PredictedScoreRecord
+    refined: RefinedScoreRecord
+    chosen: bool
+
+
+@record
+class RefineRecord(Record):
+    """What ``search.refine`` did: every candidate (the search's choice first), which won."""
+
+    method: str
+    chosen: int
+    changed: bool
+    elapsed_s: float
+    note: str
+    candidates: tuple[RefineCandidateRecord, ...]
 
 
 @record

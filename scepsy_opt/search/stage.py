@@ -268,7 +268,7 @@ def refinement_to_json(refinement: Refinement) -> dict:
             "predicted": {"latency_s": r.candidate.latency_s,
                           "throughput_rps": r.candidate.throughput_rps},
             # not finite: the refining evaluator could not run it (e.g. it does not place)
-            refinement.method: {"latency_s": _finite(r.latency_s),
+            "refined": {"latency_s": _finite(r.latency_s),
                                 "throughput_rps": _finite(r.throughput_rps),
                                 "sustains": r.sustains},
             "chosen": i == refinement.chosen,

@@ -111,9 +111,15 @@ def test_the_refined_choice_is_the_argmin_over_the_kept_candidates(catalog):
     assert plan.result.trace[-1].phase == "refine"
     record = plan_to_json(plan, catalog, workflow="synthetic")["search"]["refine"]
     assert record["chosen"] == expected and record["changed"] == (expected != 0)
-    assert [c["simulate"]["latency_s"] for c in record["candidates"]] == \
+    assert [c["refined"]["latency_s"] for c in record["candidates"]] == \
         pytest.approx([s[1] for s in scores])
     assert [c["chosen"] for c in record["candidates"]].count(True) == 1
+    # the typed allocation.json document keeps the record (it is written through it)
+    from scepsy_opt.core.documents import AllocationDocument
+
+    whole = plan_to_json(plan, catalog, workflow="synthetic")
+    assert AllocationDocument.from_json(whole, source="test").to_json()["search"]["refine"] \
+        == record
     # refine none: no record, the plan as without it
     assert "refine" not in plan_to_json(plain, catalog, workflow="synthetic")["search"]
 
