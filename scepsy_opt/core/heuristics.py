@@ -117,17 +117,19 @@ def _spots(state: ClusterState, ci: int, fits: np.ndarray, preferred: np.ndarray
     for node_i in np.unique(state.gpu_node[mask]):
         node = problem.cluster.nodes[node_i]
         base = state.first_gpu[node_i]
+        fitting = mask[base:base + node.num_gpus].tolist()
+        free = state.free_compute[base:base + node.num_gpus].tolist()
         for domain in tp_domains(node):
             if len(domain) < c.tp:
                 continue
-            ok = [g for g in domain if mask[base + g]]
+            ok = [g for g in domain if fitting[g]]
             if len(ok) < c.tp:
                 continue
             if not best:
                 return int(node_i), tuple(ok[:c.tp])
-            ok.sort(key=lambda g: (state.free_compute[base + g], g))
+            ok.sort(key=lambda g: (free[g], g))
             gpus = tuple(sorted(ok[:c.tp]))
-            leftover = sum(state.free_compute[base + g] for g in gpus) - c.capacity
+            leftover = sum(free[g] for g in gpus) - c.capacity
             key = (round(leftover, 9), state.node_free[node_i], node_i, gpus)
             if chosen_key is None or key < chosen_key:
                 chosen, chosen_key = (int(node_i), gpus), key

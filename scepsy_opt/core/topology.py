@@ -7,6 +7,8 @@ placers, the MILP, the verifier and emit's checks all call them.
 
 from __future__ import annotations
 
+import functools
+
 from scepsy_opt.core.types import LlmSpec, NodeSpec
 
 
@@ -23,8 +25,10 @@ def tp_problem(llm: LlmSpec, tp: int) -> str:
     return ""
 
 
+@functools.cache
 def tp_domains(node: NodeSpec) -> tuple[tuple[int, ...], ...]:
-    """The node's TP domains: its NVLink domains, or the whole node when it has no NVLink."""
+    """The node's TP domains: its NVLink domains, or the whole node when it has no NVLink
+    (cached: the placers ask for every node at every instance they place)."""
     if any(len(d) > 1 for d in node.nvlink_domains):
         return tuple(tuple(sorted(d)) for d in node.nvlink_domains)
     return (tuple(range(node.num_gpus)),)
