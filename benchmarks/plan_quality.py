@@ -56,7 +56,7 @@ from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_jso
 from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
-from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
+from scepsy_opt.workflow.stage import analyze_workflow
 
 WORKFLOWS = ("rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
              "multi_agent_coding", "react_tool_agent")
@@ -76,8 +76,7 @@ def run_cell(task: tuple[str, str, float, Path, str]) -> dict:
     logging.getLogger("jax").setLevel(logging.WARNING)
     catalog = load_catalog()
     _, settings = compose_settings(workflow, f"cluster={cluster}", catalog=catalog)
-    analysis, tables = analyze_workflow(settings.workflow, AnalyzeSettings(
-        settings.analyze.num_requests, settings.analyze.seed, settings.analyze.work_estimate),
+    analysis, tables = analyze_workflow(settings.workflow, settings.analyze,
         catalog)
     problem = problem_from_stats(analysis.combined, settings.target.rate_rps, settings.cluster,
                                  settings.profile.memory, settings.target.utilization_cap)

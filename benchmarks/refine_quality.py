@@ -41,7 +41,7 @@ from scepsy_opt.search.heuristic import max_achievable_rate
 from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_json
 from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
-from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
+from scepsy_opt.workflow.stage import analyze_workflow
 
 CLUSTERS = ("hgx_h100_4gpu", "dgx_h100", "dgx_h100_x2")
 log = logging.getLogger("refine_quality")
@@ -51,8 +51,7 @@ def run_cluster(workflow: str, cluster: str, loads: list[float], candidates: int
                 seeds: list[int], fits: Path, cap: float | None = None) -> dict:
     catalog = load_catalog()
     _, settings = compose_settings(workflow, f"cluster={cluster}", catalog=catalog)
-    analysis, tables = analyze_workflow(settings.workflow, AnalyzeSettings(
-        settings.analyze.num_requests, settings.analyze.seed, settings.analyze.work_estimate),
+    analysis, tables = analyze_workflow(settings.workflow, settings.analyze,
         catalog)
     problem = problem_from_stats(analysis.combined, settings.target.rate_rps, settings.cluster,
                                  settings.profile.memory, settings.target.utilization_cap)

@@ -34,7 +34,7 @@ from scepsy_opt.sim.runner import unloaded_latency_s
 from scepsy_opt.surrogate.calib import MIX_MODES, CalibrationSettings, random_allocation
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.surrogate.validate import SimulatedCase, compare, errors, simulate_case
-from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
+from scepsy_opt.workflow.stage import analyze_workflow
 
 WORKFLOWS = ("rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
              "multi_agent_coding", "react_tool_agent")
@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for workflow in args.workflows:
         for cluster in args.clusters:
             _, settings = compose_settings(workflow, f"cluster={cluster}", catalog=catalog)
-            analysis, tables = analyze_workflow(settings.workflow, AnalyzeSettings(
-                settings.analyze.num_requests, settings.analyze.seed,
-                settings.analyze.work_estimate), catalog)
+            analysis, tables = analyze_workflow(settings.workflow, settings.analyze, catalog)
             problem = problem_from_stats(analysis.combined, settings.target.rate_rps,
                                          settings.cluster, settings.profile.memory,
                                          settings.target.utilization_cap)

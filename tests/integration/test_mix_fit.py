@@ -10,7 +10,7 @@ from scepsy_opt.config import compose_settings
 from scepsy_opt.core.catalog import load_catalog
 from scepsy_opt.core.problem import problem_from_stats
 from scepsy_opt.surrogate.stage import fit_surrogate, member_alone, separate_members
-from scepsy_opt.workflow.stage import AnalyzeSettings, analyze_workflow
+from scepsy_opt.workflow.stage import analyze_workflow
 
 
 def test_a_mix_of_disjoint_members_predicts_each_member_as_fitted_alone(tmp_path):
@@ -19,8 +19,7 @@ def test_a_mix_of_disjoint_members_predicts_each_member_as_fitted_alone(tmp_path
                                    "cluster=dgx_h100", "fit.calibration.mix=members",
                                    catalog=catalog)
     assert separate_members(settings.workflow)
-    analysis, tables = analyze_workflow(settings.workflow, AnalyzeSettings(
-        settings.analyze.num_requests, settings.analyze.seed, settings.analyze.work_estimate),
+    analysis, tables = analyze_workflow(settings.workflow, settings.analyze,
         catalog)
     problem = problem_from_stats(analysis.combined, 0.3, settings.cluster,
                                  settings.profile.memory, settings.target.utilization_cap)
