@@ -34,8 +34,9 @@ from typing import Any
 import yaml
 
 from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.names import dns_label
 from scepsy_opt.emit.base import header, yaml_documents
-from scepsy_opt.emit.record import MIG, MPS, WHOLE, InstanceRecord, LaunchPlan, dns_label
+from scepsy_opt.emit.record import MIG, MPS, WHOLE, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.settings import KubernetesOptions
 from scepsy_opt.emit.vllm_options import load_options
 

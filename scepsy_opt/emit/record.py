@@ -17,9 +17,7 @@ headroom that leaves no room for the weights, the reserve and the minimum KV cac
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -613,18 +611,3 @@ def check_records(plan: LaunchPlan) -> None:
                             f"sums to {total:.4f} > 1", source=plan.source,
                             field="gpu-memory-utilization", value=round(total, 4),
                             fix="plan again with smaller fractions")
-
-
-_DNS = re.compile(r"[^a-z0-9-]+")
-
-
-def dns_label(text: str, limit: int = 63) -> str:
-    """``text`` as a Kubernetes DNS-1035 label (lower case, digits, '-'; starts with a letter;
-    at most ``limit`` characters)."""
-    label = _DNS.sub("-", text.lower()).strip("-")
-    if not label or not label[0].isalpha():
-        label = f"x-{label}"
-    if len(label) > limit:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        label = f"{label[: limit - 9].rstrip('-')}-{digest}"
-    return label
