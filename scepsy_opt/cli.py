@@ -13,7 +13,6 @@ stage from a run directory's artifacts (:func:`rerun`).
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,50 +24,19 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from scepsy_opt import console, pipeline, rundir
+from scepsy_opt import argv, console, pipeline, rundir
 from scepsy_opt.config import register_configs, to_settings
 from scepsy_opt.core.artifacts import atomic_write_json
 from scepsy_opt.core.catalog import load_catalog, load_yaml
 from scepsy_opt.core.documents import PlacementDocument
 from scepsy_opt.core.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
-from scepsy_opt.core.resources import data_dir
 
 log = logging.getLogger("scepsy_opt")
-CONF_DIR = data_dir("conf")
 
 
 def _fail(error: ScepsyError) -> None:
     print(f"error: {error}", file=sys.stderr)
     raise SystemExit(EXIT_CODE)
-
-
-def _search_dirs(argv: Sequence[str]) -> list[Path]:
-    """The config folders a run reads: ours, ``--config-dir``, ``hydra.searchpath`` entries."""
-    dirs = [CONF_DIR]
-    for i, arg in enumerate(argv):
-        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
-            dirs.append(Path(argv[i + 1]))
-        elif arg.startswith("--config-dir="):
-            dirs.append(Path(arg.split("=", 1)[1]))
-        elif arg.lstrip("+").startswith("hydra.searchpath="):
-            for entry in re.split(r"[,\[\]]", arg.split("=", 1)[1]):
-                entry = entry.strip().strip("'\"")
-                if entry.startswith("file://"):
-                    dirs.append(Path(entry[len("file://"):]))
-                elif entry and "://" not in entry:
-                    dirs.append(Path(entry))
-    return [d for d in dirs if d.is_dir()]
-
-
-def check_config_syntax(argv: Sequence[str]) -> None:
-    """Parse every YAML file of the config search path, so malformed YAML gets a clear error
-    naming the file, line and column instead of a traceback from inside Hydra."""
-    for folder in _search_dirs(argv):
-        for path in sorted(folder.rglob("*.yaml")):
-            try:
-                load_yaml(path)
-            except ScepsyError as exc:
-                raise ConfigError(exc.problem, source=str(path), fix=exc.fix) from None
 
 
 def _workflow_source(option: str) -> str:
@@ -95,19 +63,25 @@ def _available_workflows() -> list[str]:
     return sorted(loader.get_group_options("workflow"))
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+@hydra.main(config_path=str(argv.CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
         _run(cfg)
-    except ScepsyError as error:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            # one job of a sweep: record the error for the sweep summary, go on with the next
-            output_dir = Path(HydraConfig.get().runtime.output_dir)
-            atomic_write_json(output_dir / rundir.JOB_ERROR, {"error": str(error),
-                                                              "type": type(error).__name__})
+    except Exception as error:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if isinstance(error, ScepsyError):
+                _fail(error)
+            raise
+        # one job of a sweep: record the error for the sweep summary, go on with the next
+        # (a defect's traceback goes to the job's log); the sweep exits non-zero at the end
+        output_dir = Path(HydraConfig.get().runtime.output_dir)
+        atomic_write_json(output_dir / rundir.JOB_ERROR, {"error": str(error),
+                                                          "type": type(error).__name__})
+        if isinstance(error, ScepsyError):
             log.error("job %s failed: %s", HydraConfig.get().job.num, error)
-            return
-        _fail(error)
+        else:
+            log.exception("job %s failed (a defect: please report it)",
+                          HydraConfig.get().job.num)
 
 
 def _run(cfg: DictConfig) -> None:
@@ -173,14 +147,12 @@ def rerun(cfg: DictConfig) -> None:
     line's; its artifacts are written back into the run directory."""
     from hydra import compose
 
-    run_dir = Path(str(cfg.from_run)).expanduser()
-    if not run_dir.is_dir():
-        raise ConfigError("no such run directory", source="command line", field="from_run",
-                          value=str(run_dir),
-                          fix="point from_run at the output directory of an earlier run")
+    run_dir = Path(str(cfg.from_run)).expanduser()  # a run's directory: argv.prepare
     saved = run_dir / ".hydra" / "overrides.yaml"
     earlier = [str(o) for o in (load_yaml(saved) or [])] if saved.is_file() else []
-    overrides = rerun_overrides(earlier, list(HydraConfig.get().overrides.task))
+    given = HydraConfig.get().overrides  # the search path (argv.prepare) composes again
+    overrides = rerun_overrides(earlier, list(given.task) + [
+        o for o in given.hydra if _override_key(o) == argv.SEARCHPATH])
     composed = compose(config_name="config", overrides=overrides)
     if composed.workflow is None:
         raise ConfigError("no workflow selected", source=str(saved), field="workflow",
@@ -201,10 +173,12 @@ class SweepSummary(Callback):
     sweep directory gets ``sweep_summary.csv`` (one row per job: target, GPUs, predicted and
     simulated latency, or the job's error) and ``sweep_summary.png``."""
 
+    failed: list[str] = []  # the jobs without a plan, read back when the sweep ends
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
-            paths = rundir.write_sweep_summary(sweep_dir)
+            paths, SweepSummary.failed[:] = rundir.write_sweep_summary(sweep_dir)
         except ScepsyError as error:
             log.error("no sweep summary: %s", error)
             return
@@ -215,10 +189,14 @@ class SweepSummary(Callback):
 def main() -> None:
     register_configs()
     try:
-        check_config_syntax(sys.argv[1:])
+        sys.argv[1:] = argv.prepare(sys.argv[1:])
     except ScepsyError as error:
         _fail(error)
     _hydra_entry()
+    if SweepSummary.failed:
+        print(f"error: {len(SweepSummary.failed)} job(s) of the sweep failed: "
+              + "; ".join(SweepSummary.failed), file=sys.stderr)
+        raise SystemExit(EXIT_CODE)
 
 
 if __name__ == "__main__":

@@ -176,15 +176,14 @@ def read_sweep_jobs(sweep_dir: Path) -> list[SweepJob]:
     return sorted(jobs, key=lambda job: job.num)
 
 
-def write_sweep_summary(sweep_dir: Path) -> list[Path]:
-    """``sweep_summary.csv`` and ``sweep_summary.png`` of the jobs in ``sweep_dir``."""
+def write_sweep_summary(sweep_dir: Path) -> tuple[list[Path], list[str]]:
+    """``sweep_summary.csv`` and ``sweep_summary.png`` of the jobs in ``sweep_dir``; also each
+    job without a plan (failed, or stopped before writing anything), as ``job N: error``."""
     from scepsy_opt.report.figures import png_bytes
 
     rows = [job_row(job) for job in read_sweep_jobs(sweep_dir)]
     atomic_write_text(sweep_dir / SWEEP_CSV, summary_csv(rows))
     atomic_write_bytes(sweep_dir / SWEEP_FIGURE, png_bytes(summary_figure(rows)))
-    failed = [r for r in rows if r["status"] in ("failed", "incomplete")]
-    if failed:
-        log.warning("%d of %d sweep job(s) without a plan: %s", len(failed), len(rows),
-                    "; ".join(f"job {r['job']}: {r['error']}" for r in failed))
-    return [sweep_dir / SWEEP_CSV, sweep_dir / SWEEP_FIGURE]
+    failed = [f"job {r['job']} ({r['overrides']}): {r['error'] or r['status']}"
+              for r in rows if r["status"] in ("failed", "incomplete")]
+    return [sweep_dir / SWEEP_CSV, sweep_dir / SWEEP_FIGURE], failed

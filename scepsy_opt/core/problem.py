@@ -133,3 +133,40 @@ def configurations(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings,
             if plan.feasible and plan.kv_capacity_tokens >= context_tokens:
                 out.append((tp, fraction))
     return out
+
+
+def servable_configurations(problem: AllocationProblem, catalog: Catalog, llm: str
+                            ) -> list[tuple[int, float]]:
+    """Every (TP degree, fraction) of the problem's GPU type that holds ``llm`` and its
+    longest call; an :class:`AllocationError` naming the llm, what it needs and the fix when
+    the call is longer than the llm's context window or no configuration holds it (checked
+    before any fitting, so the user learns it in seconds)."""
+    spec, demand = catalog.llms[llm], problem.demand(llm)
+    where = f"cluster '{problem.cluster.name}'"
+    if demand.context_tokens > spec.max_context_tokens:
+        raise AllocationError(
+            f"the workflow's longest call to {llm} has {demand.context_tokens} tokens (prompt "
+            f"plus output), more than its context window of {spec.max_context_tokens}",
+            source="workflow", field=llm, value=demand.context_tokens,
+            fix=f"shorten the calls to {llm} to at most {spec.max_context_tokens} tokens, or "
+                "use an llm with a longer context window")
+    found = configurations(spec, catalog.gpus[problem.gpu], problem.memory,
+                           demand.context_tokens, problem.max_tp)
+    if not found:
+        weights_gib = spec.weight_bytes / 2**30
+        raise AllocationError(
+            f"no TP degree up to {problem.max_tp} and GPU fraction holds {llm} "
+            f"({weights_gib:.0f} GiB of weights) and a KV cache for its longest call "
+            f"({demand.context_tokens} tokens) on {problem.gpu} "
+            f"({catalog.gpus[problem.gpu].memory_gib:.0f} GiB each)", source=where, field=llm,
+            fix="use a cluster with larger NVLink domains or GPUs with more memory, or "
+                "shorten the workflow's longest calls")
+    return found
+
+
+def check_servable(problem: AllocationProblem, catalog: Catalog) -> None:
+    """Every llm of the problem has a configuration on its GPU type (see
+    :func:`servable_configurations`)."""
+    for demand in problem.demands:
+        servable_configurations(problem, catalog, demand.llm)
+

@@ -31,9 +31,8 @@ from scepsy_opt.core.heuristics import packs, precheck
 from scepsy_opt.core.placement import PlacementProblem, placement_problem
 from scepsy_opt.core.problem import (
     FRACTION_GRID,
-    AllocationError,
     AllocationProblem,
-    configurations,
+    servable_configurations,
 )
 from scepsy_opt.core.types import Allocation, Catalog, LlmAllocation
 
@@ -123,19 +122,9 @@ class SearchSpace:
 def search_space(problem: AllocationProblem, catalog: Catalog, evaluator: Evaluator
                  ) -> SearchSpace:
     """Every llm's configurations; an llm that nothing holds is an error naming it."""
-    gpu = catalog.gpus[problem.gpu]
     configs = []
     for llm in evaluator.llms:
-        demand = problem.demand(llm)
-        found = configurations(catalog.llms[llm], gpu, problem.memory, demand.context_tokens,
-                               problem.max_tp)
-        if not found:
-            raise AllocationError(
-                f"no TP degree up to {problem.max_tp} and GPU fraction holds {llm} and a KV "
-                f"cache for its longest call ({demand.context_tokens} tokens) on {problem.gpu}",
-                source=f"cluster '{problem.cluster.name}'", field=llm,
-                fix="use a cluster with larger NVLink domains or GPUs with more memory, or "
-                    "shorten the workflow's longest calls")
+        found = servable_configurations(problem, catalog, llm)
         configs.append(tuple((tp, round(f * FRACTION_GRID)) for tp, f in found))
     return SearchSpace(problem, evaluator, tuple(configs), problem.gpus * FRACTION_GRID,
                        catalog)

@@ -31,7 +31,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from scepsy_opt.core.catalog import expand_cluster
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.packing import PlacementError, first_fit
 from scepsy_opt.core.parallel import map_processes
@@ -46,7 +45,7 @@ from scepsy_opt.core.settings import (
     positive_ints,
     run_field,
 )
-from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, LlmAllocation
+from scepsy_opt.core.types import Allocation, Catalog, ClusterSpec, LlmAllocation, NodeSpec
 from scepsy_opt.sim.runner import PlanRunner, span_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
 from scepsy_opt.surrogate import model
@@ -120,15 +119,36 @@ class WorkflowRuns:
             "latency_s", "member_latency_s", "call_latency_s", "sustained")}
 
 
-def synthetic_cluster(catalog: Catalog, gpu: str, gpus: int) -> ClusterSpec:
-    """``gpus`` GPUs of type ``gpu`` in nodes of up to 8 on one NVLink domain each."""
-    per_node = min(8, gpus)
-    raw = {"name": f"calibration-{gpus}x{gpu}", "description": "fit-stage calibration",
-           "node_groups": [{"name": "node", "count": math.ceil(gpus / per_node), "gpu": gpu,
-                            "gpus_per_node": per_node, "nvlink_domains": None,
-                            "nvlink_domain_size": per_node, "nodes_per_rack": 4,
-                            "network_gb_s": 400}]}
-    return expand_cluster(raw, catalog, source="calibration")
+def synthetic_cluster(catalog: Catalog, gpu: str, gpus: int,
+                      like: NodeSpec | None = None) -> ClusterSpec:
+    """``gpus`` GPUs of type ``gpu`` in nodes shaped like ``like`` (its GPUs per node, NVLink
+    domains and network: the node of the cluster being planned for, so the calibration packs
+    its random allocations under the same TP-domain rules as the place stage); without
+    ``like``, nodes of 8 GPUs on one NVLink domain each (single-GPU domains for a GPU without
+    NVLink). A budget below one node is one node of the first ``gpus`` GPUs, whose domains
+    are the template's cut to them."""
+    if like is None:
+        per_node = 8
+        domains = ((tuple(range(8)),) if catalog.gpus[gpu].has_nvlink
+                   else tuple((g,) for g in range(8)))
+        network = 400.0
+    else:
+        per_node, domains, network = like.num_gpus, like.nvlink_domains, like.network_gb_s
+    per_node = min(per_node, gpus)
+    domains = tuple(cut for d in domains if (cut := tuple(g for g in d if g < per_node)))
+    count = math.ceil(gpus / per_node)
+    width = max(2, len(str(count - 1)))
+    nodes = tuple(NodeSpec(id=f"node-{n:0{width}d}", gpu=gpu, num_gpus=per_node,
+                           rack=f"node-rack{n // 4:02d}", nvlink_domains=domains,
+                           network_gb_s=network) for n in range(count))
+    return ClusterSpec(name=f"calibration-{gpus}x{gpu}", description="fit-stage calibration",
+                       nodes=nodes)
+
+
+def calibration_node(problem: AllocationProblem) -> NodeSpec:
+    """The node the calibration clusters are shaped like: the planned cluster's first node
+    of the problem's GPU type."""
+    return next(n for n in problem.cluster.nodes if n.gpu == problem.gpu)
 
 
 def random_allocation(problem: AllocationProblem, catalog: Catalog, rng: np.random.Generator,
@@ -195,6 +215,7 @@ class _Task:
     budget: int
     catalog: Catalog
     gpu: str
+    node: NodeSpec
     memory: MemorySettings
     simulate: SimulateSettings
     profiles: Mapping[tuple[str, str], ProfileTable]
@@ -207,7 +228,7 @@ class _Task:
 
 def _simulate(task: _Task) -> tuple[float, list[tuple[float, float, list[float], np.ndarray,
                                                           bool]]]:
-    cluster = synthetic_cluster(task.catalog, task.gpu, task.budget)
+    cluster = synthetic_cluster(task.catalog, task.gpu, task.budget, task.node)
     runner = PlanRunner(task.spec, task.allocation, first_fit(task.allocation, cluster),
                         task.catalog, task.memory, task.simulate, task.profiles,
                         task.unloaded_latency_s)
@@ -263,7 +284,8 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
     llms = surrogate.llms
     tasks: list[_Task] = []
     for budget in calibration_budgets(problem, catalog, settings.budgets):
-        sized = replace(problem, cluster=synthetic_cluster(catalog, problem.gpu, budget))
+        sized = replace(problem, cluster=synthetic_cluster(catalog, problem.gpu, budget,
+                                                           calibration_node(problem)))
         found = 0
         for _ in range(settings.allocations_per_budget * 4):
             if found == settings.allocations_per_budget:
@@ -274,7 +296,8 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
             found += 1
             tp, replicas, fraction = allocation_arrays(llms, allocation)
             hint = float(surrogate.predict(tp, replicas, fraction, 1.0)["throughput_rps"])
-            tasks.append(_Task(spec, allocation, budget, catalog, problem.gpu, problem.memory,
+            tasks.append(_Task(spec, allocation, budget, catalog, problem.gpu,
+                               calibration_node(problem), problem.memory,
                                simulate, dict(profiles or {}), unloaded_latency_s, hint,
                                settings.loads, settings.num_requests, llms))
     if not tasks:

@@ -44,6 +44,7 @@ from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import (
     CalibrationSettings,
     WorkflowRuns,
+    calibration_node,
     collect_runs,
     fit_load,
     optimiser,
@@ -196,7 +197,7 @@ def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
 def workflow_key(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
                  problem: AllocationProblem, fits: Mapping[str, LlmFit],
                  simulate: SimulateSettings, calibration: CalibrationSettings) -> str:
-    digest = hashlib.sha256()
+    digest, node = hashlib.sha256(), calibration_node(problem)
     for name in sorted(tables):
         table = tables[name]
         for array in (table.request, table.kind, table.llm, table.start_s, table.end_s,
@@ -209,6 +210,7 @@ def workflow_key(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
         "tables": digest.hexdigest(),
         "instances": {llm: fit.key for llm, fit in sorted(fits.items())},
         "gpu": problem.gpu, "memory": to_jsonable(problem.memory),
+        "node": [node.num_gpus, to_jsonable(node.nvlink_domains), node.network_gb_s],
         "simulate": to_jsonable(dataclasses.replace(simulate, baselines=())),
         "calibration": to_jsonable(calibration),
     })

@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from scepsy_opt.core.problem import AllocationProblem, problem_from_stats
+from scepsy_opt.core.problem import AllocationProblem, check_servable, problem_from_stats
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.core.settings import check
@@ -155,6 +155,7 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
     parameters, and assemble the surrogate (each piece reused from ``cache_dir`` when its
     inputs' content hash matches). ``instance_fits``: llms already fitted on the same calls
     (a mix's members), not fitted again."""
+    check_servable(problem, catalog)
     profiles = profiles or {}
     settings = settings or FitSettings(cache=False, workers=1)
     cache_dir = settings.cache_path

@@ -539,7 +539,10 @@ def test_a_rate_sweep_writes_its_summary_with_failed_jobs(cli, tmp_path):
     # beyond the cluster, so that job fails and the sweep goes on
     result = cli("--multirun", "+workflow=rag_reranker", "fit=fast", "target.rate_rps=1.0,2,1000",
                  f"hydra.sweep.dir={sweep}")
-    assert result.returncode == 0, result.stderr
+    # a sweep with a failed job exits non-zero and names it (after writing the summary)
+    assert result.returncode == 2, result.stderr
+    assert "1 job(s) of the sweep failed: job 2 (" in result.stderr
+    assert "target.rate_rps=1000" in result.stderr.splitlines()[-1]
     rows = list(csv.DictReader((sweep / "sweep_summary.csv").open()))
     assert [(r["job"], float(r["target_rate_rps"]), r["status"]) for r in rows] == [
         ("0", 1.0, "ok"), ("1", 2.0, "ok"), ("2", 1000.0, "failed")]
@@ -550,31 +553,5 @@ def test_a_rate_sweep_writes_its_summary_with_failed_jobs(cli, tmp_path):
             allocation["predicted"]["latency_s"])
         assert int(row["placed_gpus"]) >= 1
     assert "cannot be sustained" in rows[2]["error"] and "Fix:" in rows[2]["error"]
-    assert (sweep / "sweep_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Traceback" not in result.stderr
-
-
-def test_a_cluster_sweep_plans_each_cluster_within_its_gpus(cli, tmp_path):
-    import csv
-
-    sweep = tmp_path / "sweep"
-    result = cli("--multirun", "+workflow=rag_reranker", "fit=fast", "target.rate_rps=0.5",
-                 "cluster=dgx_h100,hgx_h100_4gpu", f"hydra.sweep.dir={sweep}")
-    assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader((sweep / "sweep_summary.csv").open()))
-    assert [(r["cluster"], r["status"], int(r["cluster_gpus"])) for r in rows] == [
-        ("dgx_h100", "ok", 8), ("hgx_h100_4gpu", "ok", 4)]
-    for row in rows:
-        run_dir = Path(row["run_dir"])
-        allocation = json.loads((run_dir / "allocation.json").read_text())
-        placement = json.loads((run_dir / "placement.json").read_text())
-        assert allocation["cluster"] == row["cluster"]
-        assert float(row["gpus_used"]) <= int(row["cluster_gpus"]) + 1e-9
-        # every instance sits on a GPU of this job's cluster
-        gpus = {(i["node"], g) for i in placement["instances"] for g in i["gpus"]}
-        assert len(gpus) == int(row["placed_gpus"]) <= int(row["cluster_gpus"])
-        assert (run_dir / "plan.json").is_file() and (run_dir / "manifests" / "vllm").is_dir()
-    # the smaller cluster cannot plan more GPUs than the larger one
-    assert float(rows[1]["gpus_used"]) <= float(rows[0]["gpus_used"])
     assert (sweep / "sweep_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in result.stderr
