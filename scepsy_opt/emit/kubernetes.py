@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from scepsy_opt.core.errors import EmitError
-from scepsy_opt.core.names import dns_label
+from scepsy_opt.core.names import check_label_value, dns_label
 from scepsy_opt.emit.base import header, yaml_documents
 from scepsy_opt.emit.record import MIG, MPS, WHOLE, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.settings import KubernetesOptions
@@ -56,6 +56,8 @@ _WAIT = ("import sys, time, urllib.request\n"
 
 
 def _labels(plan: LaunchPlan, record: InstanceRecord | None, llm: str) -> dict[str, str]:
+    """The labels of an llm's (or an instance's) objects, each value checked against the API
+    server's label-value rule (:func:`~scepsy_opt.core.names.check_label_value`)."""
     labels = {"app.kubernetes.io/name": "vllm",
               "app.kubernetes.io/component": dns_label(llm),
               "app.kubernetes.io/part-of": dns_label(plan.workflow),
@@ -64,7 +66,22 @@ def _labels(plan: LaunchPlan, record: InstanceRecord | None, llm: str) -> dict[s
     if record is not None:
         labels["app.kubernetes.io/instance"] = dns_label(record.name)
         labels["scepsy-opt/replica"] = str(record.replica)
+    for key, value in labels.items():
+        check_label_value(value, what=f"the label {key} of llm {llm!r}")
     return labels
+
+
+def node_value(node: str, options: KubernetesOptions) -> str:
+    """The ``node_label`` value that selects plan node ``node`` (``node_names`` renames it),
+    checked as a label value: a value the API server refuses would leave the pod unschedulable
+    (node ids over 63 characters, say)."""
+    value = options.node_name(node)
+    try:
+        return check_label_value(value, what=f"the {options.node_label} value of node {node!r}")
+    except EmitError as error:
+        raise EmitError(error.problem, source="config", field="emit.kubernetes.node_names",
+                        value=value, fix=f"map node {node!r} to its {options.node_label} label "
+                                         "value in emit.kubernetes.node_names") from None
 
 
 def claim_name(node: str, gpu: int) -> str:
@@ -124,7 +141,7 @@ def _affinity(nodes: list[str], options: KubernetesOptions) -> dict[str, Any]:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": [{
             "key": options.node_label, "operator": "In",
-            "values": [options.node_name(n) for n in nodes]}]}]}}}
+            "values": [node_value(n, options) for n in nodes]}]}]}}}
 
 
 def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],

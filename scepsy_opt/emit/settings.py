@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from scepsy_opt.core.names import is_dns_label
 from scepsy_opt.core.placement import MECHANISMS, Mechanism
 from scepsy_opt.core.settings import check, normalise
 
 Format = Literal["vllm", "kubernetes", "ray_serve", "plan"]
 FORMATS = get_args(Format)
 FRACTION_MECHANISMS = MECHANISMS
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def _port(value: int, key: str) -> None:
@@ -102,7 +102,7 @@ class KubernetesOptions:
               "unsupported Kubernetes version", self.version,
               "use 1.34 or later (DRA's resource.k8s.io/v1)")
         normalise(self, "version", version.lstrip("v"))
-        check(bool(_DNS_LABEL.match(self.namespace)), "namespace",
+        check(is_dns_label(self.namespace), "namespace",
               "not a Kubernetes namespace name", self.namespace,
               "use lower-case letters, digits and '-', e.g. scepsy")
         for key in ("image", "node_label", "device_class", "cpu"):
