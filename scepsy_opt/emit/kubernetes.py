@@ -1,27 +1,29 @@
 """Kubernetes objects: per instance a Deployment (a LeaderWorkerSet when its group spans nodes)
-and a Service, per llm a Service over its instances, and the shared GPUs' ResourceClaims.
+and a Service, per llm a Service over its instances, the GPU claims, and a README.
 
 Layout under ``manifests/kubernetes/`` (``kubectl apply -f`` takes the files in name order)::
 
+    README.md                  what the cluster needs (driver, feature gate, GPU mechanism per node)
     00-namespace.yaml          the namespace
-    01-resource-claims.yaml    one DRA ResourceClaim (resource.k8s.io/v1) per MPS-shared GPU
+    01-resource-claims.yaml    DRA claims (resource.k8s.io/v1) of the nodes that use DRA
     <instance>.yaml            Deployment (or LeaderWorkerSet) + Service of one instance
     llm-<llm>.yaml             Service over every instance of the llm
 
 Every pod is pinned to its placed node (required node affinity on ``node_label``), mounts a
 memory-backed ``/dev/shm``, and has startup, readiness and liveness probes on vLLM's
-``/health``. GPUs: whole GPUs through the device plugin (``nvidia.com/gpu: <tp>``); under MIG a
-fractional instance takes its profile (``nvidia.com/mig-<profile>: 1``); under MPS every shared
-GPU is one ResourceClaim that selects the GPU by its index on the node and configures MPS
-sharing (NVIDIA's DRA driver, ``GpuConfig``), and every pod on it references the claim and sets
-its own limits with ``CUDA_MPS_ACTIVE_THREAD_PERCENTAGE`` and
-``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT`` (a client can only lower the daemon's defaults). An
-instance that shares a GPU with instances started before it on the node waits for their health
-in an init container, as the launch scripts start them one after another.
+``/health``. GPUs (:mod:`scepsy_opt.emit.kubernetes_gpu`): one mechanism per node; nodes with
+MPS-shared instances use NVIDIA's DRA driver (one ResourceClaim per shared GPU group with a
+count and MPS sharing, a ResourceClaimTemplate per whole-GPU instance), the others the device
+plugin (``nvidia.com/gpu: <tp>``, under MIG ``nvidia.com/mig-<profile>: 1``). An MPS pod sets
+its own limits with ``CUDA_MPS_ACTIVE_THREAD_PERCENTAGE`` and ``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT``
+(a client can only lower the daemon's defaults). An instance that shares a GPU with instances
+started before it on the node waits for their health in an init container, as the launch
+scripts start them one after another.
 
-Every object is validated against the Kubernetes JSON schemas of ``kubernetes.version``
-(``kubernetes-validate``, strict: unknown fields are errors), the LeaderWorkerSet against the
-schema of its CRD (``schemas/leaderworkerset-v1.schema.json``).
+Names and label values are checked against the API server's rules at render time
+(:mod:`scepsy_opt.core.names`). Every object is validated against the Kubernetes JSON schemas
+of ``kubernetes.version`` (``kubernetes-validate``, strict: unknown fields are errors), the
+LeaderWorkerSet against the schema of its CRD (``schemas/leaderworkerset-v1.schema.json``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ import yaml
 
 from scepsy_opt.core.errors import EmitError
 from scepsy_opt.core.names import check_label_value, dns_label
+from scepsy_opt.emit import kubernetes_gpu as gpu
 from scepsy_opt.emit.base import header, yaml_documents
-from scepsy_opt.emit.record import MIG, MPS, WHOLE, InstanceRecord, LaunchPlan
+from scepsy_opt.emit.record import MPS, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.settings import KubernetesOptions
 from scepsy_opt.emit.vllm_options import load_options
 
@@ -84,10 +87,6 @@ def node_value(node: str, options: KubernetesOptions) -> str:
                                          "value in emit.kubernetes.node_names") from None
 
 
-def claim_name(node: str, gpu: int) -> str:
-    return dns_label(f"gpu-{node}-{gpu}")
-
-
 def serve_args(record: InstanceRecord, port: int, flags: dict[str, dict]) -> list[str]:
     """``vllm serve`` arguments of a record: the model first, then ``--option value`` pairs
     (the host is 0.0.0.0 and the port the container's)."""
@@ -113,16 +112,14 @@ def serve_args(record: InstanceRecord, port: int, flags: dict[str, dict]) -> lis
     return args
 
 
-def _resources(record: InstanceRecord, options: KubernetesOptions) -> dict[str, Any]:
+def _resources(record: InstanceRecord, options: KubernetesOptions, mechanism: str
+               ) -> dict[str, Any]:
     requests: dict[str, Any] = {"cpu": options.cpu, "memory": f"{options.memory_gib}Gi"}
-    limits: dict[str, Any] = {"memory": f"{options.memory_gib}Gi"}
+    limits: dict[str, Any] = {"memory": f"{options.memory_gib}Gi", **gpu.gpu_limits(record,
+                                                                                   mechanism)}
     resources: dict[str, Any] = {}
-    if record.mechanism == WHOLE:
-        limits["nvidia.com/gpu"] = record.tp
-    elif record.mechanism == MIG:
-        limits[f"nvidia.com/mig-{record.mig_profile}"] = 1
-    else:
-        resources["claims"] = [{"name": f"gpu-{k}"} for k in range(record.tp)]
+    if gpu.pod_claims(record, mechanism):
+        resources["claims"] = [{"name": gpu.REQUEST}]
     return {**resources, "requests": requests, "limits": limits}
 
 
@@ -145,7 +142,7 @@ def _affinity(nodes: list[str], options: KubernetesOptions) -> dict[str, Any]:
 
 
 def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
-               args: list[str], *, serving: bool) -> dict[str, Any]:
+               args: list[str], *, serving: bool, mechanism: str) -> dict[str, Any]:
     options = plan.settings.kubernetes
     container: dict[str, Any] = {"name": "vllm" if serving else "ray-worker",
                                  "image": options.image, "command": command, "args": args}
@@ -154,7 +151,7 @@ def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
         container["env"] = env
     if serving:
         container["ports"] = [{"name": "http", "containerPort": options.port}]
-    container["resources"] = _resources(record, options)
+    container["resources"] = _resources(record, options, mechanism)
     container["volumeMounts"] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     if serving:
         period = 10
@@ -166,7 +163,7 @@ def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
 
 
 def _pod_spec(record: InstanceRecord, plan: LaunchPlan, containers: list[dict[str, Any]],
-              nodes: list[str]) -> dict[str, Any]:
+              nodes: list[str], mechanism: str) -> dict[str, Any]:
     options = plan.settings.kubernetes
     spec: dict[str, Any] = {"affinity": _affinity(nodes, options)}
     if record.waits_for:
@@ -176,9 +173,9 @@ def _pod_spec(record: InstanceRecord, plan: LaunchPlan, containers: list[dict[st
             "name": "wait-for-co-located", "image": options.image,
             "command": ["python3", "-c", _WAIT, *urls]}]
     spec["containers"] = containers
-    if record.mechanism == MPS:
-        spec["resourceClaims"] = [{"name": f"gpu-{k}", "resourceClaimName": claim_name(
-            record.node, g)} for k, g in enumerate(record.gpus)]
+    claims = gpu.pod_claims(record, mechanism)
+    if claims:
+        spec["resourceClaims"] = claims
     spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory",
                                                     "sizeLimit": f"{options.shm_gib}Gi"}}]
     spec["terminationGracePeriodSeconds"] = 60
@@ -204,13 +201,15 @@ def _annotations(record: InstanceRecord) -> dict[str, str]:
     return notes
 
 
-def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict]
-               ) -> dict[str, Any]:
+def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict],
+               mechanisms: dict[str, str]) -> dict[str, Any]:
     options = plan.settings.kubernetes
     labels = _labels(plan, record, record.llm)
     name = dns_label(record.name)
+    mechanism = mechanisms[record.node]
     container = _container(record, plan, ["vllm", "serve"],
-                           serve_args(record, options.port, flags), serving=True)
+                           serve_args(record, options.port, flags), serving=True,
+                           mechanism=mechanism)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, plan, labels, _annotations(record)),
@@ -219,13 +218,14 @@ def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict]
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app.kubernetes.io/instance": name}},
             "template": {"metadata": {"labels": labels, "annotations": _annotations(record)},
-                         "spec": _pod_spec(record, plan, [container], [record.node])},
+                         "spec": _pod_spec(record, plan, [container], [record.node],
+                                           mechanism)},
         },
     }
 
 
-def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict]
-                      ) -> dict[str, Any]:
+def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict],
+                      mechanisms: dict[str, str]) -> dict[str, Any]:
     """A group that spans nodes: the leader (first node) starts the Ray head, waits until the
     workers have joined with all the group's GPUs, then runs ``vllm serve`` with pipeline
     parallelism over the nodes; the workers join its Ray cluster (LWS_LEADER_ADDRESS)."""
@@ -237,10 +237,13 @@ def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str,
     gpus = record.tp * record.pp
     wait = ("until python3 -c \"import ray, sys; ray.init(address='auto'); "
             f"sys.exit(ray.cluster_resources().get('GPU', 0) < {gpus})\"; do sleep 5; done")
+    first, rest = mechanisms[record.node], mechanisms[record.nodes[1].node]
     leader = _container(record, plan, ["/bin/bash", "-c"], [
-        f"ray start --head --port={RAY_PORT} && {wait} && exec {serve}"], serving=True)
+        f"ray start --head --port={RAY_PORT} && {wait} && exec {serve}"], serving=True,
+        mechanism=first)
     worker = _container(record, plan, ["/bin/bash", "-c"], [
-        f"exec ray start --block --address=$(LWS_LEADER_ADDRESS):{RAY_PORT}"], serving=False)
+        f"exec ray start --block --address=$(LWS_LEADER_ADDRESS):{RAY_PORT}"], serving=False,
+        mechanism=rest)
     return {
         "apiVersion": LWS_API, "kind": "LeaderWorkerSet",
         "metadata": _metadata(name, plan, labels, _annotations(record)),
@@ -251,10 +254,12 @@ def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str,
                 "size": record.pp,
                 "restartPolicy": "RecreateGroupOnPodRestart",
                 "leaderTemplate": {"metadata": {"labels": {**labels, "role": "leader"}},
-                                   "spec": _pod_spec(record, plan, [leader], [record.node])},
+                                   "spec": _pod_spec(record, plan, [leader], [record.node],
+                                                     first)},
                 "workerTemplate": {"metadata": {"labels": {**labels, "role": "worker"}},
                                    "spec": _pod_spec(record, plan, [worker],
-                                                     [g.node for g in record.nodes[1:]])},
+                                                     [g.node for g in record.nodes[1:]],
+                                                     rest)},
             },
         },
     }
@@ -270,34 +275,51 @@ def service(name: str, selector: dict[str, str], plan: LaunchPlan, labels: dict[
                                 "protocol": "TCP"}]}}
 
 
-def resource_claim(node: str, gpu: int, plan: LaunchPlan, users: list[str]) -> dict[str, Any]:
-    options = plan.settings.kubernetes
-    return {
-        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-        "metadata": _metadata(claim_name(node, gpu), plan,
-                              {"app.kubernetes.io/part-of": dns_label(plan.workflow),
-                               "app.kubernetes.io/managed-by": MANAGED_BY},
-                              {"scepsy-opt/placement": f"{node}: GPU {gpu}",
-                               "scepsy-opt/shared-by": ", ".join(users)}),
-        "spec": {"devices": {
-            "requests": [{"name": "gpu", "exactly": {
-                "deviceClassName": options.device_class,
-                "selectors": [{"cel": {"expression":
-                                       f'device.attributes["{options.device_class}"].index'
-                                       f" == {gpu}"}}]}}],
-            "config": [{"requests": ["gpu"], "opaque": {
-                "driver": options.device_class,
-                "parameters": {"apiVersion": "resource.nvidia.com/v1beta1",
-                               "kind": "GpuConfig",
-                               "sharing": {"strategy": "MPS",
-                                           "mpsConfig": {"defaultActiveThreadPercentage": 100}}},
-            }}],
-        }},
-    }
+def _claim_metadata(name: str, plan: LaunchPlan, placed: str, users: list[str]
+                    ) -> dict[str, Any]:
+    return _metadata(name, plan, {"app.kubernetes.io/part-of": dns_label(plan.workflow),
+                                  "app.kubernetes.io/managed-by": MANAGED_BY},
+                     {"scepsy-opt/placement": placed, "scepsy-opt/shared-by": ", ".join(users)})
+
+
+def _claims(plan: LaunchPlan, mechanisms: dict[str, str]) -> list[dict[str, Any]]:
+    """The ResourceClaims of the MPS-shared GPU groups and the ResourceClaimTemplates of
+    whole-GPU instances on ``dra`` nodes (one per node group of a group that spans nodes)."""
+    objects = [gpu.shared_claim(node, gpus, plan, _claim_metadata(
+        gpu.claim_name(node, gpus), plan, f"{node}: GPU {','.join(map(str, gpus))}", users))
+        for (node, gpus), users in gpu.shared_groups(plan).items()]
+    for r in plan.records:
+        if r.mechanism != MPS and any(mechanisms[g.node] == gpu.DRA for g in r.nodes):
+            placed = "; ".join(f"{g.node}: GPU {','.join(map(str, g.gpus))}" for g in r.nodes)
+            objects.append(gpu.claim_template(r, plan, _claim_metadata(
+                gpu.template_name(r), plan, placed, [r.name])))
+    return objects
+
+
+def _unique(names: list[str], plan: LaunchPlan, what: str, fix: str) -> None:
+    if len(set(names)) != len(names):
+        raise EmitError(f"two {what} get the same Kubernetes name", source=plan.source,
+                        value=sorted({n for n in names if names.count(n) > 1}), fix=fix)
+
+
+def readme(plan: LaunchPlan, mechanisms: dict[str, str]) -> str:
+    """``README.md``: what the manifests need from the cluster, and the order to apply them."""
+    lines = [f"# Kubernetes manifests of workflow {plan.workflow!r} on cluster "
+             f"{plan.cluster!r}", "", "Generated by scepsy_opt. Apply with `kubectl apply -f .` "
+             "(files in name order: the namespace, the GPU claims, then the workloads).", "",
+             "## Prerequisites", ""]
+    lines += [f"- Kubernetes {plan.settings.kubernetes.version} or later; the nodes are selected "
+              f"by their `{plan.settings.kubernetes.node_label}` label "
+              "(`emit.kubernetes.node_names` maps plan node ids to its values)."]
+    if any(r.spans_nodes for r in plan.records):
+        lines.append("- The LeaderWorkerSet controller (`leaderworkerset.x-k8s.io/v1`, "
+                     "https://github.com/kubernetes-sigs/lws) for groups that span nodes.")
+    lines.append("")
+    return "\n".join(lines + gpu.readme(plan, mechanisms)) + "\n"
 
 
 class KubernetesEmitter:
-    """Deployments or LeaderWorkerSets, Services, shared ResourceClaims, the namespace."""
+    """Deployments or LeaderWorkerSets, Services, GPU claims, the namespace, a README."""
 
     format = "kubernetes"
     folder = "kubernetes"
@@ -307,29 +329,28 @@ class KubernetesEmitter:
         flags = load_options()["options"]
         title = header(plan)
         names = [dns_label(r.name) for r in plan.records]
-        if len(set(names)) != len(names):
-            raise EmitError("two instances get the same Kubernetes name", source=plan.source,
-                            value=sorted(n for n in names if names.count(n) > 1),
-                            fix="rename llms whose ids differ only in characters Kubernetes "
-                                "names cannot hold")
-        files = {"00-namespace.yaml": yaml_documents([{
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": options.namespace,
-                         "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}}}], title)}
-        shared: dict[tuple[str, int], list[str]] = {}
-        for r in plan.records:
-            if r.mechanism == MPS:
-                for g in r.gpus:
-                    shared.setdefault((r.node, g), []).append(r.name)
-        if shared:
+        _unique(names, plan, "instances", "rename llms whose ids differ only in characters "
+                "Kubernetes names cannot hold")
+        mechanisms = gpu.node_mechanisms(plan)
+        gpu.check_mechanisms(plan, mechanisms)
+        files = {"README.md": readme(plan, mechanisms),
+                 "00-namespace.yaml": yaml_documents([{
+                     "apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": options.namespace,
+                                  "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}}}],
+                     title)}
+        claims = _claims(plan, mechanisms)
+        if claims:
+            _unique([c["metadata"]["name"] for c in claims] + names, plan, "GPU claims",
+                    "rename the llm or node whose name collides")
             files["01-resource-claims.yaml"] = yaml_documents(
-                [resource_claim(node, g, plan, users) for (node, g), users in shared.items()],
-                f"{title}\nMPS-shared GPUs: one ResourceClaim each, referenced by every pod "
-                "on the GPU.")
+                claims, f"{title}\nDRA GPU claims (see README.md): one ResourceClaim per "
+                "MPS-shared GPU group, one ResourceClaimTemplate per whole-GPU instance on a "
+                "DRA node.")
         for r in plan.records:
             name = dns_label(r.name)
-            workload = leader_worker_set(r, plan, flags) if r.spans_nodes else \
-                deployment(r, plan, flags)
+            workload = leader_worker_set(r, plan, flags, mechanisms) if r.spans_nodes else \
+                deployment(r, plan, flags, mechanisms)
             files[f"{name}.yaml"] = yaml_documents(
                 [workload, service(name, {"app.kubernetes.io/instance": name}, plan,
                                    _labels(plan, r, r.llm))],
@@ -337,10 +358,7 @@ class KubernetesEmitter:
                 + "; ".join(f"{g.node} GPU {','.join(map(str, g.gpus))}" for g in r.nodes)
                 + f" ({r.mechanism}, fraction {r.gpu_fraction:g}, TP {r.tp})")
         services = names + [dns_label(f"llm-{llm}") for llm in plan.llms]
-        if len(set(services)) != len(services):
-            raise EmitError("two Services get the same name", source=plan.source,
-                            value=sorted(n for n in services if services.count(n) > 1),
-                            fix="rename the llm whose id starts with 'llm-'")
+        _unique(services, plan, "Services", "rename the llm whose id starts with 'llm-'")
         for llm in plan.llms:
             files[f"llm-{dns_label(llm)}.yaml"] = yaml_documents(
                 [service(dns_label(f"llm-{llm}"), {"scepsy-opt/llm": dns_label(llm)}, plan,
@@ -353,6 +371,8 @@ class KubernetesEmitter:
 
     def validate(self, files: dict[str, str]) -> None:
         for path, text in files.items():
+            if not path.endswith(".yaml"):
+                continue
             for index, document in enumerate(yaml.safe_load_all(text)):
                 if document is not None:
                     validate_object(document, self.options.version,

@@ -3,17 +3,22 @@ and label values the API server accepts."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
 
+import scepsy_opt.emit
 from scepsy_opt.core.errors import EmitError
 from scepsy_opt.core.memory import MemorySettings
-from scepsy_opt.core.names import check_dns_label, check_label_value
+from scepsy_opt.core.names import check_dns_label, check_label_value, dns_label
 from scepsy_opt.core.types import ClusterSpec, NodeSpec
 from scepsy_opt.emit import EmitSettings, emit
-from scepsy_opt.emit.kubernetes import KubernetesEmitter
+from scepsy_opt.emit.kubernetes import KubernetesEmitter, validate_object
+from scepsy_opt.emit.kubernetes_gpu import check_selector
 from scepsy_opt.emit.record import launch_plan
 from scepsy_opt.emit.settings import KubernetesOptions
 from scepsy_opt.testing.emit import GPU, h100_cluster, instance, mps_plan
@@ -23,7 +28,8 @@ K8S = EmitSettings(formats=("kubernetes",))
 
 
 def documents(files: dict[str, str]) -> list[dict]:
-    return [d for text in files.values() for d in yaml.safe_load_all(text) if d]
+    return [d for path, text in files.items() if path.endswith(".yaml")
+            for d in yaml.safe_load_all(text) if d]
 
 
 def walk_names_and_labels(document: dict):
@@ -104,3 +110,131 @@ def test_a_namespace_the_api_server_refuses_is_refused(namespace):
     with pytest.raises(ConfigError, match="namespace"):
         KubernetesOptions(namespace=namespace)
     assert KubernetesOptions(namespace="a" * 63).namespace == "a" * 63
+
+
+# ------------------------------------------------------------------------- GPUs through DRA
+
+ATTRIBUTES = json.loads((Path(scepsy_opt.emit.__file__).parent / "schemas"
+                         / "nvidia-dra-gpu-attributes.json").read_text())
+SELECTED = re.compile(r'device\.attributes\[["\']([^"\']+)["\']\]\.(\w+)')
+
+
+def two_node_plan(catalog):
+    """node-0: two llms MPS-sharing GPU 0 beside a whole-GPU TP-2 group; node-1: whole GPUs
+    only."""
+    return (instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (0,), 0.5),
+            instance(catalog, "qwen2.5-7b-instruct", 0, "node-0", (0,), 0.5),
+            instance(catalog, "qwen2.5-14b-instruct", 0, "node-0", (2, 3), 1.0),
+            instance(catalog, "llama-3.1-8b-instruct", 1, "node-1", (0,), 1.0))
+
+
+def kubernetes_files(catalog, planned, nodes=1):
+    return emit(planned, h100_cluster(nodes), catalog, MEMORY, K8S, workflow="w",
+                source="p").by_format("kubernetes")
+
+
+def claims_of(files):
+    return {d["metadata"]["name"]: d for d in documents(files)
+            if d["kind"] in ("ResourceClaim", "ResourceClaimTemplate")}
+
+
+def pods_of(files):
+    """(instance name, pod spec, container) of every Deployment."""
+    return [(d["metadata"]["name"], d["spec"]["template"]["spec"],
+             d["spec"]["template"]["spec"]["containers"][0])
+            for d in documents(files) if d["kind"] == "Deployment"]
+
+
+def test_every_selector_reads_an_attribute_the_targeted_driver_publishes(catalog):
+    plans = [kubernetes_files(catalog, mps_plan(catalog)),
+             kubernetes_files(catalog, two_node_plan(catalog), 2)]
+    seen = []
+    for files in plans:
+        for claim in claims_of(files).values():
+            spec = claim["spec"].get("spec", claim["spec"])
+            for request in spec["devices"]["requests"]:
+                for selector in request["exactly"].get("selectors", []):
+                    seen += SELECTED.findall(selector["cel"]["expression"])
+    assert seen
+    for domain, name in seen:
+        assert name in ATTRIBUTES["attributes"].get(domain, []), (domain, name)
+    # the selector the emitter wrote before: the driver no longer publishes a GPU index
+    old = SELECTED.findall('device.attributes["gpu.nvidia.com"].index == 3')
+    assert old == [("gpu.nvidia.com", "index")]
+    assert "index" not in ATTRIBUTES["attributes"]["gpu.nvidia.com"]
+    with pytest.raises(EmitError, match="gpu.nvidia.com/index"):
+        check_selector('device.attributes["gpu.nvidia.com"].index == 3', source="x")
+
+
+def test_a_shared_tp_group_is_one_claim_with_a_count_and_mps_sharing(catalog):
+    files = kubernetes_files(catalog, mps_plan(catalog))
+    claims = claims_of(files)
+    plan = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY, K8S, workflow="w",
+                source="p").plan
+    records = {dns_label(r.name): r for r in plan.records}
+    users: dict[str, list] = {}
+    for name, pod, container in pods_of(files):
+        record = records[name]
+        assert len(pod["resourceClaims"]) == 1 and container["resources"]["claims"] == [
+            {"name": pod["resourceClaims"][0]["name"]}]
+        reference = pod["resourceClaims"][0]
+        if record.mechanism == "mps":
+            claim = claims[reference["resourceClaimName"]]
+            (request,) = claim["spec"]["devices"]["requests"]
+            assert request["exactly"]["allocationMode"] == "ExactCount"
+            assert request["exactly"]["count"] == record.tp
+            (config,) = claim["spec"]["devices"]["config"]
+            assert config["opaque"]["parameters"]["kind"] == "GpuConfig"
+            assert config["opaque"]["parameters"]["sharing"]["strategy"] == "MPS"
+            users.setdefault(reference["resourceClaimName"], []).append(record)
+            env = {e["name"]: e["value"] for e in container["env"]}
+            assert env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"].count("=") == record.tp
+        else:
+            template = claims[reference["resourceClaimTemplateName"]]
+            assert template["kind"] == "ResourceClaimTemplate"
+            (request,) = template["spec"]["spec"]["devices"]["requests"]
+            assert request["exactly"]["count"] == record.tp
+            assert "config" not in template["spec"]["spec"]["devices"]
+    # one claim per shared group: its pods are on the same GPUs
+    assert sorted(len(v) for v in users.values()) == [1, 2, 2]
+    for group in users.values():
+        assert len({(r.node, r.gpus) for r in group}) == 1
+
+
+def test_one_gpu_mechanism_per_node(catalog):
+    files = kubernetes_files(catalog, two_node_plan(catalog), 2)
+    by_node: dict[str, set] = {}
+    for _, pod, container in pods_of(files):
+        node = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0]
+        plugin = any(k.startswith("nvidia.com/") for k in container["resources"]["limits"])
+        dra = bool(pod.get("resourceClaims"))
+        assert plugin != dra
+        by_node.setdefault(node, set()).add("dra" if dra else "device-plugin")
+    assert by_node == {"node-0": {"dra"}, "node-1": {"device-plugin"}}
+    readme = files["README.md"]
+    assert "| node-0 | dra |" in readme and "| node-1 | device-plugin |" in readme
+    for path, text in files.items():
+        if path.endswith(".yaml"):
+            for document in yaml.safe_load_all(text):
+                if document:
+                    validate_object(document, "1.34", source=path)
+
+
+def test_the_readme_names_the_driver_version_and_feature_gate(catalog):
+    readme = kubernetes_files(catalog, mps_plan(catalog))["README.md"]
+    assert "featureGates.MPSSupport=true" in readme and "v0.5.0" in readme
+    assert ATTRIBUTES["commit"][:12] in readme
+    whole = (instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (0,), 1.0),)
+    plain = kubernetes_files(catalog, whole)["README.md"]
+    assert "MPSSupport" not in plain and "| node-0 | device-plugin |" in plain
+
+
+def test_instances_sharing_only_part_of_their_gpus_are_refused(catalog):
+    planned = (instance(catalog, "qwen2.5-14b-instruct", 0, "node-0", (6, 7), 0.5),
+               instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (6,), 0.5))
+    with pytest.raises(EmitError) as info:
+        kubernetes_files(catalog, planned)
+    message = str(info.value)
+    assert "qwen2.5-14b-instruct-0" in message and "llama-3.1-8b-instruct-0" in message
+    assert "one MPS daemon per claim" in message and "Fix:" in message
