@@ -118,7 +118,7 @@ def _resources(record: InstanceRecord, options: KubernetesOptions, mechanism: st
     limits: dict[str, Any] = {"memory": f"{options.memory_gib}Gi", **gpu.gpu_limits(record,
                                                                                    mechanism)}
     resources: dict[str, Any] = {}
-    if gpu.pod_claims(record, mechanism):
+    if mechanism == gpu.DRA:
         resources["claims"] = [{"name": gpu.REQUEST}]
     return {**resources, "requests": requests, "limits": limits}
 
@@ -128,10 +128,12 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
             "timeoutSeconds": 5, "failureThreshold": failures}
 
 
-def _env(record: InstanceRecord) -> list[dict[str, str]]:
+def _env(record: InstanceRecord, plan: LaunchPlan, mechanism: str) -> list[dict[str, str]]:
     # Inside a pod the granted GPUs are renumbered from 0: CUDA_VISIBLE_DEVICES is the
-    # device plugin's (or the DRA driver's) business there.
-    return [{"name": k, "value": v} for k, v in record.env if k != "CUDA_VISIBLE_DEVICES"]
+    # device plugin's (or the DRA driver's) business there, except for an MPS instance on part
+    # of its group's claim.
+    env = [(k, v) for k, v in record.env if k != "CUDA_VISIBLE_DEVICES"]
+    return [{"name": k, "value": v} for k, v in gpu.claim_env(plan, record, mechanism) + env]
 
 
 def _affinity(nodes: list[str], options: KubernetesOptions) -> dict[str, Any]:
@@ -146,7 +148,7 @@ def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
     options = plan.settings.kubernetes
     container: dict[str, Any] = {"name": "vllm" if serving else "ray-worker",
                                  "image": options.image, "command": command, "args": args}
-    env = _env(record)
+    env = _env(record, plan, mechanism)
     if env:
         container["env"] = env
     if serving:
@@ -173,7 +175,7 @@ def _pod_spec(record: InstanceRecord, plan: LaunchPlan, containers: list[dict[st
             "name": "wait-for-co-located", "image": options.image,
             "command": ["python3", "-c", _WAIT, *urls]}]
     spec["containers"] = containers
-    claims = gpu.pod_claims(record, mechanism)
+    claims = gpu.pod_claims(plan, record, mechanism)
     if claims:
         spec["resourceClaims"] = claims
     spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory",

@@ -9,10 +9,11 @@ only available through the DRA driver), else ``device-plugin``. On a ``dra`` nod
   (:func:`shared_claim`): one request for ``tp`` full GPUs (``allocationMode: ExactCount``,
   ``count: tp``) with the driver's ``GpuConfig`` MPS sharing, so the driver starts one MPS
   control daemon for the claim and every container on it talks to that daemon (a container can
-  reach one daemon only, so a TP group cannot be made of one claim per GPU). Each pod then sets
-  its own limits (``CUDA_MPS_ACTIVE_THREAD_PERCENTAGE``, ``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT``
-  keyed by the claim's device ordinals 0..tp-1, which are the container's). Instances that share
-  only part of their GPUs cannot be expressed this way and are refused.
+  reach one daemon only, so a TP group cannot be made of one claim per GPU). Groups that overlap
+  on a node are joined into one claim (:func:`shared_groups`); an instance on part of it picks
+  its GPUs with ``CUDA_VISIBLE_DEVICES`` (:func:`claim_env`). Each pod sets its own limits
+  (``CUDA_MPS_ACTIVE_THREAD_PERCENTAGE``, ``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT`` keyed by the
+  device ordinals 0..tp-1 the instance sees).
 - whole-GPU instances get a ResourceClaimTemplate of ``tp`` full GPUs without sharing (one
   claim per pod, exclusive), not ``nvidia.com/gpu``.
 
@@ -88,26 +89,46 @@ def check_mechanisms(plan: LaunchPlan, mechanisms: dict[str, str]) -> None:
 
 
 def shared_groups(plan: LaunchPlan) -> dict[tuple[str, tuple[int, ...]], list[str]]:
-    """``{(node, GPU ids): instance names}`` of the MPS-shared GPU groups; instances that share
-    a GPU must share all their GPUs (one claim, one MPS daemon), else :class:`EmitError`."""
-    groups: dict[tuple[str, tuple[int, ...]], list[str]] = defaultdict(list)
+    """``{(node, GPU ids): instance names}`` of the MPS-shared GPU groups: on each node, the
+    GPUs of MPS instances joined while they overlap (a TP-8 group at 0.75 beside two TP-4
+    groups at 0.25 is one group of 8 GPUs). Each group is one claim, hence one MPS daemon, as a
+    container reaches one daemon only."""
+    order = {r.name: i for i, r in enumerate(plan.records)}
+    by_node: dict[str, list[tuple[set[int], list[str]]]] = defaultdict(list)
     for r in plan.records:
-        if r.mechanism == MPS:
-            groups[(r.node, tuple(sorted(r.gpus)))].append(r.name)
-    by_gpu: dict[tuple[str, int], tuple[int, ...]] = {}
-    for (node, gpus), users in groups.items():
-        for g in gpus:
-            other = by_gpu.setdefault((node, g), gpus)
-            if other != gpus:
-                raise EmitError(
-                    f"node {node}: MPS instances share GPU {g} but not all their GPUs "
-                    f"({', '.join(users)} on {list(gpus)}, {', '.join(groups[(node, other)])} "
-                    f"on {list(other)}); the DRA driver runs one MPS daemon per claim and a "
-                    "container reaches one daemon, so a shared TP group must be one claim",
-                    source=plan.source, field="instances", value=[list(gpus), list(other)],
-                    fix="place instances that share a GPU on the same GPU group, or emit only "
-                        "the vllm format (emit.formats=[vllm,plan])")
-    return dict(groups)
+        if r.mechanism != MPS:
+            continue
+        gpus, names, kept = set(r.gpus), [r.name], []
+        for other_gpus, other_names in by_node[r.node]:
+            if other_gpus & gpus:
+                gpus |= other_gpus
+                names += other_names
+            else:
+                kept.append((other_gpus, other_names))
+        by_node[r.node] = [*kept, (gpus, names)]
+    groups = {(node, tuple(sorted(gpus))): sorted(names, key=order.__getitem__)
+              for node, parts in by_node.items() for gpus, names in parts}
+    return dict(sorted(groups.items(), key=lambda item: order[item[1][0]]))
+
+
+def group_of(plan: LaunchPlan, record: InstanceRecord) -> tuple[int, ...]:
+    """The GPU ids of the shared group (claim) an MPS instance belongs to."""
+    return next(gpus for (node, gpus), names in shared_groups(plan).items()
+                if record.name in names)
+
+
+def claim_env(plan: LaunchPlan, record: InstanceRecord, mechanism: str
+              ) -> list[tuple[str, str]]:
+    """The devices an MPS instance uses of its group's claim: a claim's devices appear in the
+    container in PCI bus order (the same in every pod of the claim), so an instance on part of
+    the group selects its positions in the group with ``CUDA_VISIBLE_DEVICES``."""
+    if mechanism != DRA or record.mechanism != MPS:
+        return []
+    group = group_of(plan, record)
+    if tuple(sorted(record.gpus)) == group:
+        return []
+    return [("CUDA_DEVICE_ORDER", "PCI_BUS_ID"),
+            ("CUDA_VISIBLE_DEVICES", ",".join(str(group.index(g)) for g in record.gpus))]
 
 
 def claim_name(node: str, gpus: tuple[int, ...]) -> str:
@@ -164,12 +185,14 @@ def gpu_limits(record: InstanceRecord, mechanism: str) -> dict[str, Any]:
     return {f"nvidia.com/mig-{record.mig_profile}": 1}
 
 
-def pod_claims(record: InstanceRecord, mechanism: str) -> list[dict[str, str]]:
+def pod_claims(plan: LaunchPlan, record: InstanceRecord, mechanism: str
+               ) -> list[dict[str, str]]:
     """The pod's ``resourceClaims`` (empty on a ``device-plugin`` node)."""
     if mechanism != DRA:
         return []
     if record.mechanism == MPS:
-        return [{"name": REQUEST, "resourceClaimName": claim_name(record.node, record.gpus)}]
+        return [{"name": REQUEST,
+                 "resourceClaimName": claim_name(record.node, group_of(plan, record))}]
     return [{"name": REQUEST, "resourceClaimTemplateName": template_name(record)}]
 
 

@@ -230,11 +230,35 @@ def test_the_readme_names_the_driver_version_and_feature_gate(catalog):
     assert "MPSSupport" not in plain and "| node-0 | device-plugin |" in plain
 
 
-def test_instances_sharing_only_part_of_their_gpus_are_refused(catalog):
+def test_overlapping_shared_groups_are_one_claim_and_each_pod_picks_its_gpus(catalog):
+    """The default run's shape: a TP-8 group at 0.75 beside two TP-4 groups at 0.25 on its
+    GPUs 0-3 and 4-7 is one claim of 8 GPUs (one MPS daemon); the TP-4 pods select their half
+    by position in the claim, the TP-8 pod sees all of it."""
+    planned = (instance(catalog, "llama-3.1-70b-instruct", 0, "node-0", tuple(range(8)), 0.75),
+               instance(catalog, "llama-3.2-3b-instruct", 0, "node-0", (0, 1, 2, 3), 0.25),
+               instance(catalog, "bge-reranker-v2-gemma", 0, "node-0", (4, 5, 6, 7), 0.25))
+    files = kubernetes_files(catalog, planned)
+    claims = claims_of(files)
+    assert list(claims) == ["gpus-node-0-0-1-2-3-4-5-6-7"]
+    (request,) = claims["gpus-node-0-0-1-2-3-4-5-6-7"]["spec"]["devices"]["requests"]
+    assert request["exactly"]["count"] == 8
+    visible = {}
+    for name, pod, container in pods_of(files):
+        assert pod["resourceClaims"] == [{"name": "gpus", "resourceClaimName":
+                                          "gpus-node-0-0-1-2-3-4-5-6-7"}]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        visible[name] = env.get("CUDA_VISIBLE_DEVICES")
+        if visible[name] is not None:
+            assert env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert visible == {"llama-3-1-70b-instruct-0": None,
+                       "llama-3-2-3b-instruct-0": "0,1,2,3",
+                       "bge-reranker-v2-gemma-0": "4,5,6,7"}
+    # a TP-1 instance on the second GPU of a shared TP-2 group: position 1 of the claim
     planned = (instance(catalog, "qwen2.5-14b-instruct", 0, "node-0", (6, 7), 0.5),
-               instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (6,), 0.5))
-    with pytest.raises(EmitError) as info:
-        kubernetes_files(catalog, planned)
-    message = str(info.value)
-    assert "qwen2.5-14b-instruct-0" in message and "llama-3.1-8b-instruct-0" in message
-    assert "one MPS daemon per claim" in message and "Fix:" in message
+               instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (7,), 0.5),
+               instance(catalog, "qwen2.5-7b-instruct", 0, "node-0", (3,), 0.5))
+    files = kubernetes_files(catalog, planned)
+    assert sorted(claims_of(files)) == ["gpus-node-0-3", "gpus-node-0-6-7"]
+    env = {n: {e["name"]: e["value"] for e in c["env"]} for n, _, c in pods_of(files)}
+    assert env["llama-3-1-8b-instruct-0"]["CUDA_VISIBLE_DEVICES"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in env["qwen2-5-14b-instruct-0"]
