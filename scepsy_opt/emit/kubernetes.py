@@ -6,12 +6,15 @@ Layout under ``manifests/kubernetes/`` (``kubectl apply -f`` takes the files in 
     README.md                  what the cluster needs (driver, feature gate, GPU mechanism per node)
     00-namespace.yaml          the namespace
     01-resource-claims.yaml    DRA claims (resource.k8s.io/v1) of the nodes that use DRA
+    02-router.yaml             one OpenAI-compatible entry point (Service ``openai``)
     <instance>.yaml            Deployment (or LeaderWorkerSet) + Service of one instance
     llm-<llm>.yaml             Service over every instance of the llm
 
 Every pod is pinned to its placed node (required node affinity on ``node_label``), mounts a
 memory-backed ``/dev/shm``, and has startup, readiness and liveness probes on vLLM's
-``/health``. GPUs (:mod:`scepsy_opt.emit.kubernetes_gpu`): one mechanism per node; nodes with
+``/health``; the Hugging Face token, the model cache, the pods' host memory, the router and
+the optional autoscalers are :mod:`scepsy_opt.emit.kubernetes_serving`'s. GPUs
+(:mod:`scepsy_opt.emit.kubernetes_gpu`): one mechanism per node; nodes with
 MPS-shared instances use NVIDIA's DRA driver (one ResourceClaim per shared GPU group with a
 count and MPS sharing, a ResourceClaimTemplate per whole-GPU instance), the others the device
 plugin (``nvidia.com/gpu: <tp>``, under MIG ``nvidia.com/mig-<profile>: 1``). An MPS pod sets
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -38,6 +42,7 @@ import yaml
 from scepsy_opt.core.errors import EmitError
 from scepsy_opt.core.names import check_label_value, dns_label
 from scepsy_opt.emit import kubernetes_gpu as gpu
+from scepsy_opt.emit import kubernetes_serving as serving
 from scepsy_opt.emit.base import header, yaml_documents
 from scepsy_opt.emit.record import MPS, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.settings import KubernetesOptions
@@ -112,11 +117,11 @@ def serve_args(record: InstanceRecord, port: int, flags: dict[str, dict]) -> lis
     return args
 
 
-def _resources(record: InstanceRecord, options: KubernetesOptions, mechanism: str
-               ) -> dict[str, Any]:
-    requests: dict[str, Any] = {"cpu": options.cpu, "memory": f"{options.memory_gib}Gi"}
-    limits: dict[str, Any] = {"memory": f"{options.memory_gib}Gi", **gpu.gpu_limits(record,
-                                                                                   mechanism)}
+def _resources(record: InstanceRecord, options: KubernetesOptions, mechanism: str,
+               weight_gib: float | None) -> dict[str, Any]:
+    memory = f"{serving.memory_gib(record, options, weight_gib)}Gi"
+    requests: dict[str, Any] = {"cpu": options.cpu, "memory": memory}
+    limits: dict[str, Any] = {"memory": memory, **gpu.gpu_limits(record, mechanism)}
     resources: dict[str, Any] = {}
     if mechanism == gpu.DRA:
         resources["claims"] = [{"name": gpu.REQUEST}]
@@ -128,12 +133,16 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
             "timeoutSeconds": 5, "failureThreshold": failures}
 
 
-def _env(record: InstanceRecord, plan: LaunchPlan, mechanism: str) -> list[dict[str, str]]:
+def _env(record: InstanceRecord, plan: LaunchPlan, mechanism: str) -> list[dict[str, Any]]:
     # Inside a pod the granted GPUs are renumbered from 0: CUDA_VISIBLE_DEVICES is the
     # device plugin's (or the DRA driver's) business there, except for an MPS instance on part
-    # of its group's claim.
+    # of its group's claim. With a model cache the init container downloads (with the token),
+    # else vLLM does.
+    options = plan.settings.kubernetes
     env = [(k, v) for k, v in record.env if k != "CUDA_VISIBLE_DEVICES"]
-    return [{"name": k, "value": v} for k, v in gpu.claim_env(plan, record, mechanism) + env]
+    token = serving.token_env(record, options) if options.model_cache_pvc is None else []
+    return [*({"name": k, "value": v} for k, v in gpu.claim_env(plan, record, mechanism) + env),
+            *serving.cache_env(record, options), *token]
 
 
 def _affinity(nodes: list[str], options: KubernetesOptions) -> dict[str, Any]:
@@ -144,18 +153,20 @@ def _affinity(nodes: list[str], options: KubernetesOptions) -> dict[str, Any]:
 
 
 def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
-               args: list[str], *, serving: bool, mechanism: str) -> dict[str, Any]:
+               args: list[str], *, leader: bool, mechanism: str, weight_gib: float | None
+               ) -> dict[str, Any]:
     options = plan.settings.kubernetes
-    container: dict[str, Any] = {"name": "vllm" if serving else "ray-worker",
+    container: dict[str, Any] = {"name": "vllm" if leader else "ray-worker",
                                  "image": options.image, "command": command, "args": args}
     env = _env(record, plan, mechanism)
     if env:
         container["env"] = env
-    if serving:
+    if leader:
         container["ports"] = [{"name": "http", "containerPort": options.port}]
-    container["resources"] = _resources(record, options, mechanism)
-    container["volumeMounts"] = [{"name": "dshm", "mountPath": "/dev/shm"}]
-    if serving:
+    container["resources"] = _resources(record, options, mechanism, weight_gib)
+    container["volumeMounts"] = [{"name": "dshm", "mountPath": "/dev/shm"},
+                                 *serving.cache_mounts(options)]
+    if leader:
         period = 10
         container["startupProbe"] = _probe("/health", period,
                                            max(1, math.ceil(options.startup_timeout_s / period)))
@@ -165,21 +176,26 @@ def _container(record: InstanceRecord, plan: LaunchPlan, command: list[str],
 
 
 def _pod_spec(record: InstanceRecord, plan: LaunchPlan, containers: list[dict[str, Any]],
-              nodes: list[str], mechanism: str) -> dict[str, Any]:
+              nodes: list[str], mechanism: str, *, leader: bool) -> dict[str, Any]:
+    """A pod of the instance; the leader's (or the Deployment's) pod downloads the checkpoint
+    into the model cache first, and waits for the instances it shares a GPU with."""
     options = plan.settings.kubernetes
     spec: dict[str, Any] = {"affinity": _affinity(nodes, options)}
-    if record.waits_for:
+    init = serving.download_container(record, options) if leader else []
+    if record.waits_for and leader:
         urls = [f"http://{dns_label(name)}.{options.namespace}.svc:{options.port}/health"
                 for name in record.waits_for]
-        spec["initContainers"] = [{
-            "name": "wait-for-co-located", "image": options.image,
-            "command": ["python3", "-c", _WAIT, *urls]}]
+        init.append({"name": "wait-for-co-located", "image": options.image,
+                     "command": ["python3", "-c", _WAIT, *urls]})
+    if init:
+        spec["initContainers"] = init
     spec["containers"] = containers
     claims = gpu.pod_claims(plan, record, mechanism)
     if claims:
         spec["resourceClaims"] = claims
     spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory",
-                                                    "sizeLimit": f"{options.shm_gib}Gi"}}]
+                                                    "sizeLimit": f"{options.shm_gib}Gi"}},
+                       *serving.cache_volumes(options)]
     spec["terminationGracePeriodSeconds"] = 60
     return spec
 
@@ -204,14 +220,15 @@ def _annotations(record: InstanceRecord) -> dict[str, str]:
 
 
 def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict],
-               mechanisms: dict[str, str]) -> dict[str, Any]:
+               mechanisms: dict[str, str], weight_gib: float | None = None
+               ) -> dict[str, Any]:
     options = plan.settings.kubernetes
     labels = _labels(plan, record, record.llm)
     name = dns_label(record.name)
     mechanism = mechanisms[record.node]
     container = _container(record, plan, ["vllm", "serve"],
-                           serve_args(record, options.port, flags), serving=True,
-                           mechanism=mechanism)
+                           serve_args(record, options.port, flags), leader=True,
+                           mechanism=mechanism, weight_gib=weight_gib)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, plan, labels, _annotations(record)),
@@ -221,13 +238,14 @@ def deployment(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict],
             "selector": {"matchLabels": {"app.kubernetes.io/instance": name}},
             "template": {"metadata": {"labels": labels, "annotations": _annotations(record)},
                          "spec": _pod_spec(record, plan, [container], [record.node],
-                                           mechanism)},
+                                           mechanism, leader=True)},
         },
     }
 
 
 def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str, dict],
-                      mechanisms: dict[str, str]) -> dict[str, Any]:
+                      mechanisms: dict[str, str], weight_gib: float | None = None
+                      ) -> dict[str, Any]:
     """A group that spans nodes: the leader (first node) starts the Ray head, waits until the
     workers have joined with all the group's GPUs, then runs ``vllm serve`` with pipeline
     parallelism over the nodes; the workers join its Ray cluster (LWS_LEADER_ADDRESS)."""
@@ -241,11 +259,11 @@ def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str,
             f"sys.exit(ray.cluster_resources().get('GPU', 0) < {gpus})\"; do sleep 5; done")
     first, rest = mechanisms[record.node], mechanisms[record.nodes[1].node]
     leader = _container(record, plan, ["/bin/bash", "-c"], [
-        f"ray start --head --port={RAY_PORT} && {wait} && exec {serve}"], serving=True,
-        mechanism=first)
+        f"ray start --head --port={RAY_PORT} && {wait} && exec {serve}"], leader=True,
+        mechanism=first, weight_gib=weight_gib)
     worker = _container(record, plan, ["/bin/bash", "-c"], [
-        f"exec ray start --block --address=$(LWS_LEADER_ADDRESS):{RAY_PORT}"], serving=False,
-        mechanism=rest)
+        f"exec ray start --block --address=$(LWS_LEADER_ADDRESS):{RAY_PORT}"], leader=False,
+        mechanism=rest, weight_gib=weight_gib)
     return {
         "apiVersion": LWS_API, "kind": "LeaderWorkerSet",
         "metadata": _metadata(name, plan, labels, _annotations(record)),
@@ -257,11 +275,11 @@ def leader_worker_set(record: InstanceRecord, plan: LaunchPlan, flags: dict[str,
                 "restartPolicy": "RecreateGroupOnPodRestart",
                 "leaderTemplate": {"metadata": {"labels": {**labels, "role": "leader"}},
                                    "spec": _pod_spec(record, plan, [leader], [record.node],
-                                                     first)},
+                                                     first, leader=True)},
                 "workerTemplate": {"metadata": {"labels": {**labels, "role": "worker"}},
                                    "spec": _pod_spec(record, plan, [worker],
                                                      [g.node for g in record.nodes[1:]],
-                                                     rest)},
+                                                     rest, leader=False)},
             },
         },
     }
@@ -316,6 +334,7 @@ def readme(plan: LaunchPlan, mechanisms: dict[str, str]) -> str:
     if any(r.spans_nodes for r in plan.records):
         lines.append("- The LeaderWorkerSet controller (`leaderworkerset.x-k8s.io/v1`, "
                      "https://github.com/kubernetes-sigs/lws) for groups that span nodes.")
+    lines += serving.readme(plan)
     lines.append("")
     return "\n".join(lines + gpu.readme(plan, mechanisms)) + "\n"
 
@@ -326,9 +345,13 @@ class KubernetesEmitter:
     format = "kubernetes"
     folder = "kubernetes"
 
+    def __init__(self, options: KubernetesOptions | None = None,
+                 weights_gib: Mapping[str, float] | None = None) -> None:
+        self.options = options or KubernetesOptions()
+        self.weights_gib = dict(weights_gib or {})  # per llm, to size the pods' host memory
+
     def render(self, plan: LaunchPlan) -> dict[str, str]:
         options = plan.settings.kubernetes
-        flags = load_options()["options"]
         title = header(plan)
         names = [dns_label(r.name) for r in plan.records]
         _unique(names, plan, "instances", "rename llms whose ids differ only in characters "
@@ -349,17 +372,18 @@ class KubernetesEmitter:
                 claims, f"{title}\nDRA GPU claims (see README.md): one ResourceClaim per "
                 "MPS-shared GPU group, one ResourceClaimTemplate per whole-GPU instance on a "
                 "DRA node.")
+        if options.router:
+            labels = {"app.kubernetes.io/name": "vllm-router",
+                      "app.kubernetes.io/part-of": dns_label(plan.workflow),
+                      "app.kubernetes.io/managed-by": MANAGED_BY}
+            files["02-router.yaml"] = yaml_documents(
+                serving.router(plan, labels), f"{title}\nOne OpenAI-compatible endpoint "
+                f"(Service {serving.ENTRY_SERVICE}) routing by model to every instance.")
         for r in plan.records:
-            name = dns_label(r.name)
-            workload = leader_worker_set(r, plan, flags, mechanisms) if r.spans_nodes else \
-                deployment(r, plan, flags, mechanisms)
-            files[f"{name}.yaml"] = yaml_documents(
-                [workload, service(name, {"app.kubernetes.io/instance": name}, plan,
-                                   _labels(plan, r, r.llm))],
-                f"{title}\n{r.llm} replica {r.replica}: "
-                + "; ".join(f"{g.node} GPU {','.join(map(str, g.gpus))}" for g in r.nodes)
-                + f" ({r.mechanism}, fraction {r.gpu_fraction:g}, TP {r.tp})")
+            files[f"{dns_label(r.name)}.yaml"] = self._instance_file(r, plan, mechanisms, title)
         services = names + [dns_label(f"llm-{llm}") for llm in plan.llms]
+        if options.router:
+            services += [serving.ENTRY_SERVICE, serving.ROUTER]
         _unique(services, plan, "Services", "rename the llm whose id starts with 'llm-'")
         for llm in plan.llms:
             files[f"llm-{dns_label(llm)}.yaml"] = yaml_documents(
@@ -368,8 +392,23 @@ class KubernetesEmitter:
                 f"{title}\nOne Service over every instance of {llm}.")
         return files
 
-    def __init__(self, options: KubernetesOptions | None = None) -> None:
-        self.options = options or KubernetesOptions()
+    def _instance_file(self, r: InstanceRecord, plan: LaunchPlan, mechanisms: dict[str, str],
+                       title: str) -> str:
+        """The workload of one instance, its Service and (when enabled) its autoscaler."""
+        flags = load_options()["options"]
+        name = dns_label(r.name)
+        weight = self.weights_gib.get(r.llm)
+        workload = leader_worker_set(r, plan, flags, mechanisms, weight) if r.spans_nodes \
+            else deployment(r, plan, flags, mechanisms, weight)
+        labels = _labels(plan, r, r.llm)
+        objects = [workload, service(name, {"app.kubernetes.io/instance": name}, plan, labels)]
+        scaler = serving.autoscaler(r, name, plan.settings.kubernetes, labels)
+        if scaler is not None:
+            objects.append(scaler)
+        return yaml_documents(objects, f"{title}\n{r.llm} replica {r.replica}: "
+                              + "; ".join(f"{g.node} GPU {','.join(map(str, g.gpus))}"
+                                          for g in r.nodes)
+                              + f" ({r.mechanism}, fraction {r.gpu_fraction:g}, TP {r.tp})")
 
     def validate(self, files: dict[str, str]) -> None:
         for path, text in files.items():

@@ -97,7 +97,7 @@ def test_every_kubernetes_object_validates(catalog, case):
     expected = {"mps": {"Namespace", "ResourceClaim", "ResourceClaimTemplate", "Deployment",
                         "Service"},
                 "mig": {"Namespace", "Deployment", "Service"},
-                "multi_node": {"Namespace", "LeaderWorkerSet", "Service"}}[case]
+                "multi_node": {"Namespace", "LeaderWorkerSet", "Deployment", "Service"}}[case]
     assert kinds == expected
 
 
@@ -197,7 +197,8 @@ def test_kubernetes_resources_follow_the_mechanism(catalog):
     pod = shared["spec"]["template"]["spec"]
     assert [c["resourceClaimName"] for c in pod["resourceClaims"]] == ["gpus-node-0-6-7"]
     assert {e["name"] for e in pod["containers"][0]["env"]} == {
-        "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"}
+        "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "HF_HOME",
+        "HF_HUB_OFFLINE"}
     mig = emitted(catalog, "mig").by_format("kubernetes")
     limits = next(yaml.safe_load_all(mig["qwen2-5-7b-instruct-0.yaml"]))["spec"]["template"][
         "spec"]["containers"][0]["resources"]["limits"]

@@ -4,6 +4,7 @@ and label values the API server accepts."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from scepsy_opt.emit.kubernetes import KubernetesEmitter, validate_object
 from scepsy_opt.emit.kubernetes_gpu import check_selector
 from scepsy_opt.emit.record import launch_plan
 from scepsy_opt.emit.settings import KubernetesOptions
-from scepsy_opt.testing.emit import GPU, h100_cluster, instance, mps_plan
+from scepsy_opt.testing.emit import GPU, h100_cluster, instance, mps_plan, multi_node_plan
 
 MEMORY = MemorySettings()
 K8S = EmitSettings(formats=("kubernetes",))
@@ -139,10 +140,11 @@ def claims_of(files):
 
 
 def pods_of(files):
-    """(instance name, pod spec, container) of every Deployment."""
+    """(instance name, pod spec, container) of every instance's Deployment."""
     return [(d["metadata"]["name"], d["spec"]["template"]["spec"],
              d["spec"]["template"]["spec"]["containers"][0])
-            for d in documents(files) if d["kind"] == "Deployment"]
+            for d in documents(files)
+            if d["kind"] == "Deployment" and "scepsy-opt/llm" in d["metadata"]["labels"]]
 
 
 def test_every_selector_reads_an_attribute_the_targeted_driver_publishes(catalog):
@@ -262,3 +264,169 @@ def test_overlapping_shared_groups_are_one_claim_and_each_pod_picks_its_gpus(cat
     env = {n: {e["name"]: e["value"] for e in c["env"]} for n, _, c in pods_of(files)}
     assert env["llama-3-1-8b-instruct-0"]["CUDA_VISIBLE_DEVICES"] == "1"
     assert "CUDA_VISIBLE_DEVICES" not in env["qwen2-5-14b-instruct-0"]
+
+
+# ------------------------------------------------------------------------- production basics
+
+def workload(files, instance_name):
+    return next(d for d in yaml.safe_load_all(files[f"{instance_name}.yaml"]) if d)
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def test_gated_llms_read_the_token_from_the_secret(catalog):
+    files = kubernetes_files(catalog, mps_plan(catalog))
+    gated = workload(files, "llama-3-1-8b-instruct-0")["spec"]["template"]["spec"]
+    (download,) = [c for c in gated["initContainers"] if c["name"] == "download-model"]
+    assert env_of(download)["HF_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "hf-token", "key": "token"}}
+    assert "HF_TOKEN" not in env_of(gated["containers"][0])  # offline: reads the cache
+    open_llm = workload(files, "qwen2-5-7b-instruct-0")["spec"]["template"]["spec"]
+    assert all("HF_TOKEN" not in env_of(c) for c in open_llm["initContainers"]
+               + open_llm["containers"])
+    # without a cache vLLM downloads, with the token; the Secret's name is a setting
+    options = KubernetesOptions(model_cache_pvc=None, hf_token_secret="my-hf",
+                                hf_token_key="hf")
+    files = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY,
+                 replace(K8S, kubernetes=options), workflow="w",
+                 source="p").by_format("kubernetes")
+    pod = workload(files, "llama-3-1-8b-instruct-0")["spec"]["template"]["spec"]
+    assert env_of(pod["containers"][0])["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "my-hf", "key": "hf"}
+    assert all(c["name"] != "download-model" for c in pod.get("initContainers", []))
+
+
+def test_the_model_is_downloaded_into_the_cache_before_vllm_starts(catalog):
+    import huggingface_hub
+
+    files = kubernetes_files(catalog, mps_plan(catalog))
+    plan = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY, K8S, workflow="w",
+                source="p").plan
+    for r in plan.records:
+        pod = workload(files, dns_label(r.name))["spec"]["template"]["spec"]
+        assert {"name": "model-cache", "persistentVolumeClaim": {
+            "claimName": "scepsy-model-cache"}} in pod["volumes"]
+        download = pod["initContainers"][0]
+        assert download["name"] == "download-model" and download["command"][-1] == r.hf_id
+        script = download["command"][2]
+        compile(script, "download", "exec")
+        assert "snapshot_download" in script and hasattr(huggingface_hub, "snapshot_download")
+        vllm = pod["containers"][0]
+        assert env_of(vllm)["HF_HUB_OFFLINE"]["value"] == "1"
+        assert env_of(vllm)["HF_HOME"]["value"] == env_of(download)["HF_HOME"]["value"] \
+            == "/model-cache"
+        assert {"name": "model-cache", "mountPath": "/model-cache"} in vllm["volumeMounts"]
+        # the startup probe only covers loading from disk
+        assert vllm["startupProbe"]["httpGet"]["path"] == "/health"
+    # a checkpoint from a folder is not downloaded
+    settings = replace(K8S, vllm=replace(K8S.vllm, model_root="/models"))
+    files = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY, settings, workflow="w",
+                 source="p").by_format("kubernetes")
+    pod = workload(files, "llama-3-1-8b-instruct-0")["spec"]["template"]["spec"]
+    assert all(c["name"] != "download-model" for c in pod.get("initContainers", []))
+    assert "HF_TOKEN" not in env_of(pod["containers"][0])
+
+
+def test_memory_limits_grow_with_the_weights_and_the_tp_workers(catalog):
+    options = KubernetesOptions()
+    files = kubernetes_files(catalog, mps_plan(catalog))
+    plan = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY, K8S, workflow="w",
+                source="p").plan
+    for r in plan.records:
+        resources = workload(files, dns_label(r.name))["spec"]["template"]["spec"][
+            "containers"][0]["resources"]
+        expected = (options.memory_gib + options.shm_gib + options.worker_memory_gib * r.tp
+                    + math.ceil(catalog.llms[r.llm].weight_bytes / 2**30))
+        assert resources["limits"]["memory"] == resources["requests"]["memory"] \
+            == f"{expected}Gi", r.name
+    limit = {r.llm: int(workload(files, dns_label(r.name))["spec"]["template"]["spec"][
+        "containers"][0]["resources"]["limits"]["memory"][:-2]) for r in plan.records}
+    # 70B over TP 4 holds 141 GB of weights and 4 workers: far above the shared 32 GiB of old
+    assert limit["llama-3.1-70b-instruct"] == 16 + 16 + 16 + 132
+    assert limit["llama-3.1-70b-instruct"] > limit["llama-3.1-8b-instruct"] > 32
+    # a group over two nodes: each pod holds half the layers
+    result = emit(multi_node_plan(catalog), h100_cluster(2), catalog, MEMORY,
+                  EmitSettings(formats=("kubernetes", "ray_serve")), workflow="w", source="p")
+    lws = workload(result.by_format("kubernetes"), "llama-3-1-70b-instruct-0")
+    for role in ("leaderTemplate", "workerTemplate"):
+        container = lws["spec"]["leaderWorkerTemplate"][role]["spec"]["containers"][0]
+        assert container["resources"]["limits"]["memory"] == f"{16 + 16 + 32 + 66}Gi"
+
+
+ROUTER = json.loads((Path(scepsy_opt.emit.__file__).parent / "schemas"
+                     / "vllm-router-options.json").read_text())
+
+
+def router_parser():
+    """An argument parser with the recorded options of the production-stack router."""
+    import argparse
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    for option, spec in ROUTER["options"].items():
+        if spec.get("flag"):
+            parser.add_argument(option, action="store_true")
+        else:
+            parser.add_argument(option, type={"int": int, "str": str}[spec["type"]],
+                                choices=spec.get("choices"))
+    return parser
+
+
+def test_one_entry_point_routes_every_model_to_its_instances(catalog):
+    files = kubernetes_files(catalog, mps_plan(catalog))
+    plan = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY, K8S, workflow="w",
+                source="p").plan
+    deployment, entry = [d for d in yaml.safe_load_all(files["02-router.yaml"]) if d]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["vllm-router"]
+    args = router_parser().parse_args(container["args"])
+    for option in ROUTER["required"] + ROUTER["required_with_static"]:
+        assert getattr(args, option[2:].replace("-", "_")) is not None, option
+    backends = args.static_backends.split(",")
+    models = args.static_models.split(",")
+    assert len(backends) == len(models) == len(plan.records)
+    services = {d["metadata"]["name"]: d for d in documents(files) if d["kind"] == "Service"}
+    pods = {d["metadata"]["name"]: d for d in documents(files) if d["kind"] == "Deployment"}
+    for url, model in zip(backends, models, strict=True):
+        host, port = url.removeprefix("http://").split(":")
+        name, namespace, _ = host.split(".")
+        assert namespace == "scepsy" and int(port) == services[name]["spec"]["ports"][0]["port"]
+        # the backend's Service selects the Deployment of an instance serving that model
+        target = services[name]["spec"]["selector"]["app.kubernetes.io/instance"]
+        served = pods[target]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert served[served.index("--served-model-name") + 1] == model
+    assert sorted(set(models)) == sorted(plan.llms)
+    assert entry["metadata"]["name"] == "openai" and entry["spec"]["selector"] == \
+        deployment["spec"]["selector"]["matchLabels"]
+    assert "02-router.yaml" not in KubernetesEmitter().render(replace(plan, settings=replace(
+        plan.settings, kubernetes=KubernetesOptions(router=False))))
+
+
+def test_autoscalers_are_off_by_default_and_scale_whole_gpu_deployments(catalog):
+    assert "HorizontalPodAutoscaler" not in {
+        d["kind"] for d in documents(kubernetes_files(catalog, mps_plan(catalog)))}
+    options = KubernetesOptions(autoscale_max_replicas=3)
+    files = emit(mps_plan(catalog), h100_cluster(), catalog, MEMORY,
+                 replace(K8S, kubernetes=options), workflow="w",
+                 source="p").by_format("kubernetes")
+    scalers = [d for d in documents(files) if d["kind"] == "HorizontalPodAutoscaler"]
+    assert [s["spec"]["scaleTargetRef"]["name"] for s in scalers] == [
+        "llama-3-1-70b-instruct-0"]
+    assert scalers[0]["spec"]["maxReplicas"] == 3
+    assert scalers[0]["spec"]["metrics"][0]["pods"]["metric"]["name"] == \
+        "vllm_num_requests_waiting"
+    for document in documents(files):
+        validate_object(document, "1.34", source="strict")
+
+
+@pytest.mark.parametrize("change", [{"hf_token_secret": "HF_Token"},
+                                    {"model_cache_pvc": "cache/x"},
+                                    {"model_cache_path": "cache"},
+                                    {"worker_memory_gib": 0},
+                                    {"autoscale_max_replicas": 0}])
+def test_bad_production_settings_are_refused(change):
+    from scepsy_opt.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(change))):
+        KubernetesOptions(**change)
