@@ -430,3 +430,36 @@ def test_bad_production_settings_are_refused(change):
 
     with pytest.raises(ConfigError, match=next(iter(change))):
         KubernetesOptions(**change)
+
+
+def test_a_group_spanning_dra_nodes_claims_its_gpus_per_pod(catalog):
+    """A TP-4 x 2-stage group on nodes that also host MPS instances: leader and worker pods
+    each get their 4 GPUs from the group's ResourceClaimTemplate; a group whose workers mix a
+    DRA and a device-plugin node is refused."""
+    llama = "llama-3.1-70b-instruct"
+    planned = (instance(catalog, llama, 0, "node-0", (0, 1, 2, 3), 1.0,
+                        stages=(("node-1", (0, 1, 2, 3)),)),
+               instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (4,), 0.5),
+               instance(catalog, "llama-3.1-8b-instruct", 1, "node-1", (4,), 0.5))
+    settings = EmitSettings(formats=("kubernetes", "ray_serve"))
+    files = emit(planned, h100_cluster(2), catalog, MEMORY, settings, workflow="w",
+                 source="p").by_format("kubernetes")
+    lws = workload(files, "llama-3-1-70b-instruct-0")
+    for role in ("leaderTemplate", "workerTemplate"):
+        pod = lws["spec"]["leaderWorkerTemplate"][role]["spec"]
+        assert pod["resourceClaims"] == [{"name": "gpus", "resourceClaimTemplateName":
+                                          "llama-3-1-70b-instruct-0-gpus"}]
+        assert not any(k.startswith("nvidia.com/") for k in
+                       pod["containers"][0]["resources"]["limits"])
+    assert claims_of(files)["llama-3-1-70b-instruct-0-gpus"]["spec"]["spec"]["devices"][
+        "requests"][0]["exactly"]["count"] == 4
+    for path, text in files.items():
+        if path.endswith(".yaml"):
+            for document in yaml.safe_load_all(text):
+                if document:
+                    validate_object(document, "1.34", source=path)
+    mixed = (instance(catalog, llama, 0, "node-0", (0, 1, 2, 3), 1.0,
+                      stages=(("node-1", (0, 1, 2, 3)), ("node-2", (0, 1, 2, 3)))),
+             instance(catalog, "llama-3.1-8b-instruct", 0, "node-1", (4,), 0.5))
+    with pytest.raises(EmitError, match="worker nodes mix GPU mechanisms"):
+        emit(mixed, h100_cluster(3), catalog, MEMORY, settings, workflow="w", source="p")
