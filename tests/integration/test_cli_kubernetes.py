@@ -40,3 +40,20 @@ def test_a_node_label_value_a_cluster_refuses_stops_the_run_cleanly(cli, tmp_pat
                    "not a valid Kubernetes label value", "Fix:"):
         assert needle in result.stderr, (needle, result.stderr)
     assert not (run_dir / "manifests").exists() and not (run_dir / "plan.json").exists()
+
+
+def test_the_report_lists_the_kubernetes_prerequisites(cli, tmp_path):
+    """A re-run of emit (and of the report alone) from a finished run's directory: report.md
+    repeats what the Kubernetes manifests need, the DRA driver's MPSSupport gate included."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(PLACEMENT.parent, run_dir)
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- +workflow=rag_reranker\n")
+    for stage in ("emit", "report"):
+        result = cli(f"from_run={run_dir}", f"stage={stage}")
+        assert result.returncode == 0, result.stderr
+        report = (run_dir / "report.md").read_text()
+        assert "Kubernetes prerequisites (`manifests/kubernetes/README.md`)" in report, stage
+        assert "featureGates.MPSSupport=true" in report and "`hf-token`" in report, stage
