@@ -349,8 +349,23 @@ def _report(ctx: RunContext, result: PipelineResult) -> PipelineResult:
     report = build_report(ReportInputs(
         stats=result.stats, allocation=result.allocation, placement=result.placement_document,
         curves=result.curves, evaluation=result.evaluation, plan=result.plan_document,
-        placement_figure=rundir.PLACEMENT_FIGURE if figure else None, manifests=folders))
+        placement_figure=rundir.PLACEMENT_FIGURE if figure else None, manifests=folders,
+        prerequisites=_kubernetes_prerequisites(ctx, result)))
     return result.add("report", report=report)
+
+
+KUBERNETES_README = "kubernetes/README.md"
+
+
+def _kubernetes_prerequisites(ctx: RunContext, result: PipelineResult) -> tuple[str, ...]:
+    """The bullet lines of the Kubernetes manifests' README (what the cluster needs), from this
+    run's emit or, in a re-run, from the run directory."""
+    if result.emitted is not None:
+        text = result.emitted.manifests().get(KUBERNETES_README)
+    else:
+        path = ctx.run_dir / "manifests" / KUBERNETES_README if ctx.run_dir else None
+        text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else None
+    return tuple(line[2:] for line in (text or "").splitlines() if line.startswith("- "))
 
 
 def _save_documents(*names: str) -> Callable[[PipelineResult, Path, RunSettings], list[Path]]:

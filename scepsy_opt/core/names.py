@@ -66,10 +66,16 @@ def dns_label(text: str, limit: int = DNS_LABEL_MAX) -> str:
     return check_dns_label(label, what=f"the Kubernetes name made of {text!r}")
 
 
+def is_dns_label(value: object) -> bool:
+    """Whether the API server accepts ``value`` as a DNS-1035 label."""
+    return isinstance(value, str) and len(value) <= DNS_LABEL_MAX and bool(
+        _DNS_1035.fullmatch(value))
+
+
 def check_dns_label(value: str, *, what: str) -> str:
     """``value`` if the API server accepts it as a DNS-1035 label (object and Service names),
     else an :class:`EmitError`."""
-    if len(value) > DNS_LABEL_MAX or not _DNS_1035.fullmatch(value):
+    if not is_dns_label(value):
         raise EmitError(f"{what} is not a DNS-1035 label (lower-case letters, digits and '-', "
                         f"starting with a letter, ending with a letter or digit, at most "
                         f"{DNS_LABEL_MAX} characters)", value=value,

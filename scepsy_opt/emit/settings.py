@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from scepsy_opt.core.names import is_dns_label
 from scepsy_opt.core.placement import MECHANISMS, Mechanism
 from scepsy_opt.core.settings import check, normalise
 
 Format = Literal["vllm", "kubernetes", "ray_serve", "plan"]
 FORMATS = get_args(Format)
 FRACTION_MECHANISMS = MECHANISMS
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def _port(value: int, key: str) -> None:
@@ -77,11 +77,28 @@ class VllmOptions:
         normalise(self, "env", tuple((str(k), str(v)) for k, v in self.env))
 
 
+# Catalog llms whose Hugging Face repositories are gated (their licence must be accepted, and
+# downloads need a token): Meta's Llama and Mistral AI's checkpoints.
+GATED_LLMS = ("llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b-instruct",
+              "llama-3.1-70b-instruct", "llama-3.2-3b-instruct", "mistral-7b-instruct-v0.3")
+
+
 @dataclass(frozen=True)
 class KubernetesOptions:
     """The Kubernetes objects: ``version`` is the Kubernetes release whose schemas validate
     them; ``node_label`` selects a placed node by its id (``node_names`` renames plan node ids
-    to the cluster's node label values)."""
+    to the cluster's node label values).
+
+    Production settings (:mod:`scepsy_opt.emit.kubernetes_serving`): ``hf_token_secret`` /
+    ``hf_token_key``: the Secret holding the Hugging Face token that pods of ``gated_llms``
+    read as ``HF_TOKEN`` (None: no token); ``model_cache_pvc``: a PersistentVolumeClaim
+    (ReadWriteMany, large enough for every llm's weights) mounted at ``model_cache_path``,
+    into which an init container downloads each checkpoint (None: vLLM downloads at start);
+    ``memory_gib`` (base), ``shm_gib`` and ``worker_memory_gib`` (per TP worker) size each
+    pod's host memory with the llm's weights; ``router`` adds one OpenAI-compatible entry
+    point (Service ``openai``, ``router_image``); ``autoscale_max_replicas`` above 1 adds a
+    HorizontalPodAutoscaler per whole-GPU Deployment on ``autoscale_metric`` (average per pod
+    ``autoscale_target``)."""
 
     version: str = "1.34"
     namespace: str = "scepsy"
@@ -91,9 +108,20 @@ class KubernetesOptions:
     device_class: str = "gpu.nvidia.com"  # DRA device class of the GPUs MPS-shared instances claim
     port: int = 8000
     cpu: str = "4"
-    memory_gib: int = 32
+    memory_gib: int = 16
     shm_gib: int = 16
+    worker_memory_gib: int = 4
     startup_timeout_s: int = 1200  # how long the startup probe lets vLLM load an llm
+    hf_token_secret: str | None = "hf-token"
+    hf_token_key: str = "token"
+    gated_llms: tuple[str, ...] = GATED_LLMS
+    model_cache_pvc: str | None = "scepsy-model-cache"
+    model_cache_path: str = "/model-cache"
+    router: bool = True
+    router_image: str = "lmcache/lmstack-router:latest"
+    autoscale_max_replicas: int = 1  # 1: no autoscaler
+    autoscale_metric: str = "vllm_num_requests_waiting"
+    autoscale_target: int = 8
 
     def __post_init__(self) -> None:
         version = str(self.version)
@@ -102,17 +130,25 @@ class KubernetesOptions:
               "unsupported Kubernetes version", self.version,
               "use 1.34 or later (DRA's resource.k8s.io/v1)")
         normalise(self, "version", version.lstrip("v"))
-        check(bool(_DNS_LABEL.match(self.namespace)), "namespace",
-              "not a Kubernetes namespace name", self.namespace,
-              "use lower-case letters, digits and '-', e.g. scepsy")
-        for key in ("image", "node_label", "device_class", "cpu"):
+        for key, what in (("namespace", "namespace"), ("hf_token_secret", "Secret"),
+                          ("model_cache_pvc", "PersistentVolumeClaim")):
+            value = getattr(self, key)
+            check(value is None and key != "namespace" or is_dns_label(value), key,
+                  f"not a Kubernetes {what} name", value,
+                  "use lower-case letters, digits and '-', e.g. scepsy")
+        for key in ("image", "node_label", "device_class", "cpu", "hf_token_key",
+                    "router_image", "autoscale_metric"):
             check(bool(str(getattr(self, key)).strip()), key, "must not be empty",
                   getattr(self, key), "see conf/emit/default.yaml")
-        for key in ("memory_gib", "shm_gib", "startup_timeout_s"):
+        check(str(self.model_cache_path).startswith("/"), "model_cache_path",
+              "must be an absolute path", self.model_cache_path, "use e.g. /model-cache")
+        for key in ("memory_gib", "shm_gib", "worker_memory_gib", "startup_timeout_s",
+                    "autoscale_max_replicas", "autoscale_target"):
             check(getattr(self, key) > 0, key, "must be > 0", getattr(self, key),
                   "use a positive integer")
         _port(self.port, "port")
         normalise(self, "cpu", str(self.cpu))
+        normalise(self, "gated_llms", tuple(str(llm) for llm in self.gated_llms))
         normalise(self, "node_names", tuple(sorted((str(k), str(v))
                                                    for k, v in self.node_names)))
 

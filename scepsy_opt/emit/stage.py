@@ -28,12 +28,14 @@ from scepsy_opt.emit.vllm import VllmEmitter
 log = logging.getLogger(__name__)
 
 
-def make_emitter(fmt: str, settings: EmitSettings) -> Emitter:
-    """The emitter of format ``fmt`` (one of :data:`~scepsy_opt.emit.settings.FORMATS`)."""
+def make_emitter(fmt: str, settings: EmitSettings, catalog: Catalog | None = None) -> Emitter:
+    """The emitter of format ``fmt`` (one of :data:`~scepsy_opt.emit.settings.FORMATS`); the
+    catalog gives the Kubernetes emitter the llms' weight sizes (host memory of the pods)."""
     if fmt == "vllm":
         return VllmEmitter()
     if fmt == "kubernetes":
-        return KubernetesEmitter(settings.kubernetes)
+        weights = {llm.id: llm.weight_gib for llm in catalog.llms.values()} if catalog else None
+        return KubernetesEmitter(settings.kubernetes, weights)
     if fmt == "ray_serve":
         return RayServeEmitter()
     if fmt == "plan":
@@ -84,7 +86,7 @@ def emit(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Ca
                        source=source, context_tokens=context_tokens)
     files: list[EmittedFile] = []
     for fmt in dict.fromkeys(settings.formats):
-        emitter = make_emitter(fmt, settings)
+        emitter = make_emitter(fmt, settings, catalog)
         rendered = emitter.render(plan)
         emitter.validate(rendered)
         files += [EmittedFile(fmt, emitter.folder, path, text)

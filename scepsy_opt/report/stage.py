@@ -39,6 +39,7 @@ class ReportInputs:
     plan: PlanDocument | None = None
     placement_figure: str | None = None  # file name of the cluster map, when it exists
     manifests: tuple[str, ...] = ()  # manifest folders, relative to the run directory
+    prerequisites: tuple[str, ...] = ()  # what the Kubernetes manifests need from the cluster
 
 
 @dataclass(frozen=True)
@@ -263,4 +264,7 @@ def build_report(inputs: ReportInputs) -> Report:
             lines.append(f"`plan.json`: {len(inputs.plan.instances)} instance(s).")
         lines += [f"- `{folder}/`" for folder in inputs.manifests]
         lines.append("")
+        if inputs.prerequisites:
+            lines += ["Kubernetes prerequisites (`manifests/kubernetes/README.md`):", ""]
+            lines += [f"- {line}" for line in inputs.prerequisites] + [""]
     return Report("\n".join(lines), figures)

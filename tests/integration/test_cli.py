@@ -414,8 +414,9 @@ def test_the_full_pipeline_writes_valid_manifests(cli, tmp_path):
             for i in plan["instances"]} == placed
     kinds = _validate_manifests(run_dir)
     instances = len(placement["instances"])
-    assert kinds["Deployment"] == instances and kinds["Namespace"] == 1
-    assert kinds["Service"] == instances + len({i["llm"] for i in placement["instances"]})
+    # one Deployment and Service per instance, a Service per llm, the router and its Service
+    assert kinds["Deployment"] == instances + 1 and kinds["Namespace"] == 1
+    assert kinds["Service"] == instances + len({i["llm"] for i in placement["instances"]}) + 1
     nodes = {i["node"] for i in placement["instances"]}
     for node in nodes:
         launch = run_dir / "manifests" / "vllm" / node / "launch.sh"

@@ -1,5 +1,6 @@
 """Every valid co-location of instances on a node emits records that keep the GPU budgets,
-and one more instance on a full GPU is refused."""
+and one more instance on a full GPU is refused; its Kubernetes GPU claims request every used
+GPU once."""
 
 from __future__ import annotations
 
@@ -68,3 +69,49 @@ def test_records_keep_every_gpu_within_its_budget(catalog, wanted):
         with pytest.raises(EmitError, match=f"GPU {fullest} of node node-0 is over-committed"):
             emit([*placed, more], h100_cluster(), catalog, MEMORY, PLAN_ONLY, workflow="w",
                  source="p")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wanted=shapes)
+def test_kubernetes_claims_cover_every_planned_gpu_once(catalog, wanted):
+    """Any valid co-location on a node renders Kubernetes objects whose GPU claims request each
+    used GPU exactly once (shared groups joined, whole groups per pod), and every MPS pod selects
+    only GPUs of its claim."""
+    import yaml
+
+    from scepsy_opt.core.names import dns_label
+    from scepsy_opt.emit.kubernetes import KubernetesEmitter
+
+    placed, _ = first_fit(catalog, wanted)
+    if not placed:
+        return
+    plan = emit(placed, h100_cluster(), catalog, MEMORY, PLAN_ONLY, workflow="w",
+                source="p").plan
+    files = KubernetesEmitter().render(plan)
+    documents = [d for p, t in files.items() if p.endswith(".yaml")
+                 for d in yaml.safe_load_all(t) if d]
+    counts = {}
+    for d in documents:
+        if d["kind"] in ("ResourceClaim", "ResourceClaimTemplate"):
+            devices = d["spec"].get("spec", d["spec"])["devices"]
+            counts[d["metadata"]["name"]] = devices["requests"][0]["exactly"]["count"]
+    used = {g for r in plan.records for g in r.gpus}
+    mps = any(r.mechanism == "mps" for r in plan.records)
+    assert sum(counts.values()) == (len(used) if mps else 0)
+    records = {dns_label(r.name): r for r in plan.records}
+    for d in documents:
+        if d["kind"] != "Deployment" or "scepsy-opt/llm" not in d["metadata"]["labels"]:
+            continue
+        record = records[d["metadata"]["name"]]
+        pod = d["spec"]["template"]["spec"]
+        claims = pod.get("resourceClaims", [])
+        assert len(claims) == (1 if mps else 0)  # one GPU mechanism on the node
+        if not claims:
+            continue
+        (claim,) = claims
+        size = counts[claim.get("resourceClaimName") or claim["resourceClaimTemplateName"]]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+        visible = env.get("CUDA_VISIBLE_DEVICES")
+        positions = [int(p) for p in visible.split(",")] if visible else list(range(size))
+        assert len(positions) == record.tp == len(set(positions))
+        assert all(0 <= p < size for p in positions)

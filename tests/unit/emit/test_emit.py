@@ -82,7 +82,10 @@ def test_every_kubernetes_object_validates(catalog, case):
 
     files = emitted(catalog, case).by_format("kubernetes")
     kinds = set()
+    assert "README.md" in files
     for path, text in files.items():
+        if not path.endswith(".yaml"):
+            continue
         for document in yaml.safe_load_all(text):
             if document is None:
                 continue
@@ -91,14 +94,17 @@ def test_every_kubernetes_object_validates(catalog, case):
                 validate_object(document, "1.34", source=path)
             else:
                 assert kubernetes_validate.validate(document, "1.34", strict=True) == "1.34"
-    expected = {"mps": {"Namespace", "ResourceClaim", "Deployment", "Service"},
+    expected = {"mps": {"Namespace", "ResourceClaim", "ResourceClaimTemplate", "Deployment",
+                        "Service"},
                 "mig": {"Namespace", "Deployment", "Service"},
-                "multi_node": {"Namespace", "LeaderWorkerSet", "Service"}}[case]
+                "multi_node": {"Namespace", "LeaderWorkerSet", "Deployment", "Service"}}[case]
     assert kinds == expected
 
 
 def _first(files: dict[str, str], kind: str) -> dict:
-    for text in files.values():
+    for path, text in files.items():
+        if not path.endswith(".yaml"):
+            continue
         for document in yaml.safe_load_all(text):
             if document and document["kind"] == kind:
                 return document
@@ -178,22 +184,29 @@ def test_records_follow_the_plan(catalog):
 
 def test_kubernetes_resources_follow_the_mechanism(catalog):
     files = emitted(catalog, "mps").by_format("kubernetes")
+    # node-0 has MPS instances, so it is a DRA node: the whole-GPU group claims 4 GPUs too
     whole = yaml.safe_load_all(files["llama-3-1-70b-instruct-0.yaml"]).__next__()
     container = whole["spec"]["template"]["spec"]["containers"][0]
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert whole["spec"]["template"]["spec"]["resourceClaims"] == [
+        {"name": "gpus", "resourceClaimTemplateName": "llama-3-1-70b-instruct-0-gpus"}]
     assert whole["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0][
         "matchExpressions"][0]["values"] == ["node-0"]
     shared = next(yaml.safe_load_all(files["qwen2-5-14b-instruct-0.yaml"]))
     pod = shared["spec"]["template"]["spec"]
-    assert [c["resourceClaimName"] for c in pod["resourceClaims"]] == ["gpu-node-0-6",
-                                                                       "gpu-node-0-7"]
+    assert [c["resourceClaimName"] for c in pod["resourceClaims"]] == ["gpus-node-0-6-7"]
     assert {e["name"] for e in pod["containers"][0]["env"]} == {
-        "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"}
+        "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "HF_HOME",
+        "HF_HUB_OFFLINE"}
     mig = emitted(catalog, "mig").by_format("kubernetes")
     limits = next(yaml.safe_load_all(mig["qwen2-5-7b-instruct-0.yaml"]))["spec"]["template"][
         "spec"]["containers"][0]["resources"]["limits"]
     assert limits["nvidia.com/mig-3g.40gb"] == 1 and "nvidia.com/gpu" not in limits
+    whole_mig = next(yaml.safe_load_all(mig["qwen2-5-14b-instruct-0.yaml"]))["spec"][
+        "template"]["spec"]
+    assert whole_mig["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert "resourceClaims" not in whole_mig and "01-resource-claims.yaml" not in mig
 
 
 def test_mig_instances_are_numbered_per_gpu_and_profile(catalog):
