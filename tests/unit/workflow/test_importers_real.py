@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from scepsy_opt.core.errors import TraceError
 from scepsy_opt.core.trace import Call, TraceTable
 from scepsy_opt.workflow.importers.litellm import import_litellm
 from scepsy_opt.workflow.importers.metagpt import import_metagpt
+from scepsy_opt.workflow.importers.otel import import_otel
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 TAU2 = DATA / "litellm" / "tau2_retail"
@@ -182,3 +184,187 @@ def test_litellm_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match=rf"{file}:2: encoding: the file is not UTF-8 text "
                                          r"\(byte \d+: invalid start byte\) \(got b'\\xff'\)"):
         import_litellm(file)
+
+
+# ------------------------------------------------------------------------------ otel
+
+MS = 1_000_000  # nanoseconds
+T0 = 1_747_000_000_000_000_000
+
+
+def _sdk_spans() -> list:
+    """Spans of an agent run as the OpenInference instrumentations record them (AGENT root,
+    LLM, TOOL, CHAIN and LLM children), made and ended by the OpenTelemetry SDK itself."""
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    from opentelemetry import trace
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("openinference.instrumentation.openai_agents")
+    root = tracer.start_span("Agent workflow", start_time=T0,
+                             attributes={"openinference.span.kind": "AGENT"})
+    context = trace.set_span_in_context(root)
+    children = [
+        ("response", 10, 900, {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
+                               "llm.token_count.prompt": 812, "llm.token_count.completion": 40,
+                               "llm.token_count.total": 852}),
+        ("get_weather", 905, 1300, {"openinference.span.kind": "TOOL",
+                                    "tool.name": "get_weather"}),
+        ("format", 1301, 1302, {"openinference.span.kind": "CHAIN"}),
+        ("response", 1310, 2500, {"openinference.span.kind": "LLM",
+                                  "llm.model_name": "openai/gpt-4o-mini",
+                                  "llm.token_count.prompt": 901,
+                                  "llm.token_count.completion": 120}),
+    ]
+    for name, start, end, attributes in children:
+        span = tracer.start_span(name, context=context, start_time=T0 + start * MS,
+                                 attributes=attributes)
+        span.end(end_time=T0 + end * MS)
+    root.end(end_time=T0 + 2600 * MS)
+    return list(exporter.get_finished_spans())
+
+
+def _encode(spans: list) -> Any:
+    common = pytest.importorskip("opentelemetry.exporter.otlp.proto.common.trace_encoder")
+    return common.encode_spans(spans)  # the ExportTraceServiceRequest an OTLP exporter sends
+
+
+def _expected(spans: list) -> tuple[str, list[tuple]]:
+    """``(trace id, [(call id, kind, llm, name, start, end, in, out, parents)])``."""
+    by_name = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    llm1, llm2 = sorted(by_name["response"], key=lambda s: s.start_time)
+    tool = by_name["get_weather"][0]
+    ids = {s: format(s.context.span_id, "016x") for s in (llm1, tool, llm2)}
+    trace_id = format(llm1.context.trace_id, "032x")
+    return trace_id, [
+        (ids[llm1], "llm", "gpt-4o-mini", "response", 0.010, 0.900, 812, 40, ()),
+        (ids[tool], "tool", None, "get_weather", 0.905, 1.300, 0, 0, (ids[llm1],)),
+        (ids[llm2], "llm", "gpt-4o-mini", "response", 1.310, 2.500, 901, 120, (ids[tool],)),
+    ]
+
+
+def _rows(table: TraceTable) -> dict[str, list[tuple]]:
+    return {rid: [(c.call_id, c.kind, c.llm, c.name, round(c.start_s, 9), round(c.end_s, 9),
+                   c.input_tokens, c.output_tokens, c.parents) for c in calls]
+            for rid, calls in table.iter_requests()}
+
+
+def test_otel_openinference_spans_from_an_otlp_protobuf_file(tmp_path: Path) -> None:
+    spans = _sdk_spans()
+    file = tmp_path / "agent.pb"
+    file.write_bytes(_encode(spans).SerializeToString())
+    trace_id, expected = _expected(spans)
+    table = import_otel(file)
+    assert _rows(table) == {trace_id: expected}
+    assert table.llms == ("gpt-4o-mini",)  # the provider prefix is not part of the name
+
+
+def test_otel_protobuf_json_mapping_gives_the_same_calls(tmp_path: Path) -> None:
+    # protobuf's own JSON mapping of the same request writes ids in base64.
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    spans = _sdk_spans()
+    file = tmp_path / "agent.json"
+    file.write_text(json_format.MessageToJson(_encode(spans)))
+    assert "==" in file.read_text()  # base64 trace ids
+    trace_id, expected = _expected(spans)
+    assert _rows(import_otel(file)) == {trace_id: expected}
+
+
+def test_otel_collector_file_exporter_proto_stream(tmp_path: Path) -> None:
+    # format: proto of the collector's file exporter: each message after its 4-byte length.
+    spans = _sdk_spans()
+    stream = b""
+    for batch in (spans[:2], spans[2:]):
+        payload = _encode(batch).SerializeToString()
+        stream += len(payload).to_bytes(4, "big") + payload
+    file = tmp_path / "collector.binpb"
+    file.write_bytes(stream)
+    trace_id, expected = _expected(spans)
+    assert _rows(import_otel(file)) == {trace_id: expected}
+
+
+def _otlp_json(attributes: dict[str, dict], start: Any = str(T0),
+               end: Any = str(T0 + 5 * MS)) -> dict:
+    span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+            "name": "ChatOpenAI", "startTimeUnixNano": start, "endTimeUnixNano": end,
+            "attributes": [{"key": k, "value": v} for k, v in attributes.items()]}
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_otel_openinference_model_from_langchain_invocation_parameters(tmp_path: Path) -> None:
+    file = tmp_path / "t.json"
+    file.write_text(json.dumps(_otlp_json({
+        "openinference.span.kind": {"stringValue": "LLM"},
+        "llm.invocation_parameters": {"stringValue": json.dumps(
+            {"model_name": "gpt-4o", "temperature": 0.0, "_type": "openai-chat"})},
+        "llm.token_count.prompt": {"intValue": "11"},
+        "llm.token_count.completion": {"intValue": "3"}})))
+    table = import_otel(file)
+    assert table.llms == ("gpt-4o",)
+    assert (int(table.input_tokens[0]), int(table.output_tokens[0])) == (11, 3)
+
+
+def test_otel_openinference_llm_span_without_a_model_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "t.json"
+    file.write_text(json.dumps(_otlp_json({"openinference.span.kind": {"stringValue": "LLM"}})))
+    with pytest.raises(TraceError, match=r"spans\[0\]: attributes.llm.model_name: the "
+                                         r"OpenInference LLM span names no model"):
+        import_otel(file)
+
+
+_GENAI_ATTRS = {"gen_ai.request.model": {"stringValue": "gpt-4o"}}
+_GENAI = {"gen_ai.operation.name": '{"stringValue": "chat"}',
+          "gen_ai.request.model": '{"stringValue": "gpt-4o"}'}
+
+
+@pytest.mark.parametrize("token, start, field, shown", [
+    ('{"doubleValue": NaN}', f'"{T0}"', "attributes.gen_ai.usage.input_tokens", "nan"),
+    ('{"doubleValue": Infinity}', f'"{T0}"', "attributes.gen_ai.usage.input_tokens", "inf"),
+    ('{"doubleValue": "NaN"}', f'"{T0}"', "attributes.gen_ai.usage.input_tokens", "'NaN'"),
+    ('{"intValue": "12"}', "1" + "0" * 400, "startTimeUnixNano", "1000"),
+    ('{"intValue": "12"}', '"' + "9" * 30 + '"', "startTimeUnixNano", "'999"),
+    ('{"intValue": "12"}', str(2**64), "startTimeUnixNano", str(2**64)),
+])
+def test_otel_non_finite_tokens_and_huge_times_are_refused(
+        tmp_path: Path, token: str, start: str, field: str, shown: str) -> None:
+    attributes = ", ".join(f'{{"key": "{k}", "value": {v}}}' for k, v in
+                           {**_GENAI, "gen_ai.usage.input_tokens": token}.items())
+    text = ('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "0af7651916cd43dd8448eb2'
+            f'11c80319c", "spanId": "b7ad6b7169203331", "name": "chat", "startTimeUnixNano": '
+            f'{start}, "endTimeUnixNano": "{2**64 - 1}", "attributes": [{attributes}]}}]}}]}}]}}')
+    file = tmp_path / "t.json"
+    file.write_text(text)
+    with pytest.raises(TraceError) as info:
+        import_otel(file)
+    message = str(info.value)
+    assert message.startswith(f"{file}: resourceSpans[0].scopeSpans[0].spans[0]: {field}: ")
+    assert f"(got {shown}" in message and "Fix:" in message
+
+
+def test_otel_integer_beyond_the_digit_limit_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "t.json"
+    file.write_text(json.dumps(_otlp_json(_GENAI_ATTRS)).replace(
+        f'"{T0}"', "1" * 5000))
+    with pytest.raises(TraceError, match=rf"{file}: a number cannot be read"):
+        import_otel(file)
+
+
+def test_otel_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "t.json"
+    file.write_bytes(json.dumps(_otlp_json(_GENAI_ATTRS), indent=1).encode()
+                     .replace(b"ChatOpenAI", b"Chat\xc3(OpenAI"))
+    with pytest.raises(TraceError, match=rf"{file}:\d+: encoding: the file is not UTF-8"):
+        import_otel(file)
+
+
+def test_otel_protobuf_file_that_is_no_trace_message_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.proto.trace.v1.trace_pb2")
+    file = tmp_path / "t.pb"
+    file.write_bytes(b"\x0a\xff\xff\xff\xff\x0f")
+    with pytest.raises(TraceError, match=rf"{file}: not an OTLP protobuf trace message"):
+        import_otel(file)
