@@ -368,3 +368,52 @@ def test_otel_protobuf_file_that_is_no_trace_message_is_refused(tmp_path: Path) 
     file.write_bytes(b"\x0a\xff\xff\xff\xff\x0f")
     with pytest.raises(TraceError, match=rf"{file}: not an OTLP protobuf trace message"):
         import_otel(file)
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def _bad_litellm(tmp_path: Path) -> Path:
+    file = tmp_path / "calls.jsonl"
+    file.write_text(_GOOD_RECORD.replace('"prompt_tokens": 10', '"prompt_tokens": NaN') + "\n")
+    return file
+
+
+def _bad_otel_encoding(tmp_path: Path) -> Path:
+    file = tmp_path / "spans.json"
+    file.write_bytes(json.dumps(_otlp_json(_GENAI_ATTRS)).encode().replace(b"Chat", b"\xffChat"))
+    return file
+
+
+def _bad_otel_time(tmp_path: Path) -> Path:
+    file = tmp_path / "spans.json"
+    file.write_text(json.dumps(_otlp_json(_GENAI_ATTRS, start=10**400)))
+    return file
+
+
+@pytest.mark.parametrize("make, fmt, needles", [
+    (_bad_litellm, "litellm", [":1: prompt_tokens:", "(got nan)", "Fix:"]),
+    (_bad_otel_encoding, "otel", [":1: encoding: the file is not UTF-8", "Fix:"]),
+    (_bad_otel_time, "otel", ["spans[0]: startTimeUnixNano:", "2^64 - 1", "Fix:"]),
+])
+def test_bad_trace_values_end_the_cli_with_a_clear_error(cli, tmp_path, make, fmt, needles):
+    trace = make(tmp_path)
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=traces", f"workflow.traces.path={trace}",
+                 f"workflow.traces.format={fmt}", "stop_after=analyze",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for needle in [str(trace), *needles]:
+        assert needle in result.stderr, (needle, result.stderr)
+    assert not (run_dir / "workflow_stats.json").exists()
+
+
+def test_the_cli_analyses_a_metagpt_log_that_starts_at_round_4(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("+workflow=traces", f"workflow.traces.path={_renumbered_log(tmp_path, 4, 1)}",
+                 "workflow.traces.format=metagpt", "stop_after=analyze",
+                 f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((run_dir / "workflow_stats.json").read_text())
+    assert stats["num_requests"] == 1 and set(stats["llms"]) == {"gpt-4-32k"}
