@@ -417,3 +417,15 @@ def test_the_cli_analyses_a_metagpt_log_that_starts_at_round_4(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     stats = json.loads((run_dir / "workflow_stats.json").read_text())
     assert stats["num_requests"] == 1 and set(stats["llms"]) == {"gpt-4-32k"}
+
+
+def test_otel_protobuf_without_opentelemetry_proto_says_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.proto.trace.v1.trace_pb2", None)
+    file = tmp_path / "t.pb"
+    file.write_bytes(b"")
+    with pytest.raises(TraceError, match=r"needs the opentelemetry-proto package.*"
+                                         r"pip install opentelemetry-proto"):
+        import_otel(file)
