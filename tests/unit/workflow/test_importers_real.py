@@ -13,6 +13,7 @@ import pytest
 
 from scepsy_opt.core.errors import TraceError
 from scepsy_opt.core.trace import Call, TraceTable
+from scepsy_opt.workflow.importers._models import model_name
 from scepsy_opt.workflow.importers.litellm import import_litellm
 from scepsy_opt.workflow.importers.metagpt import import_metagpt
 from scepsy_opt.workflow.importers.otel import import_otel
@@ -429,3 +430,29 @@ def test_otel_protobuf_without_opentelemetry_proto_says_what_to_install(
     with pytest.raises(TraceError, match=r"needs the opentelemetry-proto package.*"
                                          r"pip install opentelemetry-proto"):
         import_otel(file)
+
+
+# ------------------------------------------------------------------------------ model names
+
+
+@pytest.mark.parametrize("logged, name", [
+    ("claude-haiku-4-5", "claude-haiku-4-5"),
+    ("anthropic/claude-haiku-4-5", "claude-haiku-4-5"),
+    ("Anthropic/claude-haiku-4-5", "claude-haiku-4-5"),
+    ("openrouter/anthropic/claude-3-haiku", "claude-3-haiku"),
+    ("hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
+    ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
+    ("openai/", "openai/"),
+])
+def test_model_name_strips_litellm_provider_prefixes_only(logged: str, name: str) -> None:
+    assert model_name(logged) == name
+
+
+def test_metagpt_provider_prefix_names_one_llm(tmp_path: Path) -> None:
+    lines = METAGPT_LOG.read_text().splitlines()
+    lines[1] = lines[1].replace('"model": "gpt-4-32k"', '"model": "azure/gpt-4-32k"', 3)
+    file = tmp_path / "log.jsonl"
+    file.write_text("\n".join(lines) + "\n")
+    assert '"azure/gpt-4-32k"' in file.read_text()
+    assert import_metagpt(file).llms == ("gpt-4-32k",)
