@@ -24,6 +24,9 @@ LangGraph, the OpenAI Agents SDK, LlamaIndex...) is classified by that kind:
   none of them is refused) and whose tokens are ``llm.token_count.prompt`` /
   ``llm.token_count.completion``;
 * ``TOOL``: a tool call named ``tool.name``, else the span name;
+* LLM and TOOL calls made inside a LangGraph node are named by that node (the
+  ``langgraph_node`` of the JSON ``metadata`` attribute the LangChain instrumentation records),
+  as their span names are the model or tool class (``ChatOpenAI``);
 * every other kind (``AGENT``, ``CHAIN``, ``RETRIEVER``, ``EMBEDDING``, ``RERANKER``,
   ``GUARDRAIL``, ``EVALUATOR``, ``PROMPT``) only gives structure and is not emitted.
 
@@ -90,6 +93,7 @@ OI_LLM, OI_TOOL = "LLM", "TOOL"
 OI_MODEL_KEY = "llm.model_name"
 OI_INVOCATION_KEY = "llm.invocation_parameters"
 OI_TOOL_NAME_KEY = "tool.name"
+OI_METADATA_KEY = "metadata"
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
                     "llm.token_count.prompt")
 OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
@@ -332,15 +336,16 @@ def _call(span: _Span, origin_ns: int) -> tuple[Call | None, bool]:
     end_s = (span.end_ns - origin_ns) / 1e9
     if kind is None:
         return None, False
+    node = _json_text(attrs, OI_METADATA_KEY, ("langgraph_node",)) if openinference else None
     if kind == "tool":
         tool_name = _text(attrs, (OI_TOOL_NAME_KEY if openinference else TOOL_NAME_KEY,))
         return Call(request_id=span.trace_id, call_id=span.span_id, kind="tool",
-                    start_s=start_s, end_s=end_s, name=tool_name or span.name), False
+                    start_s=start_s, end_s=end_s, name=node or tool_name or span.name), False
     model = _model(attrs, span.where) if openinference else _text(attrs, MODEL_KEYS)
     input_tokens = _tokens(attrs, INPUT_TOKEN_KEYS, span.where)
     output_tokens = _tokens(attrs, OUTPUT_TOKEN_KEYS, span.where)
     call = Call(request_id=span.trace_id, call_id=span.span_id, kind="llm", start_s=start_s,
-                end_s=end_s, llm=model_name(model or ""), name=span.name or None,
+                end_s=end_s, llm=model_name(model or ""), name=node or span.name or None,
                 input_tokens=input_tokens or 0, output_tokens=output_tokens or 0)
     return call, input_tokens is None and output_tokens is None
 
@@ -350,17 +355,22 @@ def _text(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return next((attrs[k] for k in keys if isinstance(attrs.get(k), str) and attrs[k]), None)
 
 
+def _json_text(attrs: dict[str, Any], key: str, fields: tuple[str, ...]) -> str | None:
+    """The first non-empty string among ``fields`` of the JSON object in attribute ``key``."""
+    if not isinstance(attrs.get(key), str):
+        return None
+    try:
+        document = json.loads(attrs[key])
+    except ValueError:
+        return None
+    return _text(document, fields) if isinstance(document, dict) else None
+
+
 def _model(attrs: dict[str, Any], where: str) -> str:
     """The model of an OpenInference LLM span."""
-    model = _text(attrs, (OI_MODEL_KEY,))
-    if model is None and isinstance(attrs.get(OI_INVOCATION_KEY), str):
-        try:
-            parameters = json.loads(attrs[OI_INVOCATION_KEY])
-        except json.JSONDecodeError:
-            parameters = None
-        if isinstance(parameters, dict):
-            model = _text(parameters, ("model", "model_name"))
-    model = model or _text(attrs, MODEL_KEYS)
+    model = _text(attrs, (OI_MODEL_KEY,)) \
+        or _json_text(attrs, OI_INVOCATION_KEY, ("model", "model_name")) \
+        or _text(attrs, MODEL_KEYS)
     if model is None:
         raise TraceError("the OpenInference LLM span names no model", source=where,
                          field=f"attributes.{OI_MODEL_KEY}", value=attrs.get(OI_MODEL_KEY),

@@ -332,6 +332,38 @@ def test_otel_reads_a_recorded_openai_agents_run_in_protobuf_and_json() -> None:
     assert [c[8] for c in calls] == [(), (calls[0][0],), (calls[1][0],)]
 
 
+LANGGRAPH = DATA / "otel" / "langgraph_research.pb"
+
+
+def test_otel_reads_a_recorded_langgraph_run_with_parallel_nodes() -> None:
+    trace_pb2 = pytest.importorskip("opentelemetry.proto.trace.v1.trace_pb2")
+    message = trace_pb2.TracesData()
+    message.ParseFromString(LANGGRAPH.read_bytes())
+    spans = [s for r in message.resource_spans for sc in r.scope_spans for s in sc.spans]
+    origin = min(s.start_time_unix_nano for s in spans)
+    expected = {}
+    for span in spans:
+        attrs = {a.key: a.value for a in span.attributes}
+        if attrs["openinference.span.kind"].string_value != "LLM":
+            continue
+        node = json.loads(attrs["metadata"].string_value)["langgraph_node"]
+        expected[node] = (span.span_id.hex(), attrs["llm.model_name"].string_value,
+                          round((span.start_time_unix_nano - origin) / 1e9, 9),
+                          round((span.end_time_unix_nano - origin) / 1e9, 9),
+                          attrs["llm.token_count.prompt"].int_value,
+                          attrs["llm.token_count.completion"].int_value)
+    assert sorted(expected) == ["answer", "plan", "research_a", "research_b"]
+    ((trace, calls),) = _rows(import_otel(LANGGRAPH)).items()
+    assert trace == spans[0].trace_id.hex()
+    got = {c[3]: (c[0], c[2], c[4], c[5], c[6], c[7]) for c in calls}
+    assert got == expected
+    # plan, then both research nodes at once, then answer after both: the graph's shape.
+    parents = {c[3]: {next(n for n, e in expected.items() if e[0] == p) for p in c[8]}
+               for c in calls}
+    assert parents == {"plan": set(), "research_a": {"plan"}, "research_b": {"plan"},
+                       "answer": {"research_a", "research_b"}}
+
+
 def _otlp_json(attributes: dict[str, dict], start: Any = str(T0),
                end: Any = str(T0 + 5 * MS)) -> dict:
     span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
