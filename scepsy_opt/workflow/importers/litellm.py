@@ -62,11 +62,10 @@ from scepsy_opt.core.errors import TraceError
 from scepsy_opt.core.trace import (
     Call,
     TraceTable,
-    iter_json_lines,
     table_from_calls,
 )
 from scepsy_opt.workflow.importers._models import model_name
-from scepsy_opt.workflow.importers._text import check_utf8
+from scepsy_opt.workflow.importers._text import json_lines
 from scepsy_opt.workflow.importers._timing import infer_dependencies
 
 logger = logging.getLogger(__name__)
@@ -230,8 +229,7 @@ def _read_session(role_files: list[tuple[str, Path]]) -> list[_Record]:
     counts: dict[str, int] = {}
     for role, file in role_files:
         skipped = 0
-        check_utf8(file)
-        for line_no, raw in iter_json_lines(file):
+        for line_no, raw in json_lines(file, fix="write exactly one JSON object per line"):
             where = f"{file}:{line_no}"
             if not isinstance(raw, dict):
                 raise TraceError("a litellm log line must be a JSON object", source=where,

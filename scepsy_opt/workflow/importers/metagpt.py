@@ -64,11 +64,10 @@ from scepsy_opt.core.trace import (
     Call,
     TraceTable,
     input_files,
-    iter_json_lines,
     table_from_calls,
 )
 from scepsy_opt.workflow.importers._models import model_name
-from scepsy_opt.workflow.importers._text import check_utf8
+from scepsy_opt.workflow.importers._text import json_lines
 
 logger = logging.getLogger(__name__)
 
@@ -177,10 +176,9 @@ def _schedule(
 
 
 def _read_log(file: Path) -> list[list[_Entry]]:
-    check_utf8(file)
     rounds: list[list[_Entry]] = []
     first = 0
-    for line_no, raw in iter_json_lines(file, fix="write one round object per line"):
+    for line_no, raw in json_lines(file, fix="write one round object per line"):
         where = f"{file}:{line_no}"
         if not rounds:
             first = _first_round(raw, where)

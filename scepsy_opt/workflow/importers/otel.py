@@ -74,11 +74,10 @@ from scepsy_opt.core.trace import (
     Call,
     TraceTable,
     input_files,
-    iter_json_lines,
     table_from_calls,
 )
 from scepsy_opt.workflow.importers._models import model_name
-from scepsy_opt.workflow.importers._text import check_utf8
+from scepsy_opt.workflow.importers._text import check_utf8, json_lines
 from scepsy_opt.workflow.importers._timing import infer_dependencies
 
 logger = logging.getLogger(__name__)
@@ -176,7 +175,7 @@ def _documents(file: Path) -> Iterator[tuple[str, Any]]:
         raise TraceError(f"a number cannot be read ({exc})", source=str(file),
                          fix="write times and counts as integers of at most 20 digits"
                          ) from None
-    for line_no, document in iter_json_lines(file, fix="write one OTLP/JSON document per line"):
+    for line_no, document in json_lines(file, fix="write one OTLP/JSON document per line"):
         yield f"{file}:{line_no}", document
 
 

@@ -531,3 +531,26 @@ def test_metagpt_provider_prefix_names_one_llm(tmp_path: Path) -> None:
     file.write_text("\n".join(lines) + "\n")
     assert '"azure/gpt-4-32k"' in file.read_text()
     assert import_metagpt(file).llms == ("gpt-4-32k",)
+
+
+# ------------------------------------------------------------------------------ unreadable text
+
+
+@pytest.mark.parametrize("importer, good_line", [
+    (import_litellm, _GOOD_RECORD),
+    (import_metagpt, None),
+])
+def test_an_integer_beyond_pythons_digit_limit_is_refused_with_its_line(
+        tmp_path: Path, importer, good_line: str | None) -> None:
+    good = good_line or METAGPT_LOG.read_text().splitlines()[0]
+    file = tmp_path / "log.jsonl"
+    file.write_text(good + "\n\n" + '{"prompt_tokens": ' + "7" * 5000 + "}\n")
+    with pytest.raises(TraceError, match=rf"{file}:3: a number cannot be read.*Fix:"):
+        importer(file)
+
+
+def test_metagpt_log_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "log.jsonl"
+    file.write_bytes(METAGPT_LOG.read_bytes().replace(b"Write a deep", b"Write a \xe9 deep", 1))
+    with pytest.raises(TraceError, match=rf"{file}:1: encoding: the file is not UTF-8"):
+        import_metagpt(file)
