@@ -24,9 +24,9 @@ LangGraph, the OpenAI Agents SDK, LlamaIndex...) is classified by that kind:
   none of them is refused) and whose tokens are ``llm.token_count.prompt`` /
   ``llm.token_count.completion``;
 * ``TOOL``: a tool call named ``tool.name``, else the span name;
-* LLM and TOOL calls made inside a LangGraph node are named by that node (the
-  ``langgraph_node`` of the JSON ``metadata`` attribute the LangChain instrumentation records),
-  as their span names are the model or tool class (``ChatOpenAI``);
+* an LLM call made inside a LangGraph node is named by that node (the ``langgraph_node`` of
+  the JSON ``metadata`` attribute the LangChain instrumentation records), as its span name is
+  the model class (``ChatOpenAI``); a TOOL span without ``tool.name`` is named likewise;
 * every other kind (``AGENT``, ``CHAIN``, ``RETRIEVER``, ``EMBEDDING``, ``RERANKER``,
   ``GUARDRAIL``, ``EVALUATOR``, ``PROMPT``) only gives structure and is not emitted.
 
@@ -339,7 +339,7 @@ def _call(span: _Span, origin_ns: int) -> tuple[Call | None, bool]:
     if kind == "tool":
         tool_name = _text(attrs, (OI_TOOL_NAME_KEY if openinference else TOOL_NAME_KEY,))
         return Call(request_id=span.trace_id, call_id=span.span_id, kind="tool",
-                    start_s=start_s, end_s=end_s, name=node or tool_name or span.name), False
+                    start_s=start_s, end_s=end_s, name=tool_name or node or span.name), False
     model = _model(attrs, span.where) if openinference else _text(attrs, MODEL_KEYS)
     input_tokens = _tokens(attrs, INPUT_TOKEN_KEYS, span.where)
     output_tokens = _tokens(attrs, OUTPUT_TOKEN_KEYS, span.where)
