@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 TAU2 = DATA / "litellm" / "tau2_retail"
 SESSIONS = ("0e1f2eca", "2473490a", "b8eae4da")
 METAGPT_LOG = DATA / "metagpt" / "metagpt_log_3_round.jsonl"
+METAGPT_R4 = DATA / "metagpt" / "log_new_rounds_r4.jsonl"
 APPWORLD_HEAD = DATA / "litellm" / "appworld_17b6ecba" / "trace_head.jsonl"
 
 
@@ -44,6 +45,38 @@ def _renumbered_log(tmp_path: Path, first: int, drop: int) -> Path:
     file = tmp_path / "log_new_rounds.jsonl"
     file.write_text("\n".join(out) + "\n")
     return file
+
+
+def test_metagpt_published_log_starting_at_round_4() -> None:
+    (raw,) = [json.loads(line) for line in METAGPT_R4.read_text().splitlines()]
+    assert sorted(raw) == ["r4_queries", "r4_responses"]
+    calls = calls_of(import_metagpt(METAGPT_R4))["log_new_rounds_r4"]
+    responses = raw["r4_responses"]
+    assert [c.call_id for c in calls] == [f"r4-{key}" for key in responses]
+    assert {c.name.split(":")[0] for c in calls} == {"reviewer"}
+    assert all(c.parents == () and c.start_s == 0.0 for c in calls)
+    for call, response in zip(calls, responses.values(), strict=True):
+        assert (call.llm, call.input_tokens, call.output_tokens) == (
+            response["model"], response["usage"]["prompt_tokens"],
+            response["usage"]["completion_tokens"])
+    # Durations: the gap to the next created stamp (the log was replayed one call at a time, in
+    # log order), and for the last call the token fit over the other seven.
+    created = [r["created"] for r in responses.values()]
+    assert created == sorted(created)
+    assert [c.end_s for c in calls[:-1]] == [b - a for a, b in zip(created, created[1:],
+                                                                   strict=False)]
+    assert 0 < calls[-1].end_s < 60
+
+
+def test_metagpt_folder_with_the_published_logs_before_and_after_round_4(tmp_path: Path) -> None:
+    for log in (METAGPT_LOG, METAGPT_R4):
+        shutil.copy(log, tmp_path / log.name)
+    table = import_metagpt(tmp_path)
+    assert table.request_ids == ("log_new_rounds_r4", "metagpt_log_3_round")
+    rounds = {rid: sorted({c.call_id.split("-")[0] for c in calls})
+              for rid, calls in table.iter_requests()}
+    assert rounds == {"log_new_rounds_r4": ["r4"],
+                      "metagpt_log_3_round": ["r0", "r1", "r2", "r3"]}
 
 
 @pytest.mark.parametrize("first", [4, 17])
