@@ -24,9 +24,14 @@ LangGraph, the OpenAI Agents SDK, LlamaIndex...) is classified by that kind:
   none of them is refused) and whose tokens are ``llm.token_count.prompt`` /
   ``llm.token_count.completion``;
 * ``TOOL``: a tool call named ``tool.name``, else the span name;
-* an LLM call made inside a LangGraph node is named by that node (the ``langgraph_node`` of
-  the JSON ``metadata`` attribute the LangChain instrumentation records), as its span name is
-  the model class (``ChatOpenAI``); a TOOL span without ``tool.name`` is named likewise;
+* an LLM call is named by the LangGraph node it runs in (the ``langgraph_node`` of the JSON
+  ``metadata`` attribute the LangChain instrumentation records), else by the agent it runs in
+  (the ``agent.name`` of the nearest ancestor span of kind ``AGENT`` that has one, as the
+  OpenAI Agents instrumentation writes one such span per agent), else by its span name: span
+  names are
+  the model class or the call type (``ChatOpenAI``, ``generation``, ``response``), the same for
+  every step; a TOOL span without ``tool.name`` is named by its span name (``handoff to
+  weather``), else likewise;
 * every other kind (``AGENT``, ``CHAIN``, ``RETRIEVER``, ``EMBEDDING``, ``RERANKER``,
   ``GUARDRAIL``, ``EVALUATOR``, ``PROMPT``) only gives structure and is not emitted.
 
@@ -93,6 +98,7 @@ OI_MODEL_KEY = "llm.model_name"
 OI_INVOCATION_KEY = "llm.invocation_parameters"
 OI_TOOL_NAME_KEY = "tool.name"
 OI_METADATA_KEY = "metadata"
+OI_AGENT, OI_AGENT_NAME_KEY = "AGENT", "agent.name"
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
                     "llm.token_count.prompt")
 OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
@@ -109,6 +115,7 @@ class _Span:
     where: str  # "file[:line]: resourceSpans[i].scopeSpans[j].spans[k]"
     trace_id: str
     span_id: str
+    parent_id: str | None
     name: str
     start_ns: int
     end_ns: int
@@ -138,9 +145,10 @@ def import_otel(path: str | os.PathLike[str]) -> TraceTable:
     no_tokens = 0
     for trace_id, spans in traces.items():
         origin = min(s.start_ns for s in spans)
+        by_id = {s.span_id: s for s in spans}
         trace_calls = []
         for span in spans:
-            call, tokens_missing = _call(span, origin)
+            call, tokens_missing = _call(span, origin, _agent(span, by_id))
             if call is not None:
                 trace_calls.append(call)
                 no_tokens += tokens_missing
@@ -264,7 +272,9 @@ def _parse_span(raw: Any, where: str) -> _Span:
                          field="endTimeUnixNano", value=raw.get("endTimeUnixNano"),
                          fix=f"endTimeUnixNano must be >= {raw.get('startTimeUnixNano')}")
     name = raw.get("name", "")
+    parent = raw.get("parentSpanId")
     return _Span(where=where, trace_id=ids["traceId"], span_id=ids["spanId"],
+                 parent_id=_span_id(parent) if isinstance(parent, str) and parent else None,
                  name=name if isinstance(name, str) else str(name),
                  start_ns=times["startTimeUnixNano"], end_ns=times["endTimeUnixNano"],
                  attributes=_attributes(raw.get("attributes", []), where))
@@ -326,20 +336,35 @@ def _kind(attrs: dict[str, Any]) -> tuple[str | None, bool]:
     return "llm", False
 
 
-def _call(span: _Span, origin_ns: int) -> tuple[Call | None, bool]:
+def _agent(span: _Span, by_id: dict[str, _Span]) -> str | None:
+    """The ``agent.name`` of the nearest ancestor span of OpenInference kind AGENT that has
+    one."""
+    seen = {span.span_id}
+    parent = by_id.get(span.parent_id) if span.parent_id else None
+    while parent is not None and parent.span_id not in seen:
+        name = _text(parent.attributes, (OI_AGENT_NAME_KEY,))
+        if name and str(parent.attributes.get(OI_KIND, "")).upper() == OI_AGENT:
+            return name
+        seen.add(parent.span_id)
+        parent = by_id.get(parent.parent_id) if parent.parent_id else None
+    return None
+
+
+def _call(span: _Span, origin_ns: int, agent: str | None) -> tuple[Call | None, bool]:
     """The call a span stands for (None for structure spans), and whether its tokens are
-    missing."""
+    missing; ``agent`` names the agent the span runs in."""
     attrs = span.attributes
     kind, openinference = _kind(attrs)
     start_s = (span.start_ns - origin_ns) / 1e9
     end_s = (span.end_ns - origin_ns) / 1e9
     if kind is None:
         return None, False
-    node = _json_text(attrs, OI_METADATA_KEY, ("langgraph_node",)) if openinference else None
+    node = (_json_text(attrs, OI_METADATA_KEY, ("langgraph_node",)) or agent) \
+        if openinference else None
     if kind == "tool":
         tool_name = _text(attrs, (OI_TOOL_NAME_KEY if openinference else TOOL_NAME_KEY,))
         return Call(request_id=span.trace_id, call_id=span.span_id, kind="tool",
-                    start_s=start_s, end_s=end_s, name=tool_name or node or span.name), False
+                    start_s=start_s, end_s=end_s, name=tool_name or span.name or node), False
     model = _model(attrs, span.where) if openinference else _text(attrs, MODEL_KEYS)
     input_tokens = _tokens(attrs, INPUT_TOKEN_KEYS, span.where)
     output_tokens = _tokens(attrs, OUTPUT_TOKEN_KEYS, span.where)

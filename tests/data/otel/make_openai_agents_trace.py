@@ -1,5 +1,7 @@
 """Record one OpenAI Agents SDK run as OpenInference spans, exported as OTLP protobuf and JSON.
 
+A triage agent hands the question off to a weather agent, which calls its tool and answers.
+
 The agent, its chat-completions model class, the openai client, the OpenInference
 instrumentation, the OpenTelemetry SDK and its OTLP encoder are the real packages; only the
 model server is replaced by two canned chat.completion answers (a tool call, then the reply).
@@ -20,6 +22,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ANSWERS = [
+    {"id": "chatcmpl-0", "object": "chat.completion", "created": 1746999999,
+     "model": "gpt-4o-2024-08-06",
+     "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+         "role": "assistant", "content": None, "tool_calls": [{
+             "id": "call_0", "type": "function",
+             "function": {"name": "transfer_to_weather", "arguments": "{}"}}]}}],
+     "usage": {"prompt_tokens": 64, "completion_tokens": 11, "total_tokens": 75}},
     {"id": "chatcmpl-1", "object": "chat.completion", "created": 1747000000,
      "model": "gpt-4o-mini-2024-07-18",
      "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
@@ -52,9 +61,11 @@ async def main(out: str) -> None:
     OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
     client = AsyncOpenAI(api_key="unused", base_url="http://model.invalid/v1",
                          http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
-    agent = Agent(name="weather", instructions="Answer with the weather.", tools=[get_weather],
-                  model=OpenAIChatCompletionsModel("gpt-4o-mini", client))
-    await Runner.run(agent, "What is the weather in Paris?")
+    weather = Agent(name="weather", instructions="Answer with the weather.",
+                    tools=[get_weather], model=OpenAIChatCompletionsModel("gpt-4o-mini", client))
+    triage = Agent(name="triage", instructions="Hand weather questions to the weather agent.",
+                   handoffs=[weather], model=OpenAIChatCompletionsModel("gpt-4o", client))
+    await Runner.run(triage, "What is the weather in Paris?")
     request = encode_spans(exporter.get_finished_spans())
     with open(f"{out}.pb", "wb") as handle:
         handle.write(request.SerializeToString())

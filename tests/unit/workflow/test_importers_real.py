@@ -322,35 +322,44 @@ def test_otel_collector_file_exporter_proto_stream(tmp_path: Path) -> None:
     assert _rows(import_otel(file)) == {trace_id: expected}
 
 
-OPENAI_AGENTS = DATA / "otel" / "openai_agents_weather"
+OPENAI_AGENTS = DATA / "otel" / "openai_agents_handoff"
 
 
 def _raw_calls(document: dict) -> dict[str, list[tuple]]:
     """The calls of an OTLP/JSON document read straight from its spans (the oracle): spans of
-    OpenInference kind LLM or TOOL, ids from base64 to hex, times relative to the trace start."""
+    OpenInference kind LLM or TOOL, ids from base64 to hex, times relative to the trace start,
+    LLM calls named by the agent.name of their nearest AGENT ancestor."""
     import base64
 
     spans = [span for resource in document["resourceSpans"]
              for scope in resource["scopeSpans"] for span in scope["spans"]]
+    attrs = {s["spanId"]: {a["key"]: next(iter(a["value"].values())) for a in s["attributes"]}
+             for s in spans}
+    parent = {s["spanId"]: s.get("parentSpanId") for s in spans}
+
+    def agent(span_id: str) -> str:
+        while "agent.name" not in attrs[span_id]:
+            span_id = parent[span_id]
+        return attrs[span_id]["agent.name"]
+
     origin = min(int(s["startTimeUnixNano"]) for s in spans)
     rows = {}
     for span in spans:
-        attrs = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
-        kind = attrs["openinference.span.kind"]
+        kind = attrs[span["spanId"]]["openinference.span.kind"]
         if kind not in ("LLM", "TOOL"):
             continue
+        a = attrs[span["spanId"]]
         trace_id, span_id = (base64.b64decode(span[k]).hex() for k in ("traceId", "spanId"))
-        start = (int(span["startTimeUnixNano"]) - origin) / 1e9
-        end = (int(span["endTimeUnixNano"]) - origin) / 1e9
         rows.setdefault(trace_id, []).append((
-            span_id, kind.lower(), attrs.get("llm.model_name"),
-            attrs["tool.name"] if kind == "TOOL" else span["name"], round(start, 9),
-            round(end, 9), int(attrs.get("llm.token_count.prompt", 0)),
-            int(attrs.get("llm.token_count.completion", 0))))
+            span_id, kind.lower(), a.get("llm.model_name"),
+            a.get("tool.name", span["name"]) if kind == "TOOL" else agent(span["spanId"]),
+            round((int(span["startTimeUnixNano"]) - origin) / 1e9, 9),
+            round((int(span["endTimeUnixNano"]) - origin) / 1e9, 9),
+            int(a.get("llm.token_count.prompt", 0)), int(a.get("llm.token_count.completion", 0))))
     return {t: sorted(r, key=lambda row: row[4]) for t, r in rows.items()}
 
 
-def test_otel_reads_a_recorded_openai_agents_run_in_protobuf_and_json() -> None:
+def test_otel_reads_a_recorded_openai_agents_handoff_in_protobuf_and_json() -> None:
     pytest.importorskip("opentelemetry.proto.trace.v1.trace_pb2")
     from_pb = _rows(import_otel(OPENAI_AGENTS.with_suffix(".pb")))
     from_json = _rows(import_otel(OPENAI_AGENTS.with_suffix(".json")))
@@ -358,11 +367,12 @@ def test_otel_reads_a_recorded_openai_agents_run_in_protobuf_and_json() -> None:
     expected = _raw_calls(json.loads(OPENAI_AGENTS.with_suffix(".json").read_text()))
     assert {t: [row[:8] for row in rows] for t, rows in from_pb.items()} == expected
     ((trace, calls),) = from_pb.items()
-    # llm, tool, llm: a chain, each call after the one before it.
-    assert [(c[1], c[3], c[6], c[7]) for c in calls] == [
-        ("llm", "generation", 81, 15), ("tool", "get_weather", 0, 0),
-        ("llm", "generation", 110, 9)]
-    assert [c[8] for c in calls] == [(), (calls[0][0],), (calls[1][0],)]
+    # triage's llm call and handoff, then the weather agent's llm, tool and llm: a chain.
+    assert [(c[1], c[2], c[3], c[6], c[7]) for c in calls] == [
+        ("llm", "gpt-4o", "triage", 64, 11), ("tool", None, "handoff to weather", 0, 0),
+        ("llm", "gpt-4o-mini", "weather", 81, 15), ("tool", None, "get_weather", 0, 0),
+        ("llm", "gpt-4o-mini", "weather", 110, 9)]
+    assert [c[8] for c in calls] == [()] + [(calls[k][0],) for k in range(4)]
 
 
 LANGGRAPH = DATA / "otel" / "langgraph_research.pb"
