@@ -147,7 +147,8 @@ def _guess_layout(path: Path) -> str:
             "cannot tell whether the logs in this folder are sessions or the roles of one "
             "session: some of their time spans overlap and some do not", source=str(path),
             field="layout", value="auto",
-            fix="pass layout=sessions (one request per entry) or layout=session (one request)")
+            fix="pass layout=sessions (one request per entry) or layout=session (one request), "
+                "e.g. +workflow.traces.options.layout=sessions")
     logger.info("%s: %d logs, %s in time: read as layout %r", path, len(spans),
                 "none overlapping" if layout == "sessions" else "overlapping", layout)
     return layout
