@@ -7,8 +7,8 @@ Formats (keys of :data:`IMPORTERS`):
   (:func:`~scepsy_opt.core.trace.read_jsonl`);
 * ``litellm``: litellm per-call logs, one request per session
   (:func:`~scepsy_opt.workflow.importers.litellm.import_litellm`);
-* ``otel``: OpenTelemetry OTLP/JSON exports with GenAI attributes, one request per trace
-  (:func:`~scepsy_opt.workflow.importers.otel.import_otel`);
+* ``otel``: OpenTelemetry exports (OTLP/JSON or OTLP protobuf) with GenAI or OpenInference
+  attributes, one request per trace (:func:`~scepsy_opt.workflow.importers.otel.import_otel`);
 * ``metagpt``: MetaGPT-style multi-agent round logs, one request per log
   (:func:`~scepsy_opt.workflow.importers.metagpt.import_metagpt`).
 """

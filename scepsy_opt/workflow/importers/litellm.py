@@ -8,12 +8,20 @@ Layouts (``layout="auto"`` picks one from ``path``):
   (``request_id`` = the folder name). Each file belongs to the *role* named by the first
   component of its path inside the folder: ``agent/litellm/trace.jsonl`` is role ``agent``,
   ``user.jsonl`` is role ``user``. Files of one role are read in path order.
-* ``"sessions"``: a folder of session folders, one request per session folder (sorted by name).
+* ``"sessions"``: a folder of sessions, one request per entry (sorted by name): each subfolder
+  is a session folder as above, and each ``.jsonl`` file directly inside is a session of its
+  own, as in layout ``"file"``.
 
-A session folder and a folder of sessions look alike, so ``"auto"`` takes a folder as a folder
-of sessions when one of its subfolders holds more than one ``.jsonl`` file (the roles of one
-session), and as one session otherwise. Pass ``layout`` explicitly where this guess is wrong
-(sessions holding a single role each, or a role logging to several files).
+A session folder and a folder of sessions look alike, so ``"auto"`` decides as follows. A
+folder with a subfolder holding more than one ``.jsonl`` file (the roles of one session) is a
+folder of sessions. Otherwise every entry of the folder (a subfolder or a ``.jsonl`` file) holds
+one log, which is either one role of a single session or a whole single-role session (as
+exgentic writes ``sessions/<id>/agent/litellm/trace.jsonl`` for AppWorld). The roles of one
+session take turns in one conversation, so their logs overlap in time; sessions run one after
+another do not. Each log's time span (first to last recorded time) is compared: if no two
+overlap, the entries are sessions; if they chain into one overlapping group, they are the roles
+of one session; otherwise (some overlap, some not, e.g. sessions run partly in parallel) the
+guess is refused and ``layout`` must be given. The choice is logged.
 
 Record styles:
 
@@ -33,8 +41,10 @@ A session must use one style throughout. Records whose ``status`` is present and
 ``"success"`` are skipped (their number is logged). Times are seconds relative to the session's
 first event (earliest start, or earliest end for end-time-only sessions). ``llm`` is the model
 name (``llm_from="model"``) or the role (``llm_from="role"``, for an agent and a user simulator
-sharing one model); ``name`` is the role; ``call_id`` is ``<role>-<k>`` with ``k`` counting the
-role's imported calls from 0 in file order.
+sharing one model), without its provider prefix
+(:func:`~scepsy_opt.workflow.importers._models.model_name`: ``anthropic/claude-haiku-4-5`` and
+``claude-haiku-4-5`` are one llm); ``name`` is the role; ``call_id`` is ``<role>-<k>`` with
+``k`` counting the role's imported calls from 0 in file order.
 """
 
 from __future__ import annotations
@@ -52,9 +62,10 @@ from scepsy_opt.core.errors import TraceError
 from scepsy_opt.core.trace import (
     Call,
     TraceTable,
-    iter_json_lines,
     table_from_calls,
 )
+from scepsy_opt.workflow.importers._models import model_name
+from scepsy_opt.workflow.importers._text import json_lines
 from scepsy_opt.workflow.importers._timing import infer_dependencies
 
 logger = logging.getLogger(__name__)
@@ -62,6 +73,7 @@ logger = logging.getLogger(__name__)
 LAYOUTS = ("auto", "file", "session", "sessions")
 LLM_FROM = ("model", "role")
 _TOKEN_FIELDS = ("prompt_tokens", "completion_tokens")
+_MAX_SECONDS = 1e300  # an epoch time beyond this is no time (and an int beyond it no float)
 
 
 @dataclass(frozen=True)
@@ -119,10 +131,56 @@ def _check_choice(value: str, choices: tuple[str, ...], field: str, source: str)
 def _guess_layout(path: Path) -> str:
     if path.is_file():
         return "file"
-    for child in sorted(p for p in path.iterdir() if p.is_dir()):
-        if sum(1 for _ in _jsonl_files(child)) > 1:
-            return "sessions"
-    return "session"
+    entries = _entries(path)
+    if any(len(files) > 1 for _, files in entries):
+        return "sessions"
+    if len(entries) < 2:
+        return "session"
+    spans = []
+    for _, files in entries:
+        times = [t for r in _read_session([(f.stem, f) for f in files]) for t in (r.start, r.end)]
+        if times:
+            spans.append((min(times), max(times)))
+    layout = _layout_from_spans(spans)
+    if layout is None:
+        raise TraceError(
+            "cannot tell whether the logs in this folder are sessions or the roles of one "
+            "session: some of their time spans overlap and some do not", source=str(path),
+            field="layout", value="auto",
+            fix="pass layout=sessions (one request per entry) or layout=session (one request), "
+                "e.g. +workflow.traces.options.layout=sessions")
+    logger.info("%s: %d logs, %s in time: read as layout %r", path, len(spans),
+                "none overlapping" if layout == "sessions" else "overlapping", layout)
+    return layout
+
+
+def _layout_from_spans(spans: list[tuple[float, float]]) -> str | None:
+    """``"sessions"`` when no two spans overlap, ``"session"`` when they form one overlapping
+    group, None otherwise."""
+    ordered = sorted(spans)
+    groups = 0
+    reach = -math.inf
+    for lo, hi in ordered:
+        if lo > reach:
+            groups += 1
+        reach = max(reach, hi)
+    if groups == len(ordered):
+        return "sessions"
+    return "session" if groups == 1 else None
+
+
+def _entries(folder: Path) -> list[tuple[str, list[Path]]]:
+    """``(name, files)`` of the subfolders holding ``.jsonl`` files and of the ``.jsonl`` files
+    directly inside ``folder``, sorted by path."""
+    entries = []
+    for child in sorted(folder.iterdir()):
+        if child.is_dir():
+            files = _jsonl_files(child)
+            if files:
+                entries.append((child.name, files))
+        elif child.is_file() and child.suffix == ".jsonl":
+            entries.append((child.stem, [child]))
+    return entries
 
 
 def _jsonl_files(folder: Path) -> list[Path]:
@@ -140,18 +198,31 @@ def _sessions(path: Path, layout: str) -> Iterator[tuple[str, list[tuple[str, Pa
     if not path.is_dir():
         raise TraceError(f"layout {layout!r} needs a folder", source=str(path), field="layout",
                          value=layout, fix="pass a folder or layout 'file'")
-    folders = [path] if layout == "session" else sorted(p for p in path.iterdir() if p.is_dir())
-    found = False
-    for folder in folders:
-        files = _jsonl_files(folder)
-        if not files:
-            continue
-        found = True
-        yield folder.name, [(f.relative_to(folder).parts[0].removesuffix(".jsonl"), f)
-                            for f in files]
-    if not found:
-        raise TraceError("no .jsonl files found", source=str(path), field="layout", value=layout,
-                         fix="point to a folder holding litellm .jsonl logs")
+    if layout == "session":
+        files = _jsonl_files(path)
+        if files:
+            yield path.name, [(f.relative_to(path).parts[0].removesuffix(".jsonl"), f)
+                              for f in files]
+            return
+    else:
+        entries = _entries(path)
+        names = [name for name, _ in entries]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise TraceError("a session folder and a session file have the same name",
+                             source=str(path), field="layout", value=twice,
+                             fix="rename one of them: every session needs its own name")
+        for name, files in entries:
+            if files[0].parent == path:  # a session file
+                yield name, [(name, files[0])]
+            else:
+                folder = path / name
+                yield name, [(f.relative_to(folder).parts[0].removesuffix(".jsonl"), f)
+                             for f in files]
+        if entries:
+            return
+    raise TraceError("no .jsonl files found", source=str(path), field="layout", value=layout,
+                     fix="point to a folder holding litellm .jsonl logs")
 
 
 def _read_session(role_files: list[tuple[str, Path]]) -> list[_Record]:
@@ -159,7 +230,7 @@ def _read_session(role_files: list[tuple[str, Path]]) -> list[_Record]:
     counts: dict[str, int] = {}
     for role, file in role_files:
         skipped = 0
-        for line_no, raw in iter_json_lines(file):
+        for line_no, raw in json_lines(file, fix="write exactly one JSON object per line"):
             where = f"{file}:{line_no}"
             if not isinstance(raw, dict):
                 raise TraceError("a litellm log line must be a JSON object", source=where,
@@ -183,8 +254,8 @@ def _parse_record(raw: dict[str, Any], role: str, index: int, where: str) -> _Re
     tokens = []
     for field in _TOKEN_FIELDS:
         value = raw.get(field)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-                or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or value < 0 or value != int(value):
             raise TraceError("the token count is missing or not a whole number >= 0",
                              source=where, field=field, value=value,
                              fix=f"log {field} as an integer for every successful call")
@@ -204,7 +275,7 @@ def _parse_record(raw: dict[str, Any], role: str, index: int, where: str) -> _Re
         raise TraceError("the call records no time", source=where, field="startTime",
                          fix="log startTime and endTime (epoch seconds) or timestamp "
                              "(ISO-8601 end time)")
-    return _Record(role=role, index=index, where=where, model=model,
+    return _Record(role=role, index=index, where=where, model=model_name(model),
                    has_start=has_start,
                    start=start, end=end, input_tokens=tokens[0], output_tokens=tokens[1])
 
@@ -213,7 +284,7 @@ def _epoch_seconds(value: Any, field: str, where: str) -> float:
     """Epoch seconds from a number or an ISO-8601 string (naive times are taken as UTC)."""
     seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < _MAX_SECONDS else None
     elif isinstance(value, str):
         try:
             seconds = float(value)

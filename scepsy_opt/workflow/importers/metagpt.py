@@ -1,9 +1,13 @@
 """Import MetaGPT-style multi-agent round logs (as published with the Parrot serving artifact).
 
-A log is a JSON Lines file; line ``k`` (blank lines aside) holds round ``k``::
+A log is a JSON Lines file with one round per line (blank lines aside)::
 
     {"r<k>_queries":   {key: {"system": ..., "user_msg": ...}, ...},
      "r<k>_responses": {key: <OpenAI chat.completion object>, ...}}
+
+Rounds are numbered consecutively from the first line's ``k``, which may be any number >= 0: the
+Parrot artifact's ``log_3_round.jsonl`` holds rounds r0 to r3, and its ``log_new_rounds.jsonl``
+continues the same project from r4.
 
 where each response has ``created`` (epoch seconds), ``model`` and ``usage`` with
 ``prompt_tokens`` and ``completion_tokens``; ``key`` names the work item (a source file, or
@@ -35,10 +39,11 @@ the fit is proportional (``a = 0``; a constant mean when they all produced no to
 measured call at all durations cannot be estimated and a
 :class:`~scepsy_opt.core.errors.TraceError` is raised.
 
-**Schedule.** Round 0 starts at 0 s; all calls of round ``k`` start when the last call of round
-``k - 1`` ends. ``call_id`` is ``r<k>-<key>``, ``name`` is ``<role>:<key>``, ``llm`` is the
-response's model (``llm_from="model"``) or the role (``llm_from="role"``), tokens come from
-``usage``.
+**Schedule.** The first round of a log starts at 0 s; all calls of round ``k`` start when the
+last call of round ``k - 1`` ends. ``call_id`` is ``r<k>-<key>``, ``name`` is ``<role>:<key>``,
+``llm`` is the response's model without a provider prefix
+(:func:`~scepsy_opt.workflow.importers._models.model_name`; ``llm_from="model"``) or the role
+(``llm_from="role"``), tokens come from ``usage``.
 """
 
 from __future__ import annotations
@@ -59,13 +64,15 @@ from scepsy_opt.core.trace import (
     Call,
     TraceTable,
     input_files,
-    iter_json_lines,
     table_from_calls,
 )
+from scepsy_opt.workflow.importers._models import model_name
+from scepsy_opt.workflow.importers._text import json_lines
 
 logger = logging.getLogger(__name__)
 
 LLM_FROM = ("model", "role")
+_QUERIES_KEY = re.compile(r"r(\d+)_queries")
 _ARCHITECT = re.compile(r"\byou are an? [^.\n]*\barchitect\b", re.IGNORECASE)
 
 
@@ -170,12 +177,28 @@ def _schedule(
 
 def _read_log(file: Path) -> list[list[_Entry]]:
     rounds: list[list[_Entry]] = []
-    for line_no, raw in iter_json_lines(file, fix="write one round object per line"):
-        rounds.append(_read_round(raw, len(rounds), f"{file}:{line_no}"))
+    first = 0
+    for line_no, raw in json_lines(file, fix="write one round object per line"):
+        where = f"{file}:{line_no}"
+        if not rounds:
+            first = _first_round(raw, where)
+        rounds.append(_read_round(raw, first + len(rounds), where))
     if not rounds:
         raise TraceError("the log holds no rounds", source=str(file),
                          fix="point to a MetaGPT log with one round per line")
     return rounds
+
+
+def _first_round(raw: Any, where: str) -> int:
+    """The number ``k`` of the log's first round, from its ``r<k>_queries`` key."""
+    found = [int(m.group(1)) for key in (raw if isinstance(raw, dict) else ())
+             if (m := _QUERIES_KEY.fullmatch(key))]
+    if len(found) != 1:
+        keys = list(raw) if isinstance(raw, dict) else raw
+        raise TraceError("the first line must hold one round: r<k>_queries and r<k>_responses",
+                         source=where, value=keys,
+                         fix="write one round object per line, e.g. r0_queries and r0_responses")
+    return found[0]
 
 
 def _read_round(raw: Any, k: int, where: str) -> list[_Entry]:
@@ -183,7 +206,8 @@ def _read_round(raw: Any, k: int, where: str) -> list[_Entry]:
     if not isinstance(raw, dict) or queries_key not in raw or responses_key not in raw:
         keys = list(raw) if isinstance(raw, dict) else raw
         raise TraceError(f"round {k} must hold {queries_key} and {responses_key}", source=where,
-                         value=keys, fix="write round k as line k, numbered from r0")
+                         value=keys,
+                         fix="number the rounds of a log consecutively, one round per line")
     queries, responses = raw[queries_key], raw[responses_key]
     for field, value in ((queries_key, queries), (responses_key, responses)):
         if not isinstance(value, dict) or not value:
@@ -249,5 +273,5 @@ def _parse_response(
                              field=f"{field}.usage.{name}", value=value,
                              fix=f"log usage.{name} as an integer")
         tokens.append(value)
-    return _Entry(round=k, key=key, role=role, model=model, created=float(created),
+    return _Entry(round=k, key=key, role=role, model=model_name(model), created=float(created),
                   input_tokens=tokens[0], output_tokens=tokens[1], measured_s=None)
