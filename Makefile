@@ -24,7 +24,7 @@ lint: $(CORE)
 $(CORE): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip 'setuptools>=69' wheel
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,sweeps]'
 	touch $@
 
 # vLLM for CPU (real measurements with the tiny test llms); its torch is the CPU build.

@@ -3,6 +3,9 @@ comments. Read once when the configuration is converted, so the place stage does
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +57,59 @@ def read_preset(path: Path) -> SolverPreset:
             raise ConfigError(f"line {number} is not 'option = value'", source=str(path),
                               value=line, fix="write one 'option = value' per line")
         values[key] = _value(value)
-    named = {}
-    for key, kind in (("time_limit", float), ("mip_rel_gap", float), ("threads", int),
-                      ("random_seed", int)):
-        if key in values:
-            value = values.pop(key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigError("must be a number >= 0", source=str(path), field=key,
-                                  value=value, fix=f"set {key} = <number>")
-            named[key] = kind(value)
+    named = {key: _named(path, key, values.pop(key)) for key in NAMED if key in values}
+    for key, value in sorted(values.items()):
+        problem = highs_refuses(key, value)
+        if problem:
+            raise ConfigError(f"HiGHS refuses option {key!r}: {problem}", source=str(path),
+                              field=key, value=value,
+                              fix="use an option and value of HiGHS's options list "
+                                  "(https://ergo-code.github.io/HiGHS/stable/options/"
+                                  "definitions/), or remove the line")
     return SolverPreset(
         name=path.stem, time_limit_s=named.get("time_limit", 60.0),
         mip_rel_gap=named.get("mip_rel_gap", 0.01), threads=named.get("threads"),
         random_seed=named.get("random_seed", 0), options=tuple(sorted(values.items())))
+
+
+# the named options: their type, their range (as a test and its words) and the fix's example
+NAMED = {
+    "time_limit": (float, lambda v: 0 < v < math.inf, "a number of seconds > 0", "60"),
+    "mip_rel_gap": (float, lambda v: 0 <= v < 1, "a relative gap >= 0 and < 1", "0.01"),
+    "threads": (int, lambda v: v >= 1, "a whole number of threads >= 1", "2"),
+    "random_seed": (int, lambda v: 0 <= v <= 2**31 - 1, "a whole number >= 0", "0"),
+}
+
+
+def _named(path: Path, key: str, value: str | int | float | bool) -> int | float:
+    kind, valid, words, example = NAMED[key]
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    if not number or (kind is int and not isinstance(value, int)) or not valid(value):
+        raise ConfigError(f"must be {words}", source=str(path), field=key, value=value,
+                          fix=f"set {key} = <{words}>, e.g. {key} = {example}")
+    return kind(value)
+
+
+def highs_refuses(key: str, value: str | int | float | bool) -> str:
+    """Why HiGHS refuses ``key = value`` ("" when it takes it): asked of HiGHS itself (its
+    banner, printed when a solver object is made, is kept off the console)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the value is not a finite number"
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+            highs.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    status, _ = highs.getOptionType(key)
+    if status != highspy.HighsStatus.kOk:
+        return "no such option"
+    if highs.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+        return "the value is of the wrong type or out of the option's range"
+    return ""
