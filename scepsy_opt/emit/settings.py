@@ -74,6 +74,9 @@ class VllmOptions:
     extra_args: tuple[tuple[str, Any], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     health_timeout_s: int = 1200  # seconds launch.sh waits for an instance's /health
+    # launch.sh finds or starts the MPS control daemon on a node with MPS-shared GPUs; false
+    # only for vLLM's CPU build (emit=cpu_test), where no GPU share is enforced
+    mps_daemon: bool = True
 
     def __post_init__(self) -> None:
         _port(self.base_port, "base_port")

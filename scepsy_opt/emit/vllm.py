@@ -261,7 +261,8 @@ def _launch_script(plan: LaunchPlan, node: str, records: list[InstanceRecord],
         + f"\nstart {sh(r.name)}\nwait_healthy {sh(r.name)} {sh(_health_host(r))} "
           f"{sh(r.port)}\n"
         for r in records)
-    mps = _MPS_SETUP if any(r.mechanism == MPS for r in records) else ""
+    mps = _MPS_SETUP if plan.settings.vllm.mps_daemon and any(
+        r.mechanism == MPS for r in records) else ""
     done = sh(f"node {node}: {len(records)} instance(s) healthy")
     return (_LAUNCH_HEAD.format(title=title, node=one_line(node),
                                 timeout=plan.settings.vllm.health_timeout_s)

@@ -98,6 +98,14 @@ def test_a_node_with_mps_shares_needs_the_mps_control_daemon(catalog, tmp_path):
     assert not list(log_dir.glob("*.pid")) and not list(log_dir.glob("*.log"))
 
 
+def test_the_cpu_build_settings_skip_the_daemon(catalog, compose):
+    _, settings = compose("rag_reranker", "emit=cpu_test")
+    assert settings.emit.vllm.mps_daemon is False
+    result = emit(mps_plan(catalog), h100_cluster(), catalog, MemorySettings(), settings.emit,
+                  workflow="cpu", source="fixed plan")
+    assert "start_mps" not in result.by_format("vllm")["node-0/launch.sh"]
+
+
 def test_a_node_of_whole_gpus_needs_no_daemon(catalog):
     plan = (instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (0,), 1.0),)
     result = emit(plan, h100_cluster(), catalog, MemorySettings(),

@@ -6,6 +6,8 @@ refused with the reason. The config validates with Ray's own pydantic models
 (``ServeDeploySchema``, ``LLMConfig``) where Ray Serve LLM imports.
 """
 
+import os
+
 import pytest
 import yaml
 
@@ -116,6 +118,7 @@ def test_a_tp_group_on_a_node_of_several_nvlink_domains_is_refused(catalog):
 def test_rays_own_models_accept_the_config(catalog):
     """Ray Serve's ServeDeploySchema and Ray Serve LLM's LLMConfig (pydantic, extra fields
     forbidden) parse the emitted config."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from the Hub
     schema = pytest.importorskip("ray.serve.schema")
     llm = pytest.importorskip("ray.serve.llm")
     import ray
@@ -129,5 +132,10 @@ def test_rays_own_models_accept_the_config(catalog):
         parsed = llm.LLMConfig.model_validate(entry)
         assert parsed.engine_kwargs == entry["engine_kwargs"]
         assert parsed.placement_group_config == entry["placement_group_config"]
+        # Ray Serve LLM maps the engine kwargs onto the installed vLLM's engine arguments and
+        # refuses any it does not know
+        engine = parsed.get_engine_config().get_initialization_kwargs()
+        assert {k: engine[k] for k in entry["engine_kwargs"]} == entry["engine_kwargs"]
+        assert engine["distributed_executor_backend"] == "ray"
         args = llm.LLMServingArgs.model_validate(app["args"])
         assert len(args.llm_configs) == 1
