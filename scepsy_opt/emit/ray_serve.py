@@ -6,15 +6,17 @@ Each application builds Ray Serve LLM's OpenAI app (``ray.serve.llm:build_openai
 the vLLM launch configs' engine arguments (snake_case), and ``placement_group_config`` bundles of
 ``{GPU: <fraction>}``, one per TP rank (``STRICT_PACK``: one node; ``PACK`` for a group that
 spans nodes). ``VLLM_RAY_PER_WORKER_GPUS`` equals the bundle fraction, so vLLM's Ray workers ask
-for the same share. The config targets Ray :data:`RAY_VERSION` (``ray[llm]`` of that release
-pins vLLM :data:`RAY_VLLM_VERSION`; every engine argument written is one of that vLLM).
+for the same share. The config targets Ray :data:`RAY_VERSION`, whose ``ray[llm]`` pins vLLM
+:data:`RAY_VLLM_VERSION` (the tests map the engine kwargs through Ray Serve LLM onto the
+installed vLLM's engine arguments).
 
 Ray schedules replicas itself: it picks a node and GPUs by amount, never by GPU id (a placement
 group exposes no GPU ids), so the node and GPU ids of the placement are not pinned here (the
 vllm and kubernetes formats pin them). Plans whose correctness depends on the GPU ids are
-refused, with the reason: an MPS-shared instance with more than one rank (fractional bundles
-of one placement group may land on one GPU, two TP ranks sharing it), a TP group on a node of
-several NVLink domains (Ray may pick GPUs of different domains), and MIG slices (Ray has no
+refused, with the reason: an MPS-shared instance with more than one rank at a share of at most
+half a GPU (two bundles of its placement group fit on one GPU: two TP ranks would share it;
+above half no two fit, and Ray's own accounting keeps every GPU within 1), a TP group on a node
+of several NVLink domains (Ray may pick GPUs of different domains), and MIG slices (Ray has no
 notion of them). Under MPS each worker sees every GPU of its node (vLLM's Ray executor sets the
 visible devices of a node's workers), so the pinned memory limit names every GPU index of the
 node; the nodes must run the MPS control daemon before ``ray start``.
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 
 from scepsy_opt.core.errors import EmitError, UnsupportedPlanError
+from scepsy_opt.core.feasibility import exceeds
 from scepsy_opt.emit.base import header, to_yaml
 from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan, mps_memory_limit
 from scepsy_opt.emit.schemas import validate_json
@@ -60,11 +63,14 @@ def check_schedulable(record: InstanceRecord, *, source: str) -> None:
         raise UnsupportedPlanError(f"{where} runs on a MIG slice, which Ray cannot schedule",
                         source=source, field="emit.formats", value="ray_serve",
                         fix="drop ray_serve from emit.formats, or use fraction_mechanism=mps")
-    if record.mechanism == MPS and record.tp * record.pp > 1:
-        raise UnsupportedPlanError(f"{where} shares its {record.tp} GPUs under MPS, but Ray places "
-                        f"fractional bundles by amount: two of its ranks may land on one GPU "
-                        "(a placement group cannot be pinned to GPU ids)", source=source,
-                        field="emit.formats", value="ray_serve", fix=fix)
+    if record.mechanism == MPS and record.tp * record.pp > 1 and \
+            not exceeds(2 * record.gpu_fraction, 1.0):
+        raise UnsupportedPlanError(
+            f"{where} shares its {record.tp} GPUs under MPS, but Ray places fractional bundles "
+            f"by amount: two of its {{GPU: {record.gpu_fraction:g}}} bundles, two of its ranks, "
+            "may land on one GPU (a placement group cannot be pinned to GPU ids)",
+            source=source, field="emit.formats", value="ray_serve",
+            fix=fix + ", or with a share above 0.5 of each GPU")
     if record.tp > 1 and len(record.node_tp_domains) > 1:
         raise UnsupportedPlanError(f"{where} is a TP group on a node of several NVLink domains "
                         f"{[list(d) for d in record.node_tp_domains]}: Ray may pick GPUs of "

@@ -87,8 +87,19 @@ def test_an_mps_shared_tp_group_is_refused(catalog):
              source="fixed plan")
     text = str(error.value)
     assert "qwen2.5-14b-instruct-0 (GPUs [6, 7] of node node-0)" in text
-    assert "two of its ranks may land on one GPU" in text
+    assert "two of its {GPU: 0.5} bundles, two of its ranks, may land on one GPU" in text
     assert "Fix: drop ray_serve from emit.formats" in text
+
+
+def test_an_mps_shared_tp_group_above_half_a_gpu_is_kept(catalog):
+    """Two bundles of more than half a GPU never fit on one GPU, so Ray keeps the ranks on
+    distinct GPUs (and its own accounting keeps every GPU within 1)."""
+    plan = (*ray_plan(catalog),
+            instance(catalog, "qwen2.5-14b-instruct", 0, "node-0", (6, 7), 0.625))
+    _, _, config = _serve(catalog, plan)
+    entry = _llm(config, "qwen2.5-14b-instruct")
+    assert entry["placement_group_config"] == {"bundles": [{"GPU": 0.625}] * 2,
+                                               "strategy": "STRICT_PACK"}
 
 
 def test_the_default_formats_write_a_note_instead_and_the_rest(catalog):
