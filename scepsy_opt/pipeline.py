@@ -29,7 +29,12 @@ from scepsy_opt.core.documents import (
 from scepsy_opt.core.errors import ConfigError
 from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.placement import placement_problem
-from scepsy_opt.core.problem import AllocationError, AllocationProblem, problem_from_stats
+from scepsy_opt.core.problem import (
+    AllocationError,
+    AllocationProblem,
+    longest_call_tokens,
+    problem_from_stats,
+)
 from scepsy_opt.core.profile_table import ProfileTable, profile_filename, write_csv
 from scepsy_opt.core.profiling import CallMix
 from scepsy_opt.core.resources import data_dir
@@ -303,21 +308,33 @@ def _place(ctx: RunContext, result: PipelineResult) -> PipelineResult:
                       placement_png=buffer.getvalue())
 
 
+def _context_tokens(result: PipelineResult) -> dict[str, int] | None:
+    """Per llm the longest call of the workflow: from the run's problem, or in a re-run from
+    ``workflow_stats.json`` by the same rule (None: neither is there, as for a placement file
+    emitted on its own)."""
+    if result.problem is not None:
+        return {d.llm: d.context_tokens for d in result.problem.demands}
+    if result.stats is None:
+        return None
+    return {llm: longest_call_tokens(s.input_tokens, s.output_tokens)
+            for llm, s in result.stats.stats.llms.items()}
+
+
 def _emit(ctx: RunContext, result: PipelineResult) -> PipelineResult:
     """Launch manifests of the placement (in a re-run, or from ``emit.placement``: of the
-    placement document, re-checked first)."""
+    placement document, re-checked first). The same placement and workflow statistics give
+    the same manifests, in a run and in a re-run."""
     settings = ctx.settings
     _stage(settings, "emit", ", ".join(settings.emit.formats))
     if result.placement is not None and result.problem is not None:
-        emitted = emit(planned_instances(result.placement), settings.cluster, ctx.catalog,
-                       settings.profile.memory, settings.emit,
-                       workflow=settings.workflow.name, source=result.placement.problem.source,
-                       context_tokens={d.llm: d.context_tokens for d in result.problem.demands})
+        instances = planned_instances(result.placement)
+        source = result.placement.problem.source
     else:
         source = result.sources.get(PlacementDocument.ARTIFACT, "placement.json")
-        emitted = emit(instances_from_json(result.placement_document.to_json(), source),
-                       settings.cluster, ctx.catalog, settings.profile.memory, settings.emit,
-                       workflow=settings.workflow.name, source=source)
+        instances = instances_from_json(result.placement_document.to_json(), source)
+    emitted = emit(instances, settings.cluster, ctx.catalog, settings.profile.memory,
+                   settings.emit, workflow=settings.workflow.name, source=source,
+                   context_tokens=_context_tokens(result))
     documents = {}
     if any(f.format == PlanEmitter.format for f in emitted.files):
         documents[PlanDocument.ARTIFACT] = _document(PlanDocument, launch_plan_to_json(
@@ -423,6 +440,7 @@ STAGE_TABLE: tuple[Stage, ...] = (
           writes=("placement.json", "placement.png", "placement.mps")),
     Stage("emit", _emit, _save_emitted,
           reads={"placement.json": "re-run from stage=place"},
+          optional=("workflow_stats.json",),  # max-model-len covers the longest call
           writes=("manifests/", "plan.json")),
     Stage("evaluate", _evaluate, _save_documents(EvaluationDocument.ARTIFACT), gate="profile",
           when=lambda settings: settings.evaluate, rerun=False, writes=("evaluation.json",)),

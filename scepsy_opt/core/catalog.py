@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from scepsy_opt.core.types import (
     LlmSpec,
     MigProfile,
     NodeSpec,
+    ServingOverrides,
 )
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,7 +109,55 @@ def parse_llm_spec(raw: Any, source: str, *, folder: str, has_vllm_config: bool)
         license=str(raw.get("license", "")),
         test_only=bool(raw.get("test_only", False)),
         has_vllm_config=has_vllm_config,
+        serving=parse_serving(raw.get("serving"), source, task=values["task"],
+                              architecture=values["architecture"]),
     )
+
+
+_SERVING_KEYS = ("hf_overrides", "source")
+# Tasks vLLM serves with runner pooling: a causal-LM checkpoint becomes an embedding model
+# there unless its overrides name a classification or reward architecture.
+_POOLING_TASKS = ("score", "reward")
+_SERVING_FIX = ("give serving: {hf_overrides: {architectures: [...], ...}, source: <URL>} as "
+                "vLLM documents for the checkpoint")
+
+
+def parse_serving(raw: Any, source: str, *, task: str, architecture: str) -> ServingOverrides:
+    """The ``serving:`` block of an llm spec: vLLM's ``hf_overrides`` for the checkpoint, with
+    the ``source`` that documents them. A ``score`` or ``reward`` llm whose checkpoint is a
+    causal LM (``*ForCausalLM``) must override the architecture."""
+    raw = {} if raw is None else raw
+    if not isinstance(raw, Mapping) or set(raw) - set(_SERVING_KEYS):
+        raise CatalogError(f"serving must be a mapping of {', '.join(_SERVING_KEYS)}",
+                           source=source, field="serving", value=raw, fix=_SERVING_FIX)
+    overrides = raw.get("hf_overrides") or {}
+    if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+        raise CatalogError("hf_overrides must be a mapping of config.json keys",
+                           source=source, field="serving.hf_overrides", value=overrides,
+                           fix=_SERVING_FIX)
+    try:
+        text = json.dumps(dict(overrides), sort_keys=True, allow_nan=False) if overrides else ""
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"hf_overrides is not plain JSON ({exc})", source=source,
+                           field="serving.hf_overrides", value=overrides,
+                           fix="use strings, numbers, booleans, lists and mappings") from None
+    served = overrides.get("architectures", [architecture])
+    if not isinstance(served, list) or not served or not all(
+            isinstance(a, str) and a for a in served):
+        raise CatalogError("architectures must be a non-empty list of class names",
+                           source=source, field="serving.hf_overrides.architectures",
+                           value=served, fix="e.g. [GemmaForSequenceClassification]")
+    if task in _POOLING_TASKS and served[0].endswith("ForCausalLM"):
+        raise CatalogError(f"a {task} llm served as {served[0]} becomes an embedding model in "
+                           "vLLM (runner pooling converts a causal LM to embeddings)",
+                           source=source, field="serving.hf_overrides.architectures",
+                           value=served, fix=_SERVING_FIX)
+    src = raw.get("source", "")
+    if overrides and not (isinstance(src, str) and src.strip()):
+        raise CatalogError("serving overrides must cite where vLLM documents them",
+                           source=source, field="serving.source", value=src or None,
+                           fix="set source: to the vLLM documentation or example URL")
+    return ServingOverrides(hf_overrides_json=text, source=str(src))
 
 
 def parse_gpu_spec(raw: Any, source: str, *, stem: str) -> GpuSpec:

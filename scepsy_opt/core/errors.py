@@ -87,6 +87,11 @@ class EmitError(ScepsyError):
     work, or a rendered manifest fails its schema."""
 
 
+class UnsupportedPlanError(EmitError):
+    """One manifest format's stack cannot run the plan as placed (Ray cannot pin GPU ids or
+    schedule MIG slices): the other formats can still be written."""
+
+
 class ArtifactError(ScepsyError):
     """An artifact of a run directory (``allocation.json``, ``placement.json``...) is not the
     document its stage writes: a field is missing or of the wrong type, or it has a schema

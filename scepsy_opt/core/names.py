@@ -16,6 +16,7 @@ which an offline schema validation does not enforce.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 
 from scepsy_opt.core.errors import ConfigError, EmitError, ScepsyError
@@ -51,6 +52,23 @@ def suggest_name(value: object) -> str:
     text = re.sub(r"[^A-Za-z0-9._-]+", "-", str(value)).replace("..", ".")
     text = text.strip("._-")[:NAME_MAX].rstrip("._-")
     return text or "name"
+
+
+HOST_RULE = ("an IPv4 or IPv6 address, or a host name of dot-separated labels of letters, digits "
+             "and '-' (each 1-63 characters, not starting or ending with '-'; at most 253)")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?")
+
+
+def is_host(value: object) -> bool:
+    """Whether ``value`` is an address or a host name a server can listen on (RFC 1123)."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    return all(_HOST_LABEL.fullmatch(label) for label in value.removesuffix(".").split("."))
 
 
 def dns_label(text: str, limit: int = DNS_LABEL_MAX) -> str:

@@ -8,6 +8,7 @@ planned utilisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scepsy_opt.core.catalog import main_gpu_type
 from scepsy_opt.core.constants import FRACTION_GRID
@@ -74,6 +75,13 @@ class AllocationProblem:
         return self.demand(llm).calls_per_request * self.rate_rps
 
 
+def longest_call_tokens(input_tokens: Any, output_tokens: Any) -> int:
+    """The context an llm's calls need at most: its longest prompt plus its longest output
+    (``input_tokens`` and ``output_tokens`` are summaries with a ``max``: the analysis's, or
+    ``workflow_stats.json``'s, so a re-run gets the same number as the run)."""
+    return int(input_tokens.max + output_tokens.max)
+
+
 def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSpec,
                        memory: MemorySettings, utilization_cap: float,
                        gpu: str | None = None,
@@ -85,7 +93,7 @@ def problem_from_stats(stats: WorkflowStats, rate_rps: float, cluster: ClusterSp
         LlmDemand(llm=s.llm, calls_per_request=s.calls_per_request.mean,
                   mean_input_tokens=s.input_tokens.mean,
                   mean_output_tokens=s.output_tokens.mean, share=s.share,
-                  context_tokens=int(s.input_tokens.max + s.output_tokens.max))
+                  context_tokens=longest_call_tokens(s.input_tokens, s.output_tokens))
         for s in stats.llms)
     return AllocationProblem(demands, rate_rps, cluster, gpu, memory, utilization_cap,
                              placement or PlacementSettings())

@@ -6,11 +6,29 @@ keyed by ids, never by positions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "fp8": 1, "int8": 1}
 TP_DEGREES = (1, 2, 4, 8)
 LLM_TASKS = ("generate", "score", "reward")
+
+
+@dataclass(frozen=True)
+class ServingOverrides:
+    """What vLLM needs beyond a checkpoint's ``config.json`` to serve the llm as its task
+    (``serving:`` in ``spec.yaml``). ``hf_overrides``: vLLM's ``--hf-overrides``, kept as
+    canonical JSON (sorted keys) so the spec stays hashable; ``source``: where vLLM documents
+    them for this checkpoint."""
+
+    hf_overrides_json: str = ""
+    source: str = ""
+
+    @property
+    def hf_overrides(self) -> dict[str, Any]:
+        """The ``--hf-overrides`` mapping (empty when the checkpoint needs none)."""
+        return json.loads(self.hf_overrides_json) if self.hf_overrides_json else {}
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,7 @@ class LlmSpec:
     license: str = ""
     test_only: bool = False
     has_vllm_config: bool = False
+    serving: ServingOverrides = ServingOverrides()
 
     @property
     def dtype_bytes(self) -> int:

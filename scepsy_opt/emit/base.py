@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -62,5 +63,17 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, allow_nan=False) + "\n"
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line (line breaks and other control characters as spaces), for a comment
+    in a script or a manifest: no input text can end the comment and start code."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c
+                   for c in str(text))
+
+
+def sh(value: Any) -> str:
+    """``value`` as one shell word (``shlex.quote``): how every value reaches a script."""
+    return shlex.quote(str(value))
+
+
 def header(plan: LaunchPlan) -> str:
-    return HEADER.format(workflow=plan.workflow, cluster=plan.cluster)
+    return one_line(HEADER.format(workflow=plan.workflow, cluster=plan.cluster))

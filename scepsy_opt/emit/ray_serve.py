@@ -6,24 +6,39 @@ Each application builds Ray Serve LLM's OpenAI app (``ray.serve.llm:build_openai
 the vLLM launch configs' engine arguments (snake_case), and ``placement_group_config`` bundles of
 ``{GPU: <fraction>}``, one per TP rank (``STRICT_PACK``: one node; ``PACK`` for a group that
 spans nodes). ``VLLM_RAY_PER_WORKER_GPUS`` equals the bundle fraction, so vLLM's Ray workers ask
-for the same share. Ray schedules replicas itself: the node and GPU ids of the placement are
-not pinned here (the vllm and kubernetes formats pin them). Ray has no notion of MIG slices, so
-fractional MIG instances are refused.
+for the same share. The config targets Ray :data:`RAY_VERSION`, whose ``ray[llm]`` pins vLLM
+:data:`RAY_VLLM_VERSION` (the tests map the engine kwargs through Ray Serve LLM onto the
+installed vLLM's engine arguments).
+
+Ray schedules replicas itself: it picks a node and GPUs by amount, never by GPU id (a placement
+group exposes no GPU ids), so the node and GPU ids of the placement are not pinned here (the
+vllm and kubernetes formats pin them). Plans whose correctness depends on the GPU ids are
+refused, with the reason: an MPS-shared instance with more than one rank at a share of at most
+half a GPU (two bundles of its placement group fit on one GPU: two TP ranks would share it;
+above half no two fit, and Ray's own accounting keeps every GPU within 1), a TP group on a node
+of several NVLink domains (Ray may pick GPUs of different domains), and MIG slices (Ray has no
+notion of them). Under MPS each worker sees every GPU of its node (vLLM's Ray executor sets the
+visible devices of a node's workers), so the pinned memory limit names every GPU index of the
+node; the nodes must run the MPS control daemon before ``ray start``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
-from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.errors import EmitError, UnsupportedPlanError
+from scepsy_opt.core.feasibility import exceeds
 from scepsy_opt.emit.base import header, to_yaml
-from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan
+from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan, mps_memory_limit
 from scepsy_opt.emit.schemas import validate_json
 from scepsy_opt.emit.settings import RAY_ACCELERATOR_TYPES
 
 BUILDER = "ray.serve.llm:build_openai_app"
+RAY_VERSION = "2.60.0"
+RAY_VLLM_VERSION = "0.29.0"  # ray[llm]==2.60.0 requires vllm[audio]==0.29.0
 # Engine arguments that are not engine kwargs in Ray Serve LLM (model_loading_config names the
 # model; Serve's proxy owns host and port).
 NOT_ENGINE_KWARGS = ("model", "served-model-name", "host", "port")
@@ -32,6 +47,35 @@ NOT_ENGINE_KWARGS = ("model", "served-model-name", "host", "port")
 def engine_kwargs(record: InstanceRecord) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in record.engine_args
             if key not in NOT_ENGINE_KWARGS}
+
+
+def _shape(record: InstanceRecord) -> str:
+    """What a Ray Serve deployment fixes for all its replicas (engine kwargs, bundles)."""
+    return json.dumps([engine_kwargs(record), _fraction(record), record.pp], sort_keys=True)
+
+
+def check_schedulable(record: InstanceRecord, *, source: str) -> None:
+    """Refuse an instance whose plan Ray cannot honour, since Ray picks GPUs by amount."""
+    fix = ("drop ray_serve from emit.formats (the vllm and kubernetes formats pin the planned "
+           "GPUs), or plan this llm on whole GPUs inside one NVLink domain")
+    where = f"{record.name} (GPUs {list(record.gpus)} of node {record.node})"
+    if record.mechanism == MIG:
+        raise UnsupportedPlanError(f"{where} runs on a MIG slice, which Ray cannot schedule",
+                        source=source, field="emit.formats", value="ray_serve",
+                        fix="drop ray_serve from emit.formats, or use fraction_mechanism=mps")
+    if record.mechanism == MPS and record.tp * record.pp > 1 and \
+            not exceeds(2 * record.gpu_fraction, 1.0):
+        raise UnsupportedPlanError(
+            f"{where} shares its {record.tp} GPUs under MPS, but Ray places fractional bundles "
+            f"by amount: two of its {{GPU: {record.gpu_fraction:g}}} bundles, two of its ranks, "
+            "may land on one GPU (a placement group cannot be pinned to GPU ids)",
+            source=source, field="emit.formats", value="ray_serve",
+            fix=fix + ", or with a share above 0.5 of each GPU")
+    if record.tp > 1 and len(record.node_tp_domains) > 1:
+        raise UnsupportedPlanError(f"{where} is a TP group on a node of several NVLink domains "
+                        f"{[list(d) for d in record.node_tp_domains]}: Ray may pick GPUs of "
+                        "different domains", source=source, field="emit.formats",
+                        value="ray_serve", fix=fix)
 
 
 def _fraction(record: InstanceRecord) -> float:
@@ -53,9 +97,10 @@ def llm_config(records: list[InstanceRecord]) -> dict[str, Any]:
         "strategy": "PACK" if first.spans_nodes else "STRICT_PACK"}
     env = {"VLLM_RAY_PER_WORKER_GPUS": f"{fraction:g}"}
     if first.mechanism == MPS:
-        # each Ray worker sees its one GPU as device 0
+        # a worker sees every GPU of its node: limit each (device indices as it sees them)
         env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = str(first.mps_active_thread_percentage)
-        env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = f"0={first.mps_pinned_memory_mib}M"
+        env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = mps_memory_limit(
+            range(first.node_gpus), first.mps_pinned_memory_mib)
     env.update((k, v) for k, v in first.env if not k.startswith("CUDA_"))
     config["runtime_env"] = {"env_vars": env}
     return config
@@ -71,17 +116,11 @@ class RayServeEmitter:
         options = plan.settings.ray_serve
         by_llm: dict[str, list[InstanceRecord]] = {}
         for r in plan.records:
-            if r.mechanism == MIG:
-                raise EmitError(f"{r.name} runs on a MIG slice, which Ray cannot schedule",
-                                source=plan.source, field="emit.formats", value="ray_serve",
-                                fix="drop ray_serve from emit.formats, or use "
-                                    "fraction_mechanism=mps")
+            check_schedulable(r, source=plan.source)
             by_llm.setdefault(r.llm, []).append(r)
         applications = []
         for llm, records in by_llm.items():
-            shape = {(engine_kwargs(r)["tensor_parallel_size"], _fraction(r), r.pp,
-                      tuple(sorted(engine_kwargs(r).items()))) for r in records}
-            if len(shape) > 1:
+            if len({_shape(r) for r in records}) > 1:
                 raise EmitError(f"the instances of {llm} differ in their engine arguments, "
                                 "but a Ray Serve deployment has one shape", source=plan.source,
                                 field="instances", value=[r.name for r in records],
@@ -95,8 +134,13 @@ class RayServeEmitter:
         config = {"proxy_location": "EveryNode",
                   "http_options": {"host": options.http_host, "port": options.http_port},
                   "applications": applications}
+        mps = any(r.mechanism == MPS for r in plan.records)
         text = (f"# {header(plan)}\n# Deploy with: serve deploy serve_config.yaml (Ray Serve "
-                "LLM; Ray places the replicas).\n" + to_yaml(config))
+                f"LLM; Ray places the replicas).\n# For Ray {RAY_VERSION}: pip install "
+                f"'ray[serve,llm]=={RAY_VERSION}' (vLLM {RAY_VLLM_VERSION}).\n"
+                + ("# MPS: start nvidia-cuda-mps-control -d on every node before ray start, "
+                   "or the CUDA_MPS_* limits are ignored.\n" if mps else "")
+                + to_yaml(config))
         return {"serve_config.yaml": text}
 
     def validate(self, files: dict[str, str]) -> None:

@@ -39,7 +39,7 @@ MIB_PER_GIB = 1024
 PLANNED_KEYS = ("model", "served-model-name", "host", "port", "tensor-parallel-size",
                 "pipeline-parallel-size", "distributed-executor-backend",
                 "gpu-memory-utilization", "max-num-seqs", "max-num-batched-tokens",
-                "max-model-len", "runner")
+                "max-model-len", "runner", "hf-overrides")
 POOLING_TASKS = ("score", "reward")
 WHOLE, MPS, MIG = "whole", "mps", "mig"
 
@@ -126,6 +126,10 @@ class InstanceRecord:
     waits_for: tuple[str, ...]
     engine_args: tuple[tuple[str, Any], ...]
     env: tuple[tuple[str, str], ...]
+    # the GPUs of the instance's (first) node and its TP domains, for formats that leave the
+    # choice of GPUs to a scheduler (Ray)
+    node_gpus: int = 0
+    node_tp_domains: tuple[tuple[int, ...], ...] = ()
 
     @property
     def node(self) -> str:
@@ -456,7 +460,8 @@ def _check_extra_args(settings: EmitSettings) -> None:
     if taken:
         raise EmitError("extra vLLM arguments may not set what the plan sets", source="config",
                         field="emit.vllm.extra_args", value=taken,
-                        fix=f"remove {', '.join(taken)}: the plan sets them")
+                        fix=f"remove {', '.join(taken)}: the plan sets them (an llm's "
+                            "hf-overrides come from serving: in its models/<llm>/spec.yaml)")
 
 
 def _launch_order(instances: Sequence[PlannedInstance], cluster: ClusterSpec
@@ -471,8 +476,9 @@ def _launch_order(instances: Sequence[PlannedInstance], cluster: ClusterSpec
 
 def _engine_args(inst: PlannedInstance, llm, settings: EmitSettings, memory: MemorySettings,
                  *, port: int, utilization: float, max_len: int) -> list[tuple[str, Any]]:
-    """The ``vllm serve`` options of one instance, in config order: what the plan sets, then
-    the extra arguments."""
+    """The ``vllm serve`` options of one instance, in config order: what the plan sets (with
+    the catalog's serving overrides, ``hf-overrides``), then the extra arguments. Every
+    format renders these, so each writes the overrides."""
     vllm = settings.vllm
     args: list[tuple[str, Any]] = [
         ("model", _model_source(llm, settings)),
@@ -492,8 +498,16 @@ def _engine_args(inst: PlannedInstance, llm, settings: EmitSettings, memory: Mem
     ]
     if llm.task in POOLING_TASKS:
         args.append(("runner", "pooling"))
+    if llm.serving.hf_overrides:  # what the checkpoint needs to be served as its task
+        args.append(("hf-overrides", llm.serving.hf_overrides))
     args += list(vllm.extra_args)
     return args
+
+
+def mps_memory_limit(devices, mib: int | None) -> str:
+    """``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT``: ``mib`` MiB on each of ``devices``, indexed as the
+    process sees them (after ``CUDA_VISIBLE_DEVICES``)."""
+    return ",".join(f"{k}={mib}M" for k in devices)
 
 
 def _device_env(inst: PlannedInstance, gpu: GpuSpec, mechanism: str
@@ -509,8 +523,9 @@ def _device_env(inst: PlannedInstance, gpu: GpuSpec, mechanism: str
         threads = max(1, min(100, round(100 * inst.compute_share)))
         pinned = int(math.floor(inst.gpu_fraction * gpu.memory_gib * MIB_PER_GIB))
         env.append(("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", str(threads)))
-        env.append(("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT",
-                    ",".join(f"{k}={pinned}M" for k in range(inst.tp))))
+        # CUDA_VISIBLE_DEVICES lists the group's GPUs: the process sees them as 0 .. tp - 1
+        env.append(("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", mps_memory_limit(range(inst.tp),
+                                                                         pinned)))
     return env, threads, pinned
 
 
@@ -530,6 +545,7 @@ def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, cata
     position: dict[str, int] = defaultdict(int)
     earlier: dict[str, list[PlannedInstance]] = defaultdict(list)
     mig_seen: dict[tuple[str, int, str], int] = defaultdict(int)
+    nodes = {n.id: n for n in cluster.nodes}
     records = []
     for inst in _launch_order(instances, cluster):
         llm = catalog.llms[inst.llm]
@@ -564,7 +580,8 @@ def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, cata
             memory_gib_per_gpu=inst.memory_gib_per_gpu, gpu_memory_utilization=utilization,
             kv_capacity_tokens=plan.kv_capacity_tokens, max_model_len_tokens=max_len,
             port=port, launch_order=position[inst.node], waits_for=waits,
-            engine_args=tuple(args), env=tuple(env)))
+            engine_args=tuple(args), env=tuple(env), node_gpus=nodes[inst.node].num_gpus,
+            node_tp_domains=tp_domains(nodes[inst.node])))
         position[inst.node] += 1
         earlier[inst.node].append(inst)
     result = LaunchPlan(workflow=workflow, cluster=cluster.name, source=source,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from scepsy_opt.core.names import is_dns_label
+from scepsy_opt.core.names import HOST_RULE, is_dns_label, is_host
 from scepsy_opt.core.placement import MECHANISMS, Mechanism
 from scepsy_opt.core.settings import check, normalise
 
@@ -23,7 +23,20 @@ FRACTION_MECHANISMS = MECHANISMS
 
 
 def _port(value: int, key: str) -> None:
-    check(1 <= value <= 65535, key, "must be a TCP port in [1, 65535]", value, "use e.g. 8000")
+    check(isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535, key,
+          "must be a TCP port in [1, 65535]", value, "use e.g. 8000")
+
+
+def _host(value: str, key: str) -> None:
+    check(is_host(value), key, f"not a host to listen on: it must be {HOST_RULE}", value,
+          "use e.g. 0.0.0.0, 127.0.0.1, ::1 or a host name")
+
+
+def _plain_text(value: str) -> bool:
+    """No control character (a line break would end a line of a script or an env file)."""
+    return not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 # Catalog GPU ids -> Ray's accelerator type names (ray.util.accelerators).
 RAY_ACCELERATOR_TYPES = {
     "A100-PCIe-80GB": "A100-80G",
@@ -60,9 +73,17 @@ class VllmOptions:
     extra_args: tuple[tuple[str, Any], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     health_timeout_s: int = 1200  # seconds launch.sh waits for an instance's /health
+    # launch.sh finds or starts the MPS control daemon on a node with MPS-shared GPUs; false
+    # only for vLLM's CPU build (emit=cpu_test), where no GPU share is enforced
+    mps_daemon: bool = True
 
     def __post_init__(self) -> None:
         _port(self.base_port, "base_port")
+        _host(self.host, "host")
+        check(self.model_root is None or bool(str(self.model_root).strip())
+              and _plain_text(str(self.model_root)), "model_root",
+              "must be a path without control characters, 'catalog' or null", self.model_root,
+              "use e.g. /models, catalog, or null for Hugging Face ids")
         check(self.memory_headroom is None or 0 <= self.memory_headroom < 1, "memory_headroom",
               "must be in [0, 1) or null", self.memory_headroom,
               "leave e.g. 0.1 of each instance's share free, or null for the memory model's "
@@ -71,9 +92,12 @@ class VllmOptions:
             value = getattr(self, key)
             check(value is None or value > 0, key, "must be > 0", value,
                   "use a positive integer (or null)")
-        for name, _ in self.env:
+        for name, value in self.env:
             check(bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name))), "env",
                   "not an environment variable name", name, "use e.g. HF_HOME")
+            check(_plain_text(str(value)), f"env.{name}",
+                  "an environment value may not hold control characters (line breaks)", value,
+                  "write the value on one line")
         normalise(self, "env", tuple((str(k), str(v)) for k, v in self.env))
 
 
@@ -166,6 +190,7 @@ class RayServeOptions:
     route_prefix: str = "/{llm}"
 
     def __post_init__(self) -> None:
+        _host(self.http_host, "http_host")
         _port(self.http_port, "http_port")
         check(self.route_prefix.startswith("/") and "{llm}" in self.route_prefix,
               "route_prefix", "must start with / and contain {llm}", self.route_prefix,

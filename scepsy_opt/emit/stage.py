@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.errors import EmitError, UnsupportedPlanError
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.types import Catalog, ClusterSpec
 from scepsy_opt.emit.base import Emitter
@@ -42,6 +42,16 @@ def make_emitter(fmt: str, settings: EmitSettings, catalog: Catalog | None = Non
         return PlanEmitter()
     raise EmitError("unknown manifest format", source="config", field="emit.formats",
                     value=fmt, fix=f"use some of {', '.join(FORMATS)}")
+
+
+NOT_EMITTED = "NOT_EMITTED.md"
+
+
+def _not_emitted(fmt: str, error: UnsupportedPlanError) -> str:
+    return (f"# No {fmt} manifests for this plan\n\n{error.problem}\n\n"
+            f"Fix: {error.fix}\n\nThe default emit.formats (every format) writes this note for "
+            "a format whose stack cannot run the plan as placed; listing the format in "
+            "emit.formats makes the run fail instead.\n")
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,14 @@ def emit(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Ca
     files: list[EmittedFile] = []
     for fmt in dict.fromkeys(settings.formats):
         emitter = make_emitter(fmt, settings, catalog)
-        rendered = emitter.render(plan)
+        try:
+            rendered = emitter.render(plan)
+        except UnsupportedPlanError as exc:
+            if tuple(settings.formats) != FORMATS or not emitter.folder:
+                raise
+            log.warning("emit: no %s manifests: %s", fmt, exc)
+            files.append(EmittedFile(fmt, emitter.folder, NOT_EMITTED, _not_emitted(fmt, exc)))
+            continue
         emitter.validate(rendered)
         files += [EmittedFile(fmt, emitter.folder, path, text)
                   for path, text in sorted(rendered.items())]

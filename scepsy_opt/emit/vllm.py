@@ -18,7 +18,6 @@ cluster, so it is refused here (the kubernetes and ray_serve formats launch it).
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 from typing import Any
@@ -26,8 +25,8 @@ from typing import Any
 import yaml
 
 from scepsy_opt.core.errors import EmitError
-from scepsy_opt.emit.base import header, to_yaml
-from scepsy_opt.emit.record import MIG, InstanceRecord, LaunchPlan
+from scepsy_opt.emit.base import header, one_line, sh, to_yaml
+from scepsy_opt.emit.record import MIG, MPS, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.vllm_options import load_options
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -52,7 +51,9 @@ def env_lines(record: InstanceRecord) -> list[tuple[str, str]]:
 
 def _health_host(record: InstanceRecord) -> str:
     host = str(record.arg("host"))
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
 
 
 _LAUNCH_HEAD = """#!/usr/bin/env bash
@@ -124,6 +125,53 @@ wait_healthy() {{
 trap 'echo "launch failed: stopping the instances started so far" >&2; "$here/stop.sh"' ERR
 """
 
+_MPS_SETUP = """
+# MPS: instances of this node share GPUs, and only the MPS control daemon enforces their
+# CUDA_MPS_* limits (without it they are ignored): find it running, or start it, and check that
+# it answers before any instance starts.
+#   CUDA_MPS_PIPE_DIRECTORY  the daemon's pipe directory (default: /tmp/nvidia-mps)
+#   CUDA_MPS_LOG_DIRECTORY   its log directory (default: /var/log/nvidia-mps)
+# Stop the daemon after stop.sh with: echo quit | nvidia-cuda-mps-control
+export CUDA_MPS_PIPE_DIRECTORY="${CUDA_MPS_PIPE_DIRECTORY:-/tmp/nvidia-mps}"
+export CUDA_MPS_LOG_DIRECTORY="${CUDA_MPS_LOG_DIRECTORY:-/var/log/nvidia-mps}"
+mps_answers() {
+  echo get_server_list | nvidia-cuda-mps-control >/dev/null 2>&1
+}
+start_mps() {
+  if ! command -v nvidia-cuda-mps-control >/dev/null; then
+    echo "launch.sh: nvidia-cuda-mps-control is not on PATH, so the MPS limits of this node's" \\
+      "instances cannot be enforced: install the NVIDIA driver's MPS tools (nothing started)" >&2
+    exit 1
+  fi
+  if ! mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"; then
+    echo "launch.sh: cannot create the MPS pipe and log directories $CUDA_MPS_PIPE_DIRECTORY" \\
+      "and $CUDA_MPS_LOG_DIRECTORY: set CUDA_MPS_PIPE_DIRECTORY/CUDA_MPS_LOG_DIRECTORY" >&2
+    exit 1
+  fi
+  if mps_answers; then
+    echo "MPS control daemon running (pipe $CUDA_MPS_PIPE_DIRECTORY)"
+    return 0
+  fi
+  # the daemon manages every GPU of the node; each instance's CUDA_VISIBLE_DEVICES picks its own
+  if ! env -u CUDA_VISIBLE_DEVICES nvidia-cuda-mps-control -d; then
+    echo "launch.sh: cannot start the MPS control daemon; see $CUDA_MPS_LOG_DIRECTORY" >&2
+    exit 1
+  fi
+  for _ in $(seq 50); do
+    if mps_answers; then
+      echo "started the MPS control daemon (pipe $CUDA_MPS_PIPE_DIRECTORY," \\
+        "log $CUDA_MPS_LOG_DIRECTORY)"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "launch.sh: the MPS control daemon does not answer on $CUDA_MPS_PIPE_DIRECTORY; see" \\
+    "$CUDA_MPS_LOG_DIRECTORY/control.log (nothing started)" >&2
+  exit 1
+}
+start_mps
+"""
+
 _STOP = """#!/usr/bin/env bash
 # {title}
 # Stops the vLLM instances launch.sh started on node {node}: SIGTERM to each instance's
@@ -172,25 +220,18 @@ class VllmEmitter:
             records = sorted((r for r in plan.records if r.node == node),
                              key=lambda r: r.launch_order)
             for r in records:
-                where = (f"{r.llm} replica {r.replica} on node {r.node}, GPU(s) "
-                         f"{', '.join(map(str, r.gpus))}, {_describe(r)}")
+                where = one_line(f"{r.llm} replica {r.replica} on node {r.node}, GPU(s) "
+                                 f"{', '.join(map(str, r.gpus))}, {_describe(r)}")
                 files[f"{node}/{r.name}.yaml"] = (
-                    f"# {title}\n# vllm serve --config {r.name}.yaml: {where}\n"
+                    f"# {title}\n# vllm serve --config {one_line(r.name)}.yaml: {where}\n"
                     + to_yaml(serve_config(r)))
-                body = "".join(f"{key}={_env_value(value)}\n" for key, value in env_lines(r))
-                files[f"{node}/{r.name}.env"] = f"# Environment of {r.name}: {where}\n{body}"
-            steps = "".join(
-                f"\n# {r.name}: {_describe(r)}"
-                + (f"; shares GPU(s) with {', '.join(r.waits_for)}" if r.waits_for else "")
-                + f"\nstart {r.name}\nwait_healthy {r.name} {_health_host(r)} {r.port}\n"
-                for r in records)
-            files[f"{node}/launch.sh"] = (
-                _LAUNCH_HEAD.format(title=title, node=node,
-                                    timeout=plan.settings.vllm.health_timeout_s)
-                + steps + "\ntrap - ERR\necho \"node " + node + ": "
-                + f"{len(records)} instance(s) healthy\"\n")
-            names = " ".join(r.name for r in reversed(records))
-            files[f"{node}/stop.sh"] = _STOP.format(title=title, node=node, names=names)
+                body = "".join(f"{key}={sh(value)}\n" for key, value in env_lines(r))
+                files[f"{node}/{r.name}.env"] = (
+                    f"# Environment of {one_line(r.name)}: {where}\n{body}")
+            files[f"{node}/launch.sh"] = _launch_script(plan, node, records, title)
+            names = " ".join(sh(r.name) for r in reversed(records))
+            files[f"{node}/stop.sh"] = _STOP.format(title=title, node=one_line(node),
+                                                    names=names)
         return files
 
     def validate(self, files: dict[str, str]) -> None:
@@ -208,6 +249,24 @@ class VllmEmitter:
                                             fix="use environment variable names")
             elif path.endswith(".sh"):
                 _check_shell(text, path)
+
+
+def _launch_script(plan: LaunchPlan, node: str, records: list[InstanceRecord],
+                   title: str) -> str:
+    """The node's launch.sh: every value from the plan or the settings is one quoted shell
+    word (:func:`~scepsy_opt.emit.base.sh`), every comment one line."""
+    steps = "".join(
+        f"\n# {one_line(r.name)}: {_describe(r)}"
+        + (f"; shares GPU(s) with {one_line(', '.join(r.waits_for))}" if r.waits_for else "")
+        + f"\nstart {sh(r.name)}\nwait_healthy {sh(r.name)} {sh(_health_host(r))} "
+          f"{sh(r.port)}\n"
+        for r in records)
+    mps = _MPS_SETUP if plan.settings.vllm.mps_daemon and any(
+        r.mechanism == MPS for r in records) else ""
+    done = sh(f"node {node}: {len(records)} instance(s) healthy")
+    return (_LAUNCH_HEAD.format(title=title, node=one_line(node),
+                                timeout=plan.settings.vllm.health_timeout_s)
+            + mps + steps + f"\ntrap - ERR\necho {done}\n")
 
 
 def validate_serve_config(config: Any, options: dict[str, dict], *, source: str) -> None:
@@ -262,11 +321,6 @@ def _check_shell(text: str, source: str) -> None:
     if result.returncode != 0:
         raise EmitError(f"bash rejects the script: {result.stderr.strip()}", source=source,
                         fix="report this: the emitted script is malformed")
-
-
-def _env_value(value: str) -> str:
-    text = str(value)
-    return text if re.fullmatch(r"[A-Za-z0-9_.,:=/@%+-]*", text) else shlex.quote(text)
 
 
 def _describe(r: InstanceRecord) -> str:

@@ -164,17 +164,10 @@ def test_records_follow_the_plan(catalog):
     for r in plan.records:
         config = yaml.safe_load(result.by_format("vllm")[f"node-0/{r.name}.yaml"])
         assert config == dict(r.engine_args)
-    # Ray Serve: bundles carry the fraction, VLLM_RAY_PER_WORKER_GPUS equals it
-    serve = yaml.safe_load(result.by_format("ray_serve")["serve_config.yaml"])
-    for app in serve["applications"]:
-        (llm,) = app["args"]["llm_configs"]
-        records = [r for r in plan.records if r.llm == app["name"]]
-        fraction = 1.0 if records[0].mechanism == "whole" else records[0].gpu_fraction
-        assert llm["placement_group_config"]["bundles"] == [{"GPU": fraction}] * records[0].tp
-        assert float(llm["runtime_env"]["env_vars"]["VLLM_RAY_PER_WORKER_GPUS"]) == fraction
-        assert llm["deployment_config"]["num_replicas"] == len(records)
-        assert llm["engine_kwargs"]["gpu_memory_utilization"] == \
-            records[0].gpu_memory_utilization
+    # Ray Serve cannot pin the fractional TP-2 group's ranks to GPUs 6-7: the default formats
+    # write a note with the reason instead of a config (tests/unit/emit/test_ray_serve.py)
+    note = result.by_format("ray_serve")["NOT_EMITTED.md"]
+    assert "qwen2.5-14b-instruct-0 (GPUs [6, 7] of node node-0)" in note and "Fix:" in note
     # plan.json: every GPU's compute at most 1
     document = json.loads(result.top_level()["plan.json"])
     assert document["schema_version"] == 1

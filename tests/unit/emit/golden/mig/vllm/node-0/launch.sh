@@ -79,4 +79,4 @@ start qwen2.5-14b-instruct-0
 wait_healthy qwen2.5-14b-instruct-0 127.0.0.1 8002
 
 trap - ERR
-echo "node node-0: 3 instance(s) healthy"
+echo 'node node-0: 3 instance(s) healthy'

@@ -66,6 +66,51 @@ wait_healthy() {
 
 trap 'echo "launch failed: stopping the instances started so far" >&2; "$here/stop.sh"' ERR
 
+# MPS: instances of this node share GPUs, and only the MPS control daemon enforces their
+# CUDA_MPS_* limits (without it they are ignored): find it running, or start it, and check that
+# it answers before any instance starts.
+#   CUDA_MPS_PIPE_DIRECTORY  the daemon's pipe directory (default: /tmp/nvidia-mps)
+#   CUDA_MPS_LOG_DIRECTORY   its log directory (default: /var/log/nvidia-mps)
+# Stop the daemon after stop.sh with: echo quit | nvidia-cuda-mps-control
+export CUDA_MPS_PIPE_DIRECTORY="${CUDA_MPS_PIPE_DIRECTORY:-/tmp/nvidia-mps}"
+export CUDA_MPS_LOG_DIRECTORY="${CUDA_MPS_LOG_DIRECTORY:-/var/log/nvidia-mps}"
+mps_answers() {
+  echo get_server_list | nvidia-cuda-mps-control >/dev/null 2>&1
+}
+start_mps() {
+  if ! command -v nvidia-cuda-mps-control >/dev/null; then
+    echo "launch.sh: nvidia-cuda-mps-control is not on PATH, so the MPS limits of this node's" \
+      "instances cannot be enforced: install the NVIDIA driver's MPS tools (nothing started)" >&2
+    exit 1
+  fi
+  if ! mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"; then
+    echo "launch.sh: cannot create the MPS pipe and log directories $CUDA_MPS_PIPE_DIRECTORY" \
+      "and $CUDA_MPS_LOG_DIRECTORY: set CUDA_MPS_PIPE_DIRECTORY/CUDA_MPS_LOG_DIRECTORY" >&2
+    exit 1
+  fi
+  if mps_answers; then
+    echo "MPS control daemon running (pipe $CUDA_MPS_PIPE_DIRECTORY)"
+    return 0
+  fi
+  # the daemon manages every GPU of the node; each instance's CUDA_VISIBLE_DEVICES picks its own
+  if ! env -u CUDA_VISIBLE_DEVICES nvidia-cuda-mps-control -d; then
+    echo "launch.sh: cannot start the MPS control daemon; see $CUDA_MPS_LOG_DIRECTORY" >&2
+    exit 1
+  fi
+  for _ in $(seq 50); do
+    if mps_answers; then
+      echo "started the MPS control daemon (pipe $CUDA_MPS_PIPE_DIRECTORY," \
+        "log $CUDA_MPS_LOG_DIRECTORY)"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "launch.sh: the MPS control daemon does not answer on $CUDA_MPS_PIPE_DIRECTORY; see" \
+    "$CUDA_MPS_LOG_DIRECTORY/control.log (nothing started)" >&2
+  exit 1
+}
+start_mps
+
 # llama-3.1-8b-instruct-0: MPS share 0.5 of 1 GPU(s): 50% of the SMs, 40960 MiB
 start llama-3.1-8b-instruct-0
 wait_healthy llama-3.1-8b-instruct-0 127.0.0.1 8000
@@ -91,4 +136,4 @@ start qwen2.5-14b-instruct-0
 wait_healthy qwen2.5-14b-instruct-0 127.0.0.1 8005
 
 trap - ERR
-echo "node node-0: 6 instance(s) healthy"
+echo 'node node-0: 6 instance(s) healthy'
