@@ -37,9 +37,17 @@ log = logging.getLogger("scepsy_opt")
 CONF_DIR = data_dir("conf")
 
 
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT)
+
+
 def _fail(error: ScepsyError) -> None:
     print(f"error: {error}", file=sys.stderr)
     raise SystemExit(EXIT_CODE)
+
+
+def _interrupted(line: str) -> None:
+    print(line, file=sys.stderr)
+    raise SystemExit(INTERRUPTED)
 
 
 def _search_dirs(argv: Sequence[str]) -> list[Path]:
@@ -99,6 +107,9 @@ def _available_workflows() -> list[str]:
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
         _run(cfg)
+    except pipeline.Interrupted as stop:  # Ctrl-C in a stage: keep the finished ones
+        _interrupted(pipeline.save_interrupted(stop, stop.run_dir or Path(
+            HydraConfig.get().runtime.output_dir)))
     except ScepsyError as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # one job of a sweep: record the error for the sweep summary, go on with the next
@@ -218,7 +229,11 @@ def main() -> None:
         check_config_syntax(sys.argv[1:])
     except ScepsyError as error:
         _fail(error)
-    _hydra_entry()
+    try:
+        _hydra_entry()
+    except KeyboardInterrupt:  # outside a stage: before the first, or while writing
+        _interrupted("interrupted: nothing partial was written (a run's outputs are committed "
+                     "together at its end); the fits cached so far are kept")
 
 
 if __name__ == "__main__":
