@@ -40,14 +40,9 @@ CONF_DIR = data_dir("conf")
 INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT)
 
 
-def _fail(error: ScepsyError) -> None:
-    print(f"error: {error}", file=sys.stderr)
-    raise SystemExit(EXIT_CODE)
-
-
-def _interrupted(line: str) -> None:
-    print(line, file=sys.stderr)
-    raise SystemExit(INTERRUPTED)
+def _fail(error: ScepsyError | str, code: int = EXIT_CODE) -> None:
+    print(error if isinstance(error, str) else f"error: {error}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 def _search_dirs(argv: Sequence[str]) -> list[Path]:
@@ -108,8 +103,8 @@ def _hydra_entry(cfg: DictConfig) -> None:
     try:
         _run(cfg)
     except pipeline.Interrupted as stop:  # Ctrl-C in a stage: keep the finished ones
-        _interrupted(pipeline.save_interrupted(stop, stop.run_dir or Path(
-            HydraConfig.get().runtime.output_dir)))
+        _fail(pipeline.save_interrupted(stop, stop.run_dir or Path(
+            HydraConfig.get().runtime.output_dir)), INTERRUPTED)
     except ScepsyError as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # one job of a sweep: record the error for the sweep summary, go on with the next
@@ -223,6 +218,17 @@ class SweepSummary(Callback):
             print(f"wrote {path}")
 
 
+class OutputCheck(Callback):
+    """Hydra callback: a run directory that cannot be written is a clear error before Hydra
+    writes its own files there (which ends in Hydra's traceback)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            rundir.check_writable(Path(str(config.hydra.run.dir)))
+        except ScepsyError as error:
+            _fail(error)
+
+
 def main() -> None:
     register_configs()
     try:
@@ -232,8 +238,8 @@ def main() -> None:
     try:
         _hydra_entry()
     except KeyboardInterrupt:  # outside a stage: before the first, or while writing
-        _interrupted("interrupted: nothing partial was written (a run's outputs are committed "
-                     "together at its end); the fits cached so far are kept")
+        _fail("interrupted: nothing partial was written (a run's outputs are committed "
+              "together at its end); the fits cached so far are kept", INTERRUPTED)
 
 
 if __name__ == "__main__":

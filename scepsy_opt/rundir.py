@@ -7,11 +7,13 @@ together (:func:`commit`). A tree of files is written only inside its folder
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,6 +193,20 @@ def staging(run_dir: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_writable(folder: Path) -> None:
+    """An :class:`OutputError` when ``folder`` cannot be made or written (a probe folder is
+    made and removed in it, or in the nearest folder above it that exists)."""
+    existing = folder
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=existing))
+    except OSError as exc:
+        raise output_error(folder, exc) from None
 
 
 def remove_temporaries(run_dir: Path) -> None:
