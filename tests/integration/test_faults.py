@@ -8,6 +8,7 @@ mount namespace of the test's own (``unshare``), skipped where namespaces are no
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -300,3 +301,25 @@ def test_a_read_only_run_directory_is_a_clear_error(mounts, tmp_path):
     _check_failed(result, f"error: {target / 'run'}: cannot write (Read-only file system)",
                   "write to another directory")
     assert not list(target.iterdir())
+
+
+def test_a_corrupt_load_model_in_the_cache_is_quarantined_and_fitted_again(
+        fit_cache, finished, tmp_path):
+    """The workflow's cached load model with a truncated sidecar (the finished run's cache,
+    copied): a warning naming the entry, the load model fitted again, the same plan."""
+    cache = tmp_path / "cache"
+    shutil.copytree(fit_cache / "fits", cache / "fits")
+    (sidecar,) = [p for p in (cache / "fits").glob("*.json")
+                  if '"workflow load model"' in p.read_text()]
+    sidecar.write_text(sidecar.read_text()[:50])
+    run_dir = tmp_path / "run"
+    result = _cli(cache, *RUN, "stop_after=search", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"fit cache entry {sidecar} is corrupt" in result.stderr, result.stderr
+    assert "calibrating the load model" in result.stderr
+    assert sorted(p.suffix for p in (cache / "fits" / "quarantine").iterdir()) == [
+        ".json", ".npz"]
+    assert '"workflow load model"' in sidecar.read_text()  # the refit's entry
+    assert json.loads((run_dir / "allocation.json").read_text())["llms"] == json.loads(
+        (finished / "allocation.json").read_text())["llms"]
