@@ -384,7 +384,7 @@ def _save_analysis(result: PipelineResult, run_dir: Path, settings: RunSettings)
     paths = _save_documents(WorkflowStatsDocument.ARTIFACT)(result, run_dir, settings)
     if settings.analyze.write_traces:
         for name, table in result.tables.items():
-            paths.append(run_dir / "traces" / f"{name}.jsonl")
+            paths.append(rundir.inside(run_dir / "traces", f"{name}.jsonl"))
             write_jsonl(table, paths[-1])
     return paths
 
@@ -392,7 +392,7 @@ def _save_analysis(result: PipelineResult, run_dir: Path, settings: RunSettings)
 def _save_profiles(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
     paths = []
     for (llm, gpu), table in sorted(result.profiles.items()):
-        paths.append(run_dir / "profiles" / profile_filename(llm, gpu))
+        paths.append(rundir.inside(run_dir / "profiles", profile_filename(llm, gpu)))
         write_csv(table, paths[-1])
     return paths
 

@@ -239,8 +239,8 @@ def write_emitted(emitted: EmitResult, run_dir: Path) -> list[Path]:
     if manifests:
         paths += write_tree(manifests, run_dir / "manifests")
     for relative, text in emitted.top_level().items():
-        atomic_write_text(run_dir / relative, text)
-        paths.append(run_dir / relative)
+        paths.append(inside(run_dir, relative))
+        atomic_write_text(paths[-1], text)
     return paths
 
 

@@ -143,7 +143,7 @@ def test_ctrl_c_during_the_fit_exits_130_keeps_the_finished_stages_and_leaves_no
     proc = _start(cache, log, *RUN, "fit.workers=2", f"hydra.run.dir={run_dir}")
     try:
         _wait_for(lambda: "stage 3/7 fit" in log.read_text(), "fit stage log line")
-        _wait_for(lambda: "fitting the instance model" in log.read_text(), "fit start")
+        _wait_for(lambda: "fit data" in log.read_text(), "the instance data's progress")
         workers = _children(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         assert proc.wait(timeout=120) == 130, log.read_text()

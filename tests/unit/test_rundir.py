@@ -114,3 +114,14 @@ def test_files_and_folders_get_the_modes_of_the_umask(tmp_path, umask):
         "run/manifests/vllm/node/a.yaml": file, "run/manifests/vllm/launch.sh": folder,
         "fits": folder, "fits/locks": folder, "fits/locks/k.lock": file,
         "fits/k.npz": file, "fits/k.json": file}, {k: oct(v) for k, v in modes.items()}
+
+
+def test_profiles_named_outside_their_folder_are_refused(tmp_path):
+    """The profiles' files are named after llm ids: one that climbs out is refused, nothing
+    written (the same check as the manifests tree's)."""
+    from scepsy_opt.pipeline import PipelineResult, _save_profiles
+
+    result = PipelineResult(profiles={("../../escaped", "H100-SXM-80GB"): None})
+    with pytest.raises(OutputError, match="outside its folder"):
+        _save_profiles(result, tmp_path / "run", None)
+    assert not list(tmp_path.iterdir())
