@@ -233,3 +233,32 @@ def test_an_unwritable_cache_is_warned_about_once_and_the_fit_goes_on(tmp_path, 
     assert (tmp_path / "file").read_text() == "not a folder"
     cache._unwritable.discard(cache_dir)
 
+
+
+def test_a_full_disk_under_the_cache_is_warned_about_once_and_the_fit_goes_on(tmp_path):
+    """The cache on a tmpfs with no space left (a real ENOSPC, in a mount namespace of the
+    test's own; skipped where that is not allowed): the fit is computed and returned, one
+    warning says why nothing was kept."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    disk, go = tmp_path / "disk", tmp_path / "go"
+    disk.mkdir()
+    go.touch()
+    script = tmp_path / "fit.py"
+    script.write_text(FIT_SCRIPT)
+    unshare = ["unshare", "-m", "--propagation", "private"] if os.geteuid() == 0 else \
+        ["unshare", "-rm", "--propagation", "private"]
+    probe = subprocess.run([*unshare, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here: {probe.stderr.strip()}")
+    out = tmp_path / "out.npz"
+    line = (f"mount -t tmpfs -o size=64k tmpfs {disk} && (cat /dev/zero > {disk}/filler "
+            f"2>/dev/null; true) && {sys.executable} {script} {disk / 'fits'} {go} {out}")
+    result = subprocess.run([*unshare, "sh", "-c", line], capture_output=True, text=True,
+                            env=_env(), timeout=600)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "cannot be written" in line]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0], result.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["reused"] is False
+    with np.load(out) as params:
+        assert params.files
