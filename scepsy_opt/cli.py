@@ -34,9 +34,12 @@ from scepsy_opt.core.errors import EXIT_CODE, ConfigError, EmitError, ScepsyErro
 log = logging.getLogger("scepsy_opt")
 
 
-def _fail(error: ScepsyError) -> None:
-    print(f"error: {error}", file=sys.stderr)
-    raise SystemExit(EXIT_CODE)
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT)
+
+
+def _fail(error: ScepsyError | str, code: int = EXIT_CODE) -> None:
+    print(error if isinstance(error, str) else f"error: {error}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 def _workflow_source(option: str) -> str:
@@ -67,6 +70,9 @@ def _available_workflows() -> list[str]:
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
         _run(cfg)
+    except pipeline.Interrupted as stop:  # Ctrl-C in a stage: keep the finished ones
+        _fail(pipeline.save_interrupted(stop, stop.run_dir or Path(
+            HydraConfig.get().runtime.output_dir)), INTERRUPTED)
     except Exception as error:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             if isinstance(error, ScepsyError):
@@ -186,17 +192,31 @@ class SweepSummary(Callback):
             print(f"wrote {path}")
 
 
+class OutputCheck(Callback):
+    """Hydra callback: a run directory that cannot be written is a clear error before Hydra
+    writes its own files there (which ends in Hydra's traceback)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            rundir.check_writable(Path(str(config.hydra.run.dir)))
+        except ScepsyError as error:
+            _fail(error)
+
+
 def main() -> None:
     register_configs()
     try:
         sys.argv[1:] = argv.prepare(sys.argv[1:])
     except ScepsyError as error:
         _fail(error)
-    _hydra_entry()
+    try:
+        _hydra_entry()
+    except KeyboardInterrupt:  # outside a stage: before the first, or while writing
+        _fail("interrupted: nothing partial was written (a run's outputs are committed "
+              "together at its end); the fits cached so far are kept", INTERRUPTED)
     if SweepSummary.failed:
-        print(f"error: {len(SweepSummary.failed)} job(s) of the sweep failed: "
-              + "; ".join(SweepSummary.failed), file=sys.stderr)
-        raise SystemExit(EXIT_CODE)
+        _fail(f"error: {len(SweepSummary.failed)} job(s) of the sweep failed: "
+              + "; ".join(SweepSummary.failed))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,23 @@
 reads and writes. A full run (:func:`run`), a re-run from a run directory (:func:`rerun`) and an
 emit from a placement file (:func:`emit_placement`) all go through :func:`run_stages`; stages hand
 each other typed documents (:mod:`scepsy_opt.core.documents`). Running is pure (settings in,
-results out); :func:`save` writes what the stages made into the directory the CLI chose."""
+results out); :func:`save` writes what the stages made into the directory the CLI chose.
+
+A run's outputs are committed together, after its last stage: they are written to a staging
+folder inside the run directory, then moved over the earlier ones at once, so a run that fails
+(a stage's error, a full disk) leaves the run directory as it found it. In the same step the
+artifacts that the run made stale are removed: those of every later stage that did not run
+but reads what a stage of this run rewrote (:attr:`Stage.inputs`), and those a stage that ran
+lists but did not write this time. Interrupted (Ctrl-C, :class:`Interrupted`), a run commits
+the stages that finished, likewise. Temporaries that a killed run left behind are removed by
+the next run that writes there."""
 
 from __future__ import annotations
 
 import io
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +35,7 @@ from scepsy_opt.core.documents import (
     PlanDocument,
     WorkflowStatsDocument,
 )
-from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.errors import ConfigError, ScepsyError
 from scepsy_opt.core.evaluator import Evaluator
 from scepsy_opt.core.placement import placement_problem
 from scepsy_opt.core.problem import (
@@ -148,6 +157,17 @@ class Stage:
     gate: str = ""  # the STAGES entry stop_after must reach (default: the name)
     when: Callable[[RunSettings], bool] = lambda settings: True
     rerun: bool = True  # whether from_run=... stage=... re-runs it
+    inputs: tuple[str, ...] = ()  # the stages its outputs follow from (default: the one before)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``stage``: ``result`` holds what the stages before it made (their outputs
+    can be saved), ``settings`` and ``run_dir`` are the run's."""
+
+    def __init__(self, stage: str, result: PipelineResult, settings: RunSettings,
+                 run_dir: Path | None) -> None:
+        super().__init__(stage)
+        self.stage, self.result, self.settings, self.run_dir = stage, result, settings, run_dir
 
 PLANNING = ("fit", "search", "place", "emit", "report")
 
@@ -396,7 +416,7 @@ def _save_analysis(result: PipelineResult, run_dir: Path, settings: RunSettings)
     paths = _save_documents(WorkflowStatsDocument.ARTIFACT)(result, run_dir, settings)
     if settings.analyze.write_traces:
         for name, table in result.tables.items():
-            paths.append(run_dir / "traces" / f"{name}.jsonl")
+            paths.append(rundir.inside(run_dir / "traces", f"{name}.jsonl"))
             write_jsonl(table, paths[-1])
     return paths
 
@@ -404,7 +424,7 @@ def _save_analysis(result: PipelineResult, run_dir: Path, settings: RunSettings)
 def _save_profiles(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
     paths = []
     for (llm, gpu), table in sorted(result.profiles.items()):
-        paths.append(run_dir / "profiles" / profile_filename(llm, gpu))
+        paths.append(rundir.inside(run_dir / "profiles", profile_filename(llm, gpu)))
         write_csv(table, paths[-1])
     return paths
 
@@ -443,13 +463,14 @@ STAGE_TABLE: tuple[Stage, ...] = (
           optional=("workflow_stats.json",),  # max-model-len covers the longest call
           writes=("manifests/", "plan.json")),
     Stage("evaluate", _evaluate, _save_documents(EvaluationDocument.ARTIFACT), gate="profile",
-          when=lambda settings: settings.evaluate, rerun=False, writes=("evaluation.json",)),
+          when=lambda settings: settings.evaluate, rerun=False, writes=("evaluation.json",),
+          inputs=("search",)),
     Stage("report", _report, _save_report,
           reads={"workflow_stats.json": "point from_run at the output directory of a finished "
                                         "run"},
           optional=("allocation.json", "placement.json", CURVES, "evaluation.json",
                     "plan.json"),
-          writes=("report.md", "latency_throughput.png")),
+          writes=("report.md", "latency_throughput.png"), inputs=("emit", "evaluate")),
 )
 
 
@@ -476,7 +497,12 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext,
     for stage in stages:
         if ctx.run_dir is not None:
             result = _load(stage, result, ctx.run_dir)
-        result = stage.run(ctx, result)
+        try:
+            result = stage.run(ctx, result)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted(stage.name, result, ctx.settings, ctx.run_dir) from None
     return result
 
 
@@ -516,7 +542,50 @@ def emit_placement(placement: PlacementDocument, source: str, settings: RunSetti
 
 
 def save(result: PipelineResult, run_dir: Path, settings: RunSettings) -> list[Path]:
-    """Write what the run's stages made into ``run_dir`` (each artifact atomically), after the
-    last stage: a run that fails writes nothing. Returns the paths written."""
-    return [path for stage in STAGE_TABLE if stage.name in result.ran
-            for path in stage.save(result, run_dir, settings)]
+    """Write what the run's stages made into ``run_dir`` and remove what they made stale,
+    committed together (see the module's docstring): a write that fails leaves ``run_dir`` as
+    it was. Returns the paths written."""
+    with rundir.staging(run_dir) as staged:
+        written: list[str] = []
+        for stage in STAGE_TABLE:
+            if stage.name in result.ran:
+                written += [str(path.relative_to(staged))
+                            for path in stage.save(result, staged, settings)]
+        rundir.commit(staged, run_dir, stale_artifacts(result.ran, written))
+    return [run_dir / relative for relative in written]
+
+
+def stale_artifacts(ran: Iterable[str], written: Iterable[str]) -> list[str]:
+    """The artifacts (names in a run directory, a folder with a trailing ``/``) that a run of
+    the stages ``ran`` writing ``written`` leaves stale: every artifact of a stage that did not
+    run but follows from one that ran (or from one whose artifacts are stale), and those of a
+    stage that ran but did not write them this time."""
+    ran = set(ran)
+    tops = {relative.split("/", 1)[0] for relative in written}
+    changed: set[str] = set()
+    stale = []
+    for index, stage in enumerate(STAGE_TABLE):
+        inputs = stage.inputs or ((STAGE_TABLE[index - 1].name,) if index else ())
+        if stage.name in ran:
+            changed.add(stage.name)
+            stale += [name for name in stage.writes if name.rstrip("/") not in tops]
+        elif changed & set(inputs):
+            changed.add(stage.name)
+            stale += list(stage.writes)
+    return stale
+
+
+def save_interrupted(stop: Interrupted, run_dir: Path) -> str:
+    """Commit the stages that finished before Ctrl-C (see :func:`save`) and say, in one line,
+    what was kept and what was discarded."""
+    finished = stop.result.ran
+    cache = stop.settings.fit.cache_path
+    fits = f"fits cached in {cache}" if cache is not None else "no fit cache (fit.cache=false)"
+    try:
+        paths = save(stop.result, run_dir, stop.settings) if finished else []
+        kept = (f"the outputs of {', '.join(finished)} ({len(paths)} file(s) in {run_dir})"
+                if finished else f"{run_dir} as it was")
+    except ScepsyError as error:
+        kept = f"{run_dir} as it was (the finished stages' outputs could not be written: {error})"
+    return (f"interrupted during the {stop.stage} stage: discarded its work; kept {kept} and "
+            f"the {fits}")

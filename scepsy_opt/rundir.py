@@ -1,23 +1,38 @@
 """A run directory's files: artifact documents read back (``from_json``) and every artifact
 written, each atomically (the ``manifests/`` tree as a whole). :mod:`scepsy_opt.cli` decides
 which directory; the stage runner (:mod:`scepsy_opt.pipeline`) says which files each stage
-reads and writes."""
+reads and writes, stages them in a temporary folder (:func:`staging`) and commits them
+together (:func:`commit`). A tree of files is written only inside its folder
+(:func:`inside`)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scepsy_opt.core.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
+from scepsy_opt.core.artifacts import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    file_mode,
+    make_dir,
+    output_error,
+    temporary_dir,
+)
 from scepsy_opt.core.catalog import load_yaml
 from scepsy_opt.core.document import Document
 from scepsy_opt.core.documents import DOCUMENTS
-from scepsy_opt.core.errors import ConfigError, ScepsyError
+from scepsy_opt.core.errors import ConfigError, OutputError, ScepsyError
+from scepsy_opt.core.parallel import interrupts_deferred
 from scepsy_opt.emit.stage import EmitResult
 from scepsy_opt.report import Report
 from scepsy_opt.report.sweep import SweepJob, job_row, summary_csv, summary_figure
@@ -29,6 +44,9 @@ PLACEMENT_FIGURE = "placement.png"
 JOB_ERROR = "error.json"  # a failed job of a sweep: its error, for the sweep summary
 SWEEP_CSV = "sweep_summary.csv"
 SWEEP_FIGURE = "sweep_summary.png"
+STAGING = ".outputs"  # the prefix of a run's staging folder
+# what the temporary files and folders of the writers here are named (tempfile's 8 characters)
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.(tmp|old)")
 D = TypeVar("D", bound=Document)
 
 
@@ -91,38 +109,126 @@ def write_placement(figure: bytes, mps: str | None, run_dir: Path) -> list[Path]
     return paths
 
 
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative``, refused (an :class:`OutputError`, before anything is written)
+    when ``relative`` is absolute or climbs out of ``folder`` (``..``)."""
+    parts = Path(relative).parts
+    if not relative or Path(relative).is_absolute() or ".." in parts or not parts:
+        raise OutputError("a file would be written outside its folder", source=str(folder),
+                          value=relative,
+                          fix="name every llm, node and instance without '/' or '..' (the "
+                              "names of emitted files come from them)")
+    return folder / relative
+
+
 def write_tree(files: dict[str, str], target: Path, *, executable: tuple[str, ...] = (".sh",)
                ) -> list[Path]:
     """Write ``files`` (relative path -> text) as the folder ``target``, atomically as a whole:
     everything goes to a temporary folder beside it, which then replaces ``target``. A failure
-    leaves the previous ``target`` (or none) untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    old: Path | None = None
+    leaves the previous ``target`` (or none) untouched; a path outside ``target`` is refused
+    before anything is written."""
+    for relative in files:
+        inside(target, relative)
+    make_dir(target.parent)
+    staging = temporary_dir(target)
     try:
         for relative, text in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if path.suffix in executable:
-                path.chmod(0o755)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
-                                        dir=target.parent))
-            os.replace(target, old / target.name)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and not target.exists():
-            os.replace(old / target.name, target)
-        raise
+            path = inside(staging, relative)
+            _write_file(path, text, executable=path.suffix in executable)
+        replace_all(staging, target.parent, {target.name: staging})
+    except OSError as exc:
+        raise output_error(Path(exc.filename) if exc.filename else target, exc) from None
     finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return [target / relative for relative in files]
+
+
+def _write_file(path: Path, text: str, *, executable: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if executable:
+        path.chmod(file_mode(executable=True))
+
+
+def replace_all(staging: Path, folder: Path, entries: dict[str, Path | None]) -> None:
+    """Put each ``entries`` value at ``folder / name`` (None: remove what is there), all or
+    nothing: what is there first moves to a temporary folder, then the new entries move in; a
+    failure puts everything back. Ctrl-C waits until it is done."""
+    trash = temporary_dir(folder / staging.name, suffix=".old")
+    moved: list[str] = []
+    placed: list[str] = []
+    try:
+        with interrupts_deferred():
+            try:
+                for name in entries:
+                    if os.path.lexists(folder / name):
+                        os.replace(folder / name, trash / name)
+                        moved.append(name)
+                for name, source in entries.items():
+                    if source is not None:
+                        os.replace(source, folder / name)
+                        placed.append(name)
+            except OSError:
+                for name in reversed(placed):
+                    os.replace(folder / name, entries[name])
+                for name in reversed(moved):
+                    os.replace(trash / name, folder / name)
+                raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+@contextmanager
+def staging(run_dir: Path) -> Iterator[Path]:
+    """A temporary folder in ``run_dir`` that a run's outputs are written to before
+    :func:`commit` (removed on the way out, whatever happens). Temporaries of an earlier run
+    that was killed are removed first."""
+    make_dir(run_dir)
+    remove_temporaries(run_dir)
+    folder = temporary_dir(run_dir / STAGING)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_writable(folder: Path) -> None:
+    """An :class:`OutputError` when ``folder`` cannot be made or written (a probe folder is
+    made and removed in it, or in the nearest folder above it that exists)."""
+    existing = folder
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=existing))
+    except OSError as exc:
+        raise output_error(folder, exc) from None
+
+
+def remove_temporaries(run_dir: Path) -> None:
+    """The temporary files and folders a killed run left in ``run_dir``."""
+    for path in run_dir.iterdir():
+        if TEMPORARY.fullmatch(path.name):
+            log.info("removing %s, left by an interrupted run", path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def commit(staged: Path, run_dir: Path, stale: Iterable[str] = ()) -> None:
+    """Move everything in ``staged`` into ``run_dir`` (replacing what is there) and remove the
+    ``stale`` artifacts (names in ``run_dir``; a trailing ``/``: a folder), all or nothing."""
+    entries: dict[str, Path | None] = {name.rstrip("/"): None for name in stale}
+    entries.update({path.name: path for path in sorted(staged.iterdir())})
+    try:
+        replace_all(staged, run_dir, entries)
+    except OSError as exc:
+        raise output_error(Path(exc.filename) if exc.filename else run_dir, exc) from None
 
 
 def write_emitted(emitted: EmitResult, run_dir: Path) -> list[Path]:
@@ -133,8 +239,8 @@ def write_emitted(emitted: EmitResult, run_dir: Path) -> list[Path]:
     if manifests:
         paths += write_tree(manifests, run_dir / "manifests")
     for relative, text in emitted.top_level().items():
-        atomic_write_text(run_dir / relative, text)
-        paths.append(run_dir / relative)
+        paths.append(inside(run_dir, relative))
+        atomic_write_text(paths[-1], text)
     return paths
 
 

@@ -96,3 +96,8 @@ class ArtifactError(ScepsyError):
     """An artifact of a run directory (``allocation.json``, ``placement.json``...) is not the
     document its stage writes: a field is missing or of the wrong type, or it has a schema
     version this release does not read."""
+
+
+class OutputError(ScepsyError):
+    """An output cannot be written: its folder is read-only or missing, the disk is full, or a
+    path would land outside its output directory. ``source`` names the path."""

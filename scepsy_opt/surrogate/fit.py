@@ -1,7 +1,9 @@
 """Fitting with a content-addressed cache: per-llm instance models and per-workflow load models.
 
-Fitted parameters persist as ``<key>.npz`` with a ``<key>.json`` sidecar in a cache folder, where
-``key`` is a SHA-256 content hash of everything the fit depends on:
+Fitted parameters persist as ``<key>.npz`` with a ``<key>.json`` sidecar in a cache folder
+(:mod:`scepsy_opt.surrogate.cache`: its lock, corrupt entries, an unwritable folder), where
+``key`` is a SHA-256 hash of the content of everything the fit depends on, never of where it
+was read from (file paths are left out, so an installed package reuses the fits of a checkout):
 
 - an llm's **instance model**: llm and GPU specs, memory settings, the call mix, the profile's
   iteration times, the fit version and a digest of the code that collects and fits it;
@@ -19,7 +21,6 @@ import dataclasses
 import functools
 import hashlib
 import inspect
-import io
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -30,7 +31,7 @@ import jax
 import numpy as np
 import optax
 
-from scepsy_opt.core.artifacts import atomic_write_bytes, atomic_write_text, to_jsonable
+from scepsy_opt.core.artifacts import to_jsonable
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.problem import AllocationProblem
 from scepsy_opt.core.profile_table import ProfileTable, to_csv
@@ -39,8 +40,8 @@ from scepsy_opt.core.roofline import roofline_params
 from scepsy_opt.core.trace import TraceTable
 from scepsy_opt.core.types import Catalog, GpuSpec, LlmSpec
 from scepsy_opt.sim.settings import SimulateSettings
+from scepsy_opt.surrogate import cache, model
 from scepsy_opt.surrogate import data as data_module
-from scepsy_opt.surrogate import model
 from scepsy_opt.surrogate.calib import (
     CalibrationSettings,
     WorkflowRuns,
@@ -57,10 +58,10 @@ from scepsy_opt.surrogate.data import (
 )
 from scepsy_opt.surrogate.paths import PathSet
 from scepsy_opt.surrogate.workflow import WorkflowSurrogate
-from scepsy_opt.workflow.spec import WorkflowSpec
+from scepsy_opt.workflow.spec import TraceSource, WorkflowSpec
 
 log = logging.getLogger(__name__)
-FIT_VERSION = "9"
+FIT_VERSION = "10"
 STEPS = 2000
 LEARNING_RATE = 0.05
 
@@ -104,6 +105,27 @@ def _digest(basis: object) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def content(value: object) -> object:
+    """``value`` as JSON for a key, without where its parts were read from: every ``source``
+    field (a workflow's file, a calibration file's path) and a trace source's ``path`` (the
+    traces' rows are hashed instead)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: content(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name != "source" and not (isinstance(value, TraceSource)
+                                               and f.name == "path")}
+    if isinstance(value, Mapping):
+        return {str(k): content(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [content(v) for v in value]
+    return to_jsonable(value)
+
+
+def profile_digest(profile: ProfileTable) -> str:
+    """A profile's rows and its environment block, less the folder it was imported from."""
+    return hashlib.sha256(to_csv(dataclasses.replace(profile, env=tuple(
+        (k, v) for k, v in profile.env if k != "source"))).encode()).hexdigest()
+
+
 @functools.cache
 def code_digest(kind: str) -> str:
     """A digest of the code a fit's result depends on, so that a changed model form or
@@ -133,14 +155,14 @@ def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,
             profile: ProfileTable | None,
             settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> str:
     basis = {
-        "version": FIT_VERSION, "code": code_digest("instance"), "llm": to_jsonable(llm),
-        "gpu": to_jsonable(gpu),
-        "memory": to_jsonable(memory),
+        "version": FIT_VERSION, "code": code_digest("instance"), "llm": content(llm),
+        "gpu": content(gpu),
+        "memory": content(memory),
         "mix": hashlib.sha256(np.asarray([mix.input_tokens, mix.output_tokens]).tobytes())
         .hexdigest(),
-        "timing": hashlib.sha256(to_csv(profile).encode()).hexdigest()
+        "timing": profile_digest(profile)
         if profile is not None and profile.backend != "roofline"
-        else to_jsonable(dataclasses.asdict(roofline_params(gpu.id))),
+        else content(roofline_params(gpu.id)),
     }
     if settings != DEFAULT_INSTANCE_DATA:  # the default keeps the keys of earlier fits
         basis["instance_data"] = to_jsonable(settings)
@@ -172,11 +194,20 @@ def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
             seed: int = 0, settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> LlmFit:
     """Fit (or reuse) the instance model of ``llm`` on ``gpu`` for its call mix."""
     key = fit_key(llm, gpu, memory, mix, profile, settings)
-    stored = _load(cache_dir, key)
-    if stored is not None:
-        arrays, meta = stored
-        log.info("fit %s on %s: reusing %s", llm.id, gpu.id, cache_dir / f"{key}.npz")
-        return LlmFit(llm.id, gpu.id, key, arrays, meta["errors"], reused=True)
+    with cache.locked(cache_dir, key):  # a process fitting the same key waits for this one
+        stored = cache.load(cache_dir, key, lambda arrays, meta: LlmFit(
+            llm.id, gpu.id, key, arrays, dict(meta["errors"]), reused=True))
+        if stored is not None:
+            log.info("fit %s on %s: reusing %s", llm.id, gpu.id, cache_dir / f"{key}.npz")
+            return stored
+        return _fit_llm(llm, gpu, memory, mix, key, profile=profile, cache_dir=cache_dir,
+                        seed=seed, settings=settings)
+
+
+def _fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, key: str, *,
+             profile: ProfileTable | None, cache_dir: Path | None, seed: int,
+             settings: InstanceDataSettings) -> LlmFit:
+    log.info("fit %s on %s: fitting the instance model", llm.id, gpu.id)
     data = collect(llm, gpu, memory, mix, seed=seed, profile=profile, settings=settings)
     params = model.fit_instance(data.tp, data.fraction, data.capacity_rps, data.unloaded_s,
                                 data.load_rho, data.load_delta, jax.random.PRNGKey(seed),
@@ -190,7 +221,7 @@ def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
                 "fit_version": FIT_VERSION, "errors": errors,
                 "data": to_jsonable({k: v for k, v in dataclasses.asdict(data).items()
                                      if k != "meta"}), "call_mix": data.meta}
-        _save(cache_dir, key, params, meta)
+        cache.save(cache_dir, key, params, meta)
     return result
 
 
@@ -206,13 +237,13 @@ def workflow_key(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(repr(table.llms).encode())
     return _digest({
-        "version": FIT_VERSION, "code": code_digest("workflow"), "spec": to_jsonable(spec),
+        "version": FIT_VERSION, "code": code_digest("workflow"), "spec": content(spec),
         "tables": digest.hexdigest(),
         "instances": {llm: fit.key for llm, fit in sorted(fits.items())},
-        "gpu": problem.gpu, "memory": to_jsonable(problem.memory),
-        "node": [node.num_gpus, to_jsonable(node.nvlink_domains), node.network_gb_s],
-        "simulate": to_jsonable(dataclasses.replace(simulate, baselines=())),
-        "calibration": to_jsonable(calibration),
+        "gpu": problem.gpu, "memory": content(problem.memory),
+        "node": [node.num_gpus, content(node.nvlink_domains), node.network_gb_s],
+        "simulate": content(dataclasses.replace(simulate, baselines=())),
+        "calibration": content(calibration),
     })
 
 
@@ -227,11 +258,25 @@ def fit_workflow(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
     """Fit (or reuse) the load model of a workflow: simulate it on random allocations and fit
     the surrogate's load parameters to the runs."""
     key = workflow_key(spec, tables, problem, fits, simulate, calibration)
-    stored = _load(cache_dir, key)
-    if stored is not None:
-        arrays, meta = stored
-        log.info("fit %s: reusing the load model %s", spec.name, cache_dir / f"{key}.npz")
-        return _workflow_from_arrays(key, arrays, meta)
+    with cache.locked(cache_dir, key):  # a process fitting the same key waits for this one
+        stored = cache.load(cache_dir, key,
+                            lambda arrays, meta: _workflow_from_arrays(key, arrays, meta))
+        if stored is not None:
+            log.info("fit %s: reusing the load model %s", spec.name, cache_dir / f"{key}.npz")
+            return stored
+        return _fit_workflow(spec, problem, catalog, key, paths, initial, simulate=simulate,
+                             calibration=calibration, unloaded_latency_s=unloaded_latency_s,
+                             profiles=profiles, cache_dir=cache_dir, workers=workers)
+
+
+def _fit_workflow(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog, key: str,
+                  paths: Callable[[], tuple[tuple[PathSet, ...], np.ndarray]],
+                  initial: Callable[[tuple[PathSet, ...], np.ndarray], WorkflowSurrogate], *,
+                  simulate: SimulateSettings, calibration: CalibrationSettings,
+                  unloaded_latency_s: float,
+                  profiles: Mapping[tuple[str, str], ProfileTable] | None,
+                  cache_dir: Path | None, workers: int) -> WorkflowFit:
+    log.info("fit %s: calibrating the load model", spec.name)
     sets, mean_call = paths()
     surrogate = initial(sets, mean_call)
     runs = collect_runs(spec, problem, catalog, surrogate, calibration, simulate,
@@ -243,7 +288,7 @@ def fit_workflow(spec: WorkflowSpec, tables: Mapping[str, TraceTable],
              {k: round(v, 1) for k, v in errors.items()})
     result = WorkflowFit(key, load, loss, sets, mean_call, runs, errors)
     if cache_dir is not None:
-        _save(cache_dir, key, _workflow_arrays(result), {
+        cache.save(cache_dir, key, _workflow_arrays(result), {
             "kind": "workflow load model", "workflow": spec.name, "gpu": problem.gpu,
             "fit_version": FIT_VERSION, "loss": loss, "errors": errors,
             "members": list(runs.members), "llms": list(runs.llms),
@@ -296,26 +341,3 @@ def _workflow_from_arrays(key: str, arrays: dict, meta: dict) -> WorkflowFit:
     load = {k.removeprefix("load."): v for k, v in arrays.items() if k.startswith("load.")}
     return WorkflowFit(key, load, meta["loss"], sets, arrays["mean_call_s"], runs,
                        meta["errors"], reused=True)
-
-
-def _load(folder: Path | None, key: str) -> tuple[dict, dict] | None:
-    if folder is None:
-        return None
-    npz, sidecar = folder / f"{key}.npz", folder / f"{key}.json"
-    if not (npz.is_file() and sidecar.is_file()):
-        return None
-    meta = json.loads(sidecar.read_text())
-    with np.load(npz) as stored:
-        arrays = {name: stored[name] for name in stored.files}
-    return arrays, meta
-
-
-def _save(folder: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """``<key>.npz`` then ``<key>.json``, each written atomically through a temporary file of
-    its own (the sidecar marks a complete entry). Processes that fit the same llm at once (a
-    sweep's jobs, benchmark workers) each write a whole entry; a shared temporary name made
-    the second one's rename fail."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(folder / f"{key}.npz", buffer.getvalue())
-    atomic_write_text(folder / f"{key}.json", json.dumps(meta, indent=1) + "\n")

@@ -27,3 +27,19 @@ def test_a_failing_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_pat
         atomic_write_lines(path, lines())
     assert path.read_text() == "kept\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_write_that_the_disk_refuses_is_an_output_error_naming_the_path(tmp_path):
+    """A destination under a regular file (it can never be made, even as root): an
+    OutputError naming the file and the fix, no traceback-worthy OSError, nothing written."""
+    from scepsy_opt.core.errors import OutputError
+
+    (tmp_path / "file").write_text("kept")
+    path = tmp_path / "file" / "run" / "a.json"
+    with pytest.raises(OutputError) as caught:
+        atomic_write_text(path, "{}")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'file' / 'run'}: cannot write (Not a directory)")
+    assert "Fix: a part of the path is a file" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    assert (tmp_path / "file").read_text() == "kept"

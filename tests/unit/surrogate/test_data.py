@@ -74,22 +74,3 @@ def test_load_points_replay_calls_in_proportion_to_how_slowly_their_queue_settle
     assert data.load_sizes(20000, (0.7, 0.85), 4096) == [4096, 4096]  # 5,000 > the mix
     assert data.load_sizes(200, (0.2, 0.5, 0.8), 1024) == [200, 200, 200]  # the fast fit
 
-
-def test_fits_saved_at_once_by_several_writers_all_land_whole(tmp_path):
-    """Writers saving the same fit at the same time (a sweep's jobs, benchmark workers) each
-    write a whole entry: none fails, and what stays reads back exactly."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from scepsy_opt.surrogate.fit import _load, _save
-
-    arrays = {"w": np.arange(50_000, dtype=np.float64)}
-
-    def save(_):
-        _save(tmp_path, "k", arrays, {"llm": "x"})
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(save, range(64)))
-    stored, meta = _load(tmp_path, "k")
-    np.testing.assert_array_equal(stored["w"], arrays["w"])
-    assert meta == {"llm": "x"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json", "k.npz"]
