@@ -30,7 +30,7 @@ def test_joblib_jobs_fit_on_their_own_worker_processes(cli, tmp_path):
     # fit.cache=false: both jobs fit, each on 2 worker processes inside a joblib worker
     result = cli("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                  "+workflow=joblib", "fit=fast", "fit.cache=false", "fit.workers=2",
-                 "analyze.num_requests=100", "target.rate_rps=1,1000", "stop_after=search",
+                 "analyze.num_requests=100", "target.rate_rps=1,1000000", "stop_after=search",
                  f"hydra.searchpath=[file://{_conf(tmp_path, 'joblib')}]",
                  f"hydra.sweep.dir={sweep}", timeout=900)
     assert "Traceback" not in result.stderr, result.stderr[-3000:]

@@ -98,7 +98,7 @@ KEY_SCRIPT = textwrap.dedent("""
     from scepsy_opt.core.profiling import CallMix
     from scepsy_opt.core.resources import data_dir
     from scepsy_opt.sim.settings import SimulateSettings
-    from scepsy_opt.surrogate.calib import CalibrationSettings
+    from scepsy_opt.surrogate.calib import CalibrationSettings, synthetic_cluster
     from scepsy_opt.surrogate.fit import fit_key, workflow_key
     from scepsy_opt.workflow.spec import parse_workflow
     catalog = load_catalog()
@@ -107,7 +107,8 @@ KEY_SCRIPT = textwrap.dedent("""
     spec = parse_workflow(raw, source_of=lambda option: str(path),
                           llm_ids=frozenset(catalog.llms), option="rag_reranker")
     mix = CallMix((10, 20, 30), (5, 6, 7))
-    problem = types.SimpleNamespace(gpu="H100-SXM-80GB", memory=MemorySettings())
+    problem = types.SimpleNamespace(gpu="H100-SXM-80GB", memory=MemorySettings(),
+                                    cluster=synthetic_cluster(catalog, "H100-SXM-80GB", 8))
     print(spec.source)
     print(fit_key(catalog.llms["llama-3.2-3b-instruct"], catalog.gpus["H100-SXM-80GB"],
                   MemorySettings(), mix, None))
