@@ -3,7 +3,8 @@
 Each node is a mapping with exactly one key naming its kind::
 
     call:   {llm: <catalog id>, name: <label>, input_tokens: <dist>, output_tokens: <dist>,
-             input_growth_tokens: <tokens added per iteration of the innermost loop>}
+             input_growth_tokens: <tokens added per iteration of the innermost loop>,
+             max_input_tokens: <the caller truncates longer prompts to this many tokens>}
     tool:   {name: <label>, latency_s: <dist>}
     seq:    [<node>, <node>, ...]                       # one after another
     par:    [<node>, <node>, ...]                       # static branches, joined at the end
@@ -39,6 +40,7 @@ class CallNode:
     output_tokens: Distribution
     input_growth_tokens: float
     path: str
+    max_input_tokens: int | None = None  # prompts longer than this are truncated by the caller
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,8 @@ def _label(value: Any, source: str, path: str) -> str:
 
 def _parse_call(body: Any, source: str, path: str) -> CallNode:
     body = _mapping(body, source, path,
-                    {"llm", "name", "input_tokens", "output_tokens", "input_growth_tokens"},
+                    {"llm", "name", "input_tokens", "output_tokens", "input_growth_tokens",
+                     "max_input_tokens"},
                     {"llm", "input_tokens", "output_tokens"})
     llm = _label(body["llm"], source, f"{path}.llm")
     input_tokens = parse_distribution(body["input_tokens"], source=source,
@@ -189,8 +192,14 @@ def _parse_call(body: Any, source: str, path: str) -> CallNode:
         raise WorkflowError("input_growth_tokens must be a number >= 0", source=source,
                             field=f"{path}.input_growth_tokens", value=growth,
                             fix="give the tokens the prompt grows by per loop iteration")
+    cap = body.get("max_input_tokens")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise WorkflowError("max_input_tokens must be a whole number of tokens >= 1",
+                            source=source, field=f"{path}.max_input_tokens", value=cap,
+                            fix="give the longest prompt the caller sends (it truncates "
+                                "longer ones), e.g. the llm's context window less its output")
     name = _label(body.get("name", llm), source, f"{path}.name")
-    return CallNode(llm, name, input_tokens, output_tokens, float(growth), path)
+    return CallNode(llm, name, input_tokens, output_tokens, float(growth), path, cap)
 
 
 def _parse_tool(body: Any, source: str, path: str) -> ToolNode:

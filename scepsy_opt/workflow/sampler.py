@@ -198,6 +198,8 @@ class _Sampler:
         inp = np.maximum(node.input_tokens.sample(self.rng, k, integer=True), 0)
         if node.input_growth_tokens:
             inp = inp + np.rint(node.input_growth_tokens * state.iteration).astype(np.int64)
+        if node.max_input_tokens is not None:
+            inp = np.minimum(inp, node.max_input_tokens)
         out = np.maximum(node.output_tokens.sample(self.rng, k, integer=True), 0)
         end = state.ready_s + self.durations.duration_s(node.llm, inp, out)
         rows = self.out.emit(request=state.request, kind=KIND_LLM,
