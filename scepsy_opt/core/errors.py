@@ -91,3 +91,12 @@ class ArtifactError(ScepsyError):
     """An artifact of a run directory (``allocation.json``, ``placement.json``...) is not the
     document its stage writes: a field is missing or of the wrong type, or it has a schema
     version this release does not read."""
+
+
+def not_utf8(exc: UnicodeDecodeError, source: str, error: type[ScepsyError],
+             field: str | None = None) -> ScepsyError:
+    """The error for an input file that is not UTF-8 text (a binary file, a stray byte)."""
+    bad = exc.object[exc.start:exc.end]
+    return error(f"not UTF-8 text: the byte(s) {bad.hex(' ')} cannot be decoded",
+                 source=source, field=field,
+                 fix="save the file as UTF-8 text (binary or other encodings are not read)")
