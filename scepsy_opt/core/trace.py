@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from scepsy_opt.core.errors import TraceError, not_utf8
+from scepsy_opt.core.errors import ScepsyError, TraceError, not_utf8
 
 KIND_LLM = 0
 KIND_TOOL = 1
@@ -356,9 +356,11 @@ def _is_number(value: Any) -> bool:
             and not isinstance(value, bool) and math.isfinite(value))
 
 
-def check_context(table: TraceTable, context_tokens: dict[str, int], source: str) -> None:
+def check_context(table: TraceTable, context_tokens: dict[str, int], source: str, *,
+                  error: type[ScepsyError] = TraceError, fix: str | None = None) -> None:
     """Refuse a call of a known llm (``context_tokens``: llm id -> context window) whose input
-    and output tokens do not fit that llm's context window."""
+    and output tokens do not fit that llm's context window (``fix``: what to do, by default
+    for recorded calls)."""
     total = table.input_tokens + table.output_tokens
     for index, llm in enumerate(table.llms):
         limit = context_tokens.get(llm)
@@ -367,14 +369,14 @@ def check_context(table: TraceTable, context_tokens: dict[str, int], source: str
         rows = np.flatnonzero((table.kind == KIND_LLM) & (table.llm == index) & (total > limit))
         if rows.shape[0]:
             row = int(rows[0])
-            raise TraceError(
+            raise error(
                 f"{rows.shape[0]} call(s) of {llm} do not fit its context window of {limit:,} "
                 f"tokens, e.g. request {table.request_ids[int(table.request[row])]!r} with "
                 f"{int(table.input_tokens[row]):,} input and {int(table.output_tokens[row]):,} "
                 f"output tokens", source=source, field="input_tokens",
                 value=int(table.input_tokens[row]),
-                fix=f"keep input_tokens + output_tokens of {llm} within {limit:,}, or map the "
-                    f"calls to an llm with a longer context (llm_map)")
+                fix=fix or f"keep input_tokens + output_tokens of {llm} within {limit:,}, or "
+                           f"map the calls to an llm with a longer context (llm_map)")
 
 
 def _check_acyclic(calls: list[Call], parent_lists: list[list[int]], source: str) -> None:
