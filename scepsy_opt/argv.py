@@ -46,12 +46,10 @@ def _value(args: Sequence[str], key: str) -> str | None:
 
 def _carried_searchpath(args: Sequence[str], run: Path) -> list[str]:
     """The earlier run's ``hydra.searchpath`` override unless the command line gives one."""
-    if not (run / ".hydra" / "overrides.yaml").is_file():
-        raise ConfigError(
-            "no such run directory" if not run.is_dir() else
-            "not the directory of a run (it has no .hydra/overrides.yaml)",
-            source="command line", field="from_run", value=str(run),
-            fix="point from_run at the output directory of an earlier run")
+    if not run.is_dir():
+        raise ConfigError("no such run directory", source="command line", field="from_run",
+                          value=str(run),
+                          fix="point from_run at the output directory of an earlier run")
     if _value(args, SEARCHPATH) is not None:
         return []
     saved = run / ".hydra" / "hydra.yaml"

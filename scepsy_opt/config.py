@@ -15,15 +15,18 @@ ids, node ids, the fraction mechanism). Stages never see a ``DictConfig``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from scepsy_opt.core.catalog import expand_cluster, main_gpu_type
 from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.names import is_name, suggest_name
 from scepsy_opt.core.placement import PlacementSettings
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.settings import build, check, schema
@@ -137,14 +140,23 @@ def run_dir(from_run: str | None, stage: str | None, workflow: str, now: str) ->
     (its config and log; the re-run stage's artifacts go to ``from_run`` itself)."""
     if from_run is not None:
         return f"{from_run}/reruns/{now}_{stage}"
-    return f"outputs/{workflow}/{now}"
+    return f"outputs/{folder_name(workflow)}/{now}"
+
+
+def folder_name(workflow: object) -> str:
+    """The workflow's name as a folder name (``scepsy_folder`` resolver of the sweep's job
+    folders). Hydra makes the folder before the workflow is validated, so a name that breaks
+    the name rule (``../x``, a newline) becomes a valid one here and the run then fails on it,
+    inside ``outputs/``."""
+    return str(workflow) if is_name(workflow) else suggest_name(workflow)
 
 
 def register_configs() -> None:
     """Register the schema; ``conf/config.yaml`` lists ``base_config`` first in its defaults.
-    Also the ``scepsy_run_dir`` resolver of Hydra's run directory."""
+    Also the ``scepsy_run_dir`` and ``scepsy_folder`` resolvers of Hydra's output folders."""
     ConfigStore.instance().store(name="base_config", node=run_schema())
     OmegaConf.register_new_resolver("scepsy_run_dir", run_dir, replace=True)
+    OmegaConf.register_new_resolver("scepsy_folder", folder_name, replace=True)
 
 
 # ------------------------------------------------------------------ conversion
@@ -159,7 +171,7 @@ def to_settings(
     cluster_source: str,
 ) -> RunSettings:
     """Validate a composed config and freeze it. ``cfg.workflow`` must be set."""
-    raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    raw = _resolved(cfg, workflow_source(workflow_option), cluster_source)
     if raw.get("workflow") is None:
         raise ConfigError("no workflow selected", source="config", field="workflow",
                           fix="add +workflow=<name> to the command line")
@@ -170,6 +182,35 @@ def to_settings(
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     values.update(cross_references(settings, cluster, catalog))
     return RunSettings(**values, workflow=workflow, cluster=cluster)
+
+
+def _resolved(cfg: DictConfig, workflow_file: str, cluster_file: str) -> dict[str, Any]:
+    """The config as plain containers; an interpolation that does not resolve (``${oops}``)
+    is a :class:`ConfigError` naming the file, the key and the interpolation."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException as exc:
+        key = str(getattr(exc, "full_key", "") or "") or None
+        group = (key or "").split(".", 1)[0]
+        source = {"workflow": workflow_file, "cluster": cluster_file}.get(group, "config")
+        problem = str(getattr(exc, "msg", exc)).splitlines()[0]
+        raise ConfigError(f"an interpolation does not resolve ({problem})", source=source,
+                          field=key, value=_unresolved(cfg, key),
+                          fix="write the value itself, or interpolate a key that exists "
+                              "(${group.key}); write \\${...} for a literal '${'") from None
+
+
+def _unresolved(cfg: DictConfig, key: str | None) -> Any:
+    """The text of ``key`` before resolution (its interpolation), or None."""
+    value: Any = OmegaConf.to_container(cfg, resolve=False)
+    for part in re.findall(r"[^.\[\]]+", key or ""):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value if key else None
 
 
 def cross_references(settings: Settings, cluster: ClusterSpec, catalog: Catalog

@@ -311,8 +311,9 @@ def _place(ctx: RunContext, result: PipelineResult) -> PipelineResult:
             log.warning("%s was planned for cluster %s; placing it on %s", source,
                         document.cluster, settings.cluster.name)
         earlier = result.placement_document
-        allocation = document.allocation()
-        affinity = earlier.affinity_weights() if earlier is not None else ()
+        allocation = document.allocation(catalog=ctx.catalog, source=source)
+        affinity = () if earlier is None else earlier.affinity_weights(
+            document.llms, result.sources[PlacementDocument.ARTIFACT])
     instances = sum(a.replicas for a in allocation.llms)
     _stage(settings, "place", f"{instances} instance(s) on {settings.cluster.name}")
     problem = placement_problem(allocation, settings.cluster, ctx.catalog,

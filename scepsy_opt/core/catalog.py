@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from scepsy_opt.core.errors import CatalogError, ConfigError
+from scepsy_opt.core.errors import CatalogError, ConfigError, ScepsyError, not_utf8
+from scepsy_opt.core.names import check_label_value, check_name
 from scepsy_opt.core.resources import data_dir
 from scepsy_opt.core.types import (
     DTYPE_BYTES,
@@ -52,6 +53,8 @@ def load_yaml(path: Path) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         raise CatalogError(f"malformed YAML{where}: {problem}", source=str(path),
                            fix="fix the YAML syntax (indentation, brackets, quotes)") from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(exc, str(path), CatalogError) from None
     except OSError as exc:
         raise CatalogError(f"cannot read the file ({exc.strerror})", source=str(path),
                            fix="check the path and its permissions") from None
@@ -86,6 +89,7 @@ def parse_llm_spec(raw: Any, source: str, *, folder: str, has_vllm_config: bool)
                                value=values[key], fix=f"set {key} from the llm's config.json")
     values["tie_word_embeddings"] = _field(raw, "tie_word_embeddings", bool, source,
                                            "set tie_word_embeddings: true or false")
+    check_name(values["id"], what="an llm id", source=source, field="id", error=CatalogError)
     if values["id"] != folder:
         raise CatalogError("the id differs from the folder name", source=source, field="id",
                            value=values["id"], fix=f"set id: {folder} or rename the folder")
@@ -163,6 +167,7 @@ def parse_serving(raw: Any, source: str, *, task: str, architecture: str) -> Ser
 def parse_gpu_spec(raw: Any, source: str, *, stem: str) -> GpuSpec:
     raw = _require_mapping(raw, source)
     gpu_id = _field(raw, "id", str, source, "set id to the GPU type name")
+    check_name(gpu_id, what="a GPU id", source=source, field="id", error=CatalogError)
     if gpu_id != stem:
         raise CatalogError("the id differs from the file name", source=source, field="id",
                            value=gpu_id, fix=f"set id: {stem} or rename the file")
@@ -250,7 +255,9 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
     if not groups:
         raise ConfigError("a cluster needs at least one node group", source=source,
                           field="node_groups", fix="add node_groups: [{name, count, gpu, ...}]")
-    names = [g["name"] for g in groups]
+    check_name(raw.get("name"), what="a cluster name", source=source, field="name")
+    names = [check_name(g["name"], what="a node group name", source=source,
+                        field=f"node_groups[{i}].name") for i, g in enumerate(groups)]
     if len(set(names)) != len(names):
         raise ConfigError("node group names repeat", source=source, field="node_groups",
                           value=names, fix="give every node group a distinct name")
@@ -269,6 +276,7 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
                               fix="set the node's inter-node network bandwidth in GB/s")
         domains = _domains(group, catalog.gpus[group["gpu"]], source, here)
         width = max(2, len(str(group["count"] - 1)))
+        _check_node_id(f"{group['name']}-{group['count'] - 1:0{width}d}", source, here)
         for n in range(group["count"]):
             rack = n // group["nodes_per_rack"]
             nodes.append(NodeSpec(
@@ -281,6 +289,18 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
             ))
     return ClusterSpec(name=str(raw["name"]), description=str(raw.get("description", "")),
                        nodes=tuple(nodes))
+
+
+def _check_node_id(node_id: str, source: str, here: str) -> None:
+    """A node id (``<node group>-<index>``; the longest one of a group is checked) is a name
+    and a Kubernetes label value (nodeAffinity matches it against ``kubernetes.io/hostname``)."""
+    fix = "shorten the node group's name so '<name>-<index>' fits 63 characters"
+    try:
+        check_name(node_id, what="a node id", source=source, field=f"{here}.name")
+        check_label_value(node_id, what="a node id")
+    except ScepsyError as exc:  # the name rule's or the label rule's error, as a config error
+        raise ConfigError(f"the node ids of this group are not valid: {exc.problem}",
+                          source=source, field=f"{here}.name", value=node_id, fix=fix) from None
 
 
 def main_gpu_type(cluster: ClusterSpec) -> str:

@@ -9,7 +9,8 @@ stage reads, kept as it is). Field helpers: :func:`optional` for a key that may 
 reads as ``None``, ``None`` is not written), :func:`optional_with` for a key written exactly
 when another field is, and :func:`flat` for a record whose keys sit in the parent object.
 
-Serialising computes nothing: the stage that produces a document computes its values;
+A record's :meth:`Record.check` adds the ranges its types do not say (a TP degree, a fraction
+in (0, 1]). Serialising computes nothing: the stage that produces a document computes its values;
 :meth:`Record.to_json` only turns tuples into lists and non-finite floats into ``null``.
 """
 
@@ -46,13 +47,14 @@ def flat() -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Context:
+class Context:
     source: str
     fix: str
 
-    def fail(self, path: str, problem: str, value: Any = ArtifactError._NO_VALUE) -> None:
+    def fail(self, path: str, problem: str, value: Any = ArtifactError._NO_VALUE,
+             fix: str | None = None) -> None:
         raise ArtifactError(problem, source=self.source, field=path or None, value=value,
-                            fix=self.fix)
+                            fix=fix or self.fix)
 
 
 @cache
@@ -60,11 +62,11 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _join(path: str, key: str) -> str:
+def join_path(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _parse(value: Any, hint: Any, path: str, ctx: _Context) -> Any:
+def _parse(value: Any, hint: Any, path: str, ctx: Context) -> Any:
     """``value`` (JSON) as ``hint`` says, or an :class:`ArtifactError` naming ``path``."""
     if hint is Any:
         return value
@@ -83,7 +85,7 @@ def _parse(value: Any, hint: Any, path: str, ctx: _Context) -> Any:
         if not isinstance(value, Mapping):
             ctx.fail(path, "expected an object", value)
         item = typing.get_args(hint)[1]
-        return {str(k): _parse(v, item, _join(path, str(k)), ctx) for k, v in value.items()}
+        return {str(k): _parse(v, item, join_path(path, str(k)), ctx) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple):
             ctx.fail(path, "expected a list", value)
@@ -97,7 +99,7 @@ def _parse(value: Any, hint: Any, path: str, ctx: _Context) -> Any:
     return _scalar(value, hint, path, ctx)
 
 
-def _scalar(value: Any, hint: type, path: str, ctx: _Context) -> Any:
+def _scalar(value: Any, hint: type, path: str, ctx: Context) -> Any:
     if value is None:
         ctx.fail(path, "must not be null", value)
     if hint is float:
@@ -148,7 +150,7 @@ class Record:
         return _WITH in f.metadata and getattr(self, f.metadata[_WITH]) is None
 
     @classmethod
-    def _parse(cls, value: Any, path: str, ctx: _Context) -> Self:
+    def _parse(cls, value: Any, path: str, ctx: Context) -> Self:
         if not isinstance(value, Mapping):
             ctx.fail(path, "expected an object", value)
         hints = _hints(cls)
@@ -158,12 +160,18 @@ class Record:
             if f.metadata.get(_FLAT):
                 kwargs[f.name] = hint._parse(value, path, ctx)
             elif f.name in value:
-                kwargs[f.name] = _parse(value[f.name], hint, _join(path, f.name), ctx)
+                kwargs[f.name] = _parse(value[f.name], hint, join_path(path, f.name), ctx)
             elif f.metadata.get(_OPTIONAL) or _WITH in f.metadata:
                 kwargs[f.name] = None
             else:
-                ctx.fail(_join(path, f.name), "missing field")
-        return cls(**kwargs)
+                ctx.fail(join_path(path, f.name), "missing field")
+        record = cls(**kwargs)
+        record.check(path, ctx)
+        return record
+
+    def check(self, path: str, ctx: Context) -> None:
+        """The record's own range checks, after its fields parsed (a subclass's rule that the
+        types alone do not say); ``ctx.fail(...)`` names ``path`` and the field."""
 
 
 class Document(Record):
@@ -182,7 +190,7 @@ class Document(Record):
     def from_json(cls, value: Any, source: str) -> Self:
         """The document of a JSON value read from ``source`` (a path, or the stage that made
         it); :class:`ArtifactError` names the field and how to fix it."""
-        ctx = _Context(source, f"restore {cls.ARTIFACT} as the {cls.STAGE} stage wrote it, "
+        ctx = Context(source, f"restore {cls.ARTIFACT} as the {cls.STAGE} stage wrote it, "
                                f"or re-run that stage")
         if not isinstance(value, Mapping):
             ctx.fail("", f"not the {cls.ARTIFACT} document: expected a JSON object", value)

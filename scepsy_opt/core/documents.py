@@ -11,13 +11,46 @@ leave non-finite are ``float | None`` (JSON has no NaN). Sub-trees that no other
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
-from scepsy_opt.core.document import Document, Json, Record, flat, optional, optional_with
-from scepsy_opt.core.types import Allocation, LlmAllocation
+from scepsy_opt.core.catalog import unknown
+from scepsy_opt.core.document import (
+    Context,
+    Document,
+    Json,
+    Record,
+    flat,
+    join_path,
+    optional,
+    optional_with,
+)
+from scepsy_opt.core.errors import ArtifactError, CatalogError
+from scepsy_opt.core.types import TP_DEGREES, Allocation, Catalog, LlmAllocation
 
 Num = float | None  # a number that may be missing (a non-finite value is written as null)
 record = dataclass(frozen=True, kw_only=True)
+
+
+def _check_tp(tp: int, path: str, ctx: Context) -> None:
+    if tp not in TP_DEGREES:
+        ctx.fail(join_path(path, "tp"), "not a tensor-parallel degree this planner uses", tp,
+                 fix=f"use one of {', '.join(map(str, TP_DEGREES))}")
+
+
+def _check_fraction(fraction: float, path: str, ctx: Context, key: str = "gpu_fraction"
+                    ) -> None:
+    if not 0 < fraction <= 1:
+        ctx.fail(join_path(path, key), "a GPU fraction must be in (0, 1]", fraction,
+                 fix="use a fraction such as 0.25, 0.5 or 1")
+
+
+def _check_range(value: float, path: str, key: str, ctx: Context, *, low: float = 0.0,
+                 what: str = "a number >= 0") -> None:
+    if not (math.isfinite(value) and value >= low):
+        ctx.fail(join_path(path, key), f"must be {what}", value,
+                 fix=f"write {what}, or re-run the stage that writes the file")
 
 
 # ----------------------------------------------------------------------- workflow_stats.json
@@ -65,6 +98,11 @@ class StatsRecord(Record):
     weighted_share_cv: Num
     shares_stable: bool
     llms: dict[str, LlmStatsRecord]
+
+    def check(self, path: str, ctx: Context) -> None:
+        _check_range(self.num_requests, path, "num_requests", ctx, low=1,
+                     what="an integer >= 1")
+        _check_range(self.num_calls, path, "num_calls", ctx, what="an integer >= 0")
 
 
 @record
@@ -131,6 +169,11 @@ class LlmAllocationRecord(Record):
     kv_capacity_tokens: int
     calls_per_request: Num
     predicted: LlmPredictionRecord
+
+    def check(self, path: str, ctx: Context) -> None:
+        _check_tp(self.tp, path, ctx)
+        _check_range(self.replicas, path, "replicas", ctx, low=1, what="an integer >= 1")
+        _check_fraction(self.gpu_fraction, path, ctx)
 
 
 @record
@@ -251,8 +294,23 @@ class AllocationDocument(Document):
     search: SearchRecord
     fit: FitRecord | None = optional()
 
-    def allocation(self, method: str = "planned") -> Allocation:
-        """The allocation it records (what the place stage places)."""
+    def check(self, path: str, ctx: Context) -> None:
+        if not self.llms:
+            ctx.fail("llms", "the allocation has no llms", {},
+                     fix="re-run the search stage, which allocates every llm of the workflow")
+
+    def allocation(self, method: str = "planned", *, catalog: Catalog | None = None,
+                   source: str = ARTIFACT) -> Allocation:
+        """The allocation it records (what the place stage places); with ``catalog``, every
+        llm and GPU must be one of it (``source``: the file, for the error)."""
+        if catalog is not None:
+            for llm, entry in self.llms.items():
+                for kind, value, known, field in (
+                        ("llm", llm, catalog.llms, f"llms.{llm}"),
+                        ("GPU", entry.gpu, catalog.gpus, f"llms.{llm}.gpu")):
+                    if value not in known:
+                        raise _artifact(unknown(kind, value, sorted(known), source=source,
+                                                field=field))
         return Allocation(method, tuple(
             LlmAllocation(llm, e.gpu, e.tp, e.replicas, float(e.gpu_fraction))
             for llm, e in self.llms.items()))
@@ -260,10 +318,19 @@ class AllocationDocument(Document):
 
 # ---------------------------------------------------------------------------- placement.json
 
+def _artifact(error: CatalogError) -> ArtifactError:
+    """A catalog look-up that failed for an artifact's value, as the artifact's error."""
+    return ArtifactError(error.problem, source=error.source, field=error.field,
+                         value=error.value, fix=error.fix)
+
+
 @record
 class InstanceRef(Record):
     llm: str
     replica: int
+
+    def check(self, path: str, ctx: Context) -> None:
+        _check_range(self.replica, path, "replica", ctx, what="an integer >= 0")
 
 
 @record
@@ -280,6 +347,16 @@ class PlacedInstanceRecord(Record):
     memory_gib_per_gpu: float
     mechanism: str
     mig_profile: str | None
+
+    def check(self, path: str, ctx: Context) -> None:
+        _check_tp(self.tp, path, ctx)
+        _check_range(self.replica, path, "replica", ctx, what="an integer >= 0")
+        _check_fraction(self.gpu_fraction, path, ctx)
+        _check_fraction(self.compute_share, path, ctx, "compute_share")
+        if len(set(self.gpus)) != self.tp or min(self.gpus, default=0) < 0:
+            ctx.fail(join_path(path, "gpus"), f"a TP group of {self.tp} needs {self.tp} "
+                     f"distinct GPU indices of its node", list(self.gpus),
+                     fix=f"list {self.tp} distinct GPU indices, or re-run the place stage")
 
 
 @record
@@ -343,6 +420,12 @@ class ObjectiveRecord(Record):
 class AffinityRecord(Record):
     llms: tuple[str, str]
     weight: float
+
+    def check(self, path: str, ctx: Context) -> None:
+        if self.llms[0] == self.llms[1]:
+            ctx.fail(join_path(path, "llms"), "an affinity links two different llms",
+                     list(self.llms), fix="name two llms of the allocation")
+        _check_range(self.weight, path, "weight", ctx)
 
 
 @record
@@ -417,8 +500,18 @@ class PlacementDocument(Document):
     heuristic_incumbent: IncumbentRecord | None
     solver: SolverRecord
 
-    def affinity_weights(self) -> tuple[tuple[str, str, float], ...]:
-        """The call affinity it was placed with, as the placement problem takes it."""
+    def affinity_weights(self, llms: Any = None, source: str = ARTIFACT
+                         ) -> tuple[tuple[str, str, float], ...]:
+        """The call affinity it was placed with, as the placement problem takes it; with
+        ``llms`` (those being placed), every entry must link two of them."""
+        for i, entry in enumerate(self.affinity):
+            outside = [llm for llm in entry.llms if llms is not None and llm not in llms]
+            if outside:
+                raise ArtifactError("an affinity entry names an llm that is not placed",
+                                    source=source, field=f"affinity[{i}].llms",
+                                    value=list(entry.llms),
+                                    fix=f"link two of {', '.join(sorted(llms))}, or remove "
+                                        f"the entry")
         return tuple((a.llms[0], a.llms[1], float(a.weight)) for a in self.affinity)
 
 

@@ -101,3 +101,12 @@ class ArtifactError(ScepsyError):
 class OutputError(ScepsyError):
     """An output cannot be written: its folder is read-only or missing, the disk is full, or a
     path would land outside its output directory. ``source`` names the path."""
+
+
+def not_utf8(exc: UnicodeDecodeError, source: str, error: type[ScepsyError],
+             field: str | None = None) -> ScepsyError:
+    """The error for an input file that is not UTF-8 text (a binary file, a stray byte)."""
+    bad = exc.object[exc.start:exc.end]
+    return error(f"not UTF-8 text: the byte(s) {bad.hex(' ')} cannot be decoded",
+                 source=source, field=field,
+                 fix="save the file as UTF-8 text (binary or other encodings are not read)")

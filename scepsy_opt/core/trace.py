@@ -13,6 +13,11 @@ JSON Lines format (one call per line, UTF-8)::
 
 ``kind`` defaults to ``"llm"``; tool spans carry ``"kind": "tool"`` and a ``name`` instead of an
 ``llm`` and no tokens. ``name`` is optional for llm calls (the program node or agent role).
+
+Every call of every format is range-checked where the table is built (:func:`table_from_calls`,
+which all importers feed): times are finite seconds in ``[0, MAX_TIME_S]``, token counts whole
+numbers in ``[0, MAX_CALL_TOKENS]``. The context window of a known llm is checked by
+:func:`check_context`.
 """
 
 from __future__ import annotations
@@ -27,12 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.errors import ScepsyError, TraceError, not_utf8
 
 KIND_LLM = 0
 KIND_TOOL = 1
 KINDS = ("llm", "tool")
 _REQUIRED = ("request_id", "call_id", "start_s", "end_s")
+# The largest token count of one call: above every llm's context window, and small enough that
+# sums over millions of calls stay exact in int64 and float64.
+MAX_CALL_TOKENS = 10**9
+# The latest time of a call, in seconds (about 31,700 years: a larger time is not in seconds).
+MAX_TIME_S = 1e12
+LLM_INDEX = np.int32  # the dtype of TraceTable.llm (any number of distinct llm names)
 
 
 @dataclass(frozen=True)
@@ -212,7 +223,7 @@ def concat_tables(tables: list[TraceTable], source: str) -> TraceTable:
     lengths = []
     row_offset = 0
     for t in tables:
-        llm_map = np.array([llm_pos[x] for x in t.llms] + [-1], dtype=np.int16)
+        llm_map = np.array([llm_pos[x] for x in t.llms] + [-1], dtype=LLM_INDEX)
         name_map = np.array([name_pos[x] for x in t.names] + [-1], dtype=np.int32)
         columns["request"].append((t.request + len(request_ids)).astype(np.int32))
         columns["kind"].append(t.kind)
@@ -238,7 +249,7 @@ def concat_tables(tables: list[TraceTable], source: str) -> TraceTable:
     return TraceTable(
         source=source, request_ids=tuple(request_ids), llms=llms, names=names,
         request=joined["request"].astype(np.int32), kind=joined["kind"].astype(np.int8),
-        llm=joined["llm"].astype(np.int16), name=joined["name"].astype(np.int32),
+        llm=joined["llm"].astype(LLM_INDEX), name=joined["name"].astype(np.int32),
         start_s=joined["start_s"].astype(np.float64), end_s=joined["end_s"].astype(np.float64),
         input_tokens=joined["input_tokens"].astype(np.int64),
         output_tokens=joined["output_tokens"].astype(np.int64),
@@ -298,7 +309,8 @@ def table_from_calls(calls: Iterable[Call], source: str) -> TraceTable:
         names=names,
         request=np.array([request_pos[c.request_id] for c in calls], dtype=np.int32),
         kind=np.array([KINDS.index(c.kind) for c in calls], dtype=np.int8),
-        llm=np.array([llm_pos[c.llm] if c.kind == "llm" else -1 for c in calls], dtype=np.int16),
+        llm=np.array([llm_pos[c.llm] if c.kind == "llm" else -1 for c in calls],
+                     dtype=LLM_INDEX),
         name=np.array([name_pos[c.name] if c.name is not None else -1 for c in calls],
                       dtype=np.int32),
         start_s=np.array([c.start_s for c in calls], dtype=np.float64),
@@ -321,17 +333,50 @@ def _check_call(call: Call, source: str) -> None:
                          value=call.llm, fix="name the llm that served the call")
     for field_name in ("start_s", "end_s"):
         value = getattr(call, field_name)
-        if not math.isfinite(value):
-            raise TraceError(f"{where} has a non-finite time", source=source, field=field_name,
-                             value=value, fix="record times as finite seconds")
+        if not _is_number(value) or not 0 <= value <= MAX_TIME_S:
+            raise TraceError(f"{where} has a time that is not finite seconds in [0, "
+                             f"{MAX_TIME_S:g}]", source=source, field=field_name, value=value,
+                             fix="record times as seconds >= 0 (relative to the trace's start "
+                                 "or since the epoch)")
     if call.end_s < call.start_s:
         raise TraceError(f"{where} ends before it starts", source=source, field="end_s",
                          value=call.end_s, fix=f"end_s must be >= start_s ({call.start_s})")
     for field_name in ("input_tokens", "output_tokens"):
-        if getattr(call, field_name) < 0:
-            raise TraceError(f"{where} has a negative token count", source=source,
-                             field=field_name, value=getattr(call, field_name),
-                             fix="record token counts as integers >= 0")
+        value = getattr(call, field_name)
+        if not _is_number(value) or not float(value).is_integer() \
+                or not 0 <= value <= MAX_CALL_TOKENS:
+            raise TraceError(f"{where} has a token count that is not a whole number in [0, "
+                             f"{MAX_CALL_TOKENS:,}]", source=source, field=field_name,
+                             value=value, fix="record the call's token counts as integers >= 0")
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number (not a bool)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool) and math.isfinite(value))
+
+
+def check_context(table: TraceTable, context_tokens: dict[str, int], source: str, *,
+                  error: type[ScepsyError] = TraceError, fix: str | None = None) -> None:
+    """Refuse a call of a known llm (``context_tokens``: llm id -> context window) whose input
+    and output tokens do not fit that llm's context window (``fix``: what to do, by default
+    for recorded calls)."""
+    total = table.input_tokens + table.output_tokens
+    for index, llm in enumerate(table.llms):
+        limit = context_tokens.get(llm)
+        if limit is None:
+            continue
+        rows = np.flatnonzero((table.kind == KIND_LLM) & (table.llm == index) & (total > limit))
+        if rows.shape[0]:
+            row = int(rows[0])
+            raise error(
+                f"{rows.shape[0]} call(s) of {llm} do not fit its context window of {limit:,} "
+                f"tokens, e.g. request {table.request_ids[int(table.request[row])]!r} with "
+                f"{int(table.input_tokens[row]):,} input and {int(table.output_tokens[row]):,} "
+                f"output tokens", source=source, field="input_tokens",
+                value=int(table.input_tokens[row]),
+                fix=fix or f"keep input_tokens + output_tokens of {llm} within {limit:,}, or "
+                           f"map the calls to an llm with a longer context (llm_map)")
 
 
 def _check_acyclic(calls: list[Call], parent_lists: list[list[int]], source: str) -> None:
@@ -398,15 +443,17 @@ def call_from_record(record: Any, source: str, line: int) -> Call:
             input_tokens=_as_int(record.get("input_tokens", 0), "input_tokens", where),
             output_tokens=_as_int(record.get("output_tokens", 0), "output_tokens", where),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TraceError(f"a field has the wrong type ({exc})", source=where, value=record,
                          fix="times are numbers of seconds, tokens are integers") from None
 
 
 def _as_int(value: Any, field_name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise TraceError("token counts must be integers", source=where, field=field_name,
-                         value=value, fix="write a whole number of tokens")
+    if not _is_number(value) or not float(value).is_integer() \
+            or not 0 <= value <= MAX_CALL_TOKENS:
+        raise TraceError(f"token counts must be integers in [0, {MAX_CALL_TOKENS:,}]",
+                         source=where, field=field_name, value=value,
+                         fix="write the call's whole number of tokens")
     return int(value)
 
 
@@ -416,14 +463,21 @@ def iter_json_lines(path: Path, *, fix: str = "write exactly one JSON object per
 
     Malformed JSON raises :class:`TraceError` naming ``path:line`` with ``fix``.
     """
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise not_utf8(exc, f"{path}:{line_no}", TraceError) from None
             if not line.strip():
                 continue
             try:
                 yield line_no, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TraceError(f"malformed JSON ({exc.msg} at column {exc.colno})",
+                                 source=f"{path}:{line_no}", fix=fix) from None
+            except RecursionError:
+                raise TraceError("the JSON is nested too deeply to read",
                                  source=f"{path}:{line_no}", fix=fix) from None
 
 
@@ -474,7 +528,8 @@ def rename_llms(table: TraceTable, mapping: dict[str, str]) -> TraceTable:
         return table
     renamed = [mapping.get(llm, llm) for llm in table.llms]
     llms = tuple(sorted(set(renamed)))
-    index = np.array([llms.index(name) for name in renamed] + [-1], dtype=np.int16)
+    position = {name: i for i, name in enumerate(llms)}
+    index = np.array([position[name] for name in renamed] + [-1], dtype=LLM_INDEX)
     return TraceTable(
         source=table.source, request_ids=table.request_ids, llms=llms, names=table.names,
         request=table.request, kind=table.kind, llm=index[table.llm], name=table.name,

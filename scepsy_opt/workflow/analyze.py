@@ -64,6 +64,8 @@ def _request_bounds(table: TraceTable) -> tuple[np.ndarray, np.ndarray]:
     last = np.full(num_requests, -np.inf)
     np.minimum.at(first, table.request, table.start_s)
     np.maximum.at(last, table.request, table.end_s)
+    empty = ~np.isfinite(first)  # a request without calls (e.g. a fan-out of 0 copies) takes 0 s
+    first[empty], last[empty] = 0.0, 0.0
     return first, last
 
 
@@ -80,8 +82,8 @@ def _critical_path(table: TraceTable, last_end: np.ndarray, num_llms: int
     seconds = np.zeros(num_requests * num_llms)
     tool_seconds = np.zeros(num_requests)
     duration = table.duration_s
-    request_of = np.arange(num_requests)
-    current = sink
+    request_of = np.flatnonzero(sink >= 0)  # requests without calls have no critical path
+    current = sink[request_of]
     while current.shape[0]:
         is_llm = table.kind[current] == KIND_LLM
         llm_rows = current[is_llm]
@@ -124,9 +126,10 @@ def _union_seconds(key: np.ndarray, start: np.ndarray, end: np.ndarray, num_keys
 def analyze_table(table: TraceTable, *, workflow: str, duration_model: str) -> WorkflowStats:
     """Compute :class:`WorkflowStats` of every request in ``table``."""
     num_requests, num_llms = table.num_requests, len(table.llms)
-    if num_requests == 0 or num_llms == 0:
+    if num_requests == 0 or num_llms == 0 or not np.any(table.kind == KIND_LLM):
         raise AnalyzeError("the requests hold no llm calls", source=table.source,
-                           fix="analyze a workflow whose requests call at least one llm")
+                           fix="analyze a workflow whose requests call at least one llm (a "
+                               "fan-out or loop whose count is always 0 runs nothing)")
     first_start, last_end = _request_bounds(table)
     latency = last_end - first_start
     is_llm = table.kind == KIND_LLM

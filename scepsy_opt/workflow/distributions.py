@@ -100,7 +100,13 @@ class Distribution:
         return float(p["mean"])
 
     def sample(self, rng: np.random.Generator, size: int, *, integer: bool = False) -> np.ndarray:
-        """Draw ``size`` samples (float64, or int64 when ``integer``)."""
+        """Draw ``size`` samples (float64, or int64 when ``integer``; the values must fit)."""
+        out = self.draw(rng, size, integer=integer)
+        return out.astype(np.int64) if integer else out
+
+    def draw(self, rng: np.random.Generator, size: int, *, integer: bool = False) -> np.ndarray:
+        """Draw ``size`` samples as float64 (rounded to whole numbers when ``integer``), so a
+        caller can check their range before converting them to integers."""
         p = dict(self.params)
         kind = self.kind
         if kind == "const":
@@ -135,9 +141,7 @@ class Distribution:
             raise ValueError(kind)
         if self.min is not None or self.max is not None:
             out = np.clip(out, self.min, self.max)
-        if integer:
-            return np.rint(out).astype(np.int64)
-        return out
+        return np.rint(out) if integer else out
 
 
 def parse_distribution(raw: Any, *, source: str, field: str) -> Distribution:

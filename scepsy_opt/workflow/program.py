@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scepsy_opt.core.errors import WorkflowError
+from scepsy_opt.core.names import check_name
+from scepsy_opt.core.trace import MAX_CALL_TOKENS
 from scepsy_opt.workflow.distributions import PROB_TOLERANCE, Distribution, parse_distribution
 
 NODE_KINDS = ("call", "tool", "seq", "par", "choice", "loop")
@@ -114,6 +116,34 @@ def llms_of(node: Node) -> tuple[str, ...]:
     return tuple(sorted({n.llm for n in walk(node) if isinstance(n, CallNode)}))
 
 
+def expected_calls(node: Node) -> float:
+    """The expected number of calls and tool spans of one request (the rows it samples): counts
+    at their mean, capped at their largest value (``inf`` when that overflows)."""
+    if isinstance(node, CallNode | ToolNode):
+        return 1.0
+    if isinstance(node, SeqNode):
+        return math.fsum(expected_calls(step) for step in node.steps)
+    if isinstance(node, ParNode):
+        if node.body is None:
+            return math.fsum(expected_calls(branch) for branch in node.branches)
+        assert node.count is not None
+        return _count_mean(node.count) * expected_calls(node.body)
+    if isinstance(node, ChoiceNode):
+        return math.fsum(p * expected_calls(body) for p, body in node.options)
+    if node.count is not None:
+        return _count_mean(node.count) * expected_calls(node.body)
+    assert node.continue_p is not None
+    # min_iterations plus the successes before the first failure, capped at max_iterations:
+    # E = min + sum_{j=1}^{max-min} continue_p^j.
+    p, extra = node.continue_p, node.max_iterations - node.min_iterations
+    tail = p * (1 - p**extra) / (1 - p) if p > 0 else 0.0
+    return (node.min_iterations + tail) * expected_calls(node.body)
+
+
+def _count_mean(count: Distribution) -> float:
+    return max(0.0, min(count.mean, count.upper_bound))
+
+
 def parse_program(raw: Any, *, source: str, path: str = "program") -> Node:
     """Parse and validate one program tree."""
     if not isinstance(raw, dict) or len(raw) != 1:
@@ -166,10 +196,19 @@ def _node_list(body: Any, source: str, path: str, kind: str) -> list:
 
 
 def _label(value: Any, source: str, path: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise WorkflowError("expected a non-empty string", source=source, field=path,
-                            value=value, fix="write a short label")
-    return value
+    """A node's ``name`` or ``llm``: it names the calls in traces and statistics."""
+    return check_name(value, what="a node's name or llm", source=source, field=path,
+                      error=WorkflowError)
+
+
+def _within_tokens(dist: Distribution, raw: Any, source: str, path: str) -> None:
+    """Token counts beyond :data:`MAX_CALL_TOKENS` (a constant, a bound or the mean) cannot be
+    sampled as exact integers and exceed every llm's context."""
+    bound = dist.upper_bound if math.isfinite(dist.upper_bound) else dist.mean
+    if not bound <= MAX_CALL_TOKENS:
+        raise WorkflowError(f"token counts above {MAX_CALL_TOKENS:,} exceed every llm's context",
+                            source=source, field=path, value=raw,
+                            fix="give a realistic distribution, or cap it with max: <tokens>")
 
 
 def _parse_call(body: Any, source: str, path: str) -> CallNode:
@@ -187,10 +226,12 @@ def _parse_call(body: Any, source: str, path: str) -> CallNode:
             raise WorkflowError("token counts cannot be negative", source=source,
                                 field=f"{path}.{name}", value=body[name],
                                 fix="use a non-negative distribution or set min: 0")
+        _within_tokens(dist, body[name], source, f"{path}.{name}")
     growth = body.get("input_growth_tokens", 0)
-    if isinstance(growth, bool) or not isinstance(growth, int | float) or growth < 0:
-        raise WorkflowError("input_growth_tokens must be a number >= 0", source=source,
-                            field=f"{path}.input_growth_tokens", value=growth,
+    if isinstance(growth, bool) or not isinstance(growth, int | float) \
+            or not 0 <= growth <= MAX_CALL_TOKENS:
+        raise WorkflowError(f"input_growth_tokens must be a number in [0, {MAX_CALL_TOKENS:,}]",
+                            source=source, field=f"{path}.input_growth_tokens", value=growth,
                             fix="give the tokens the prompt grows by per loop iteration")
     cap = body.get("max_input_tokens")
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):

@@ -10,6 +10,11 @@ through its iterations. The result is a :class:`~scepsy_opt.core.trace.TraceTabl
 rows are emitted in topological order.
 
 The same ``seed`` and arguments give the same table, bit for bit.
+
+The sampled table is held in memory: a program whose expected calls per request times the
+number of requests exceeds :data:`MAX_SAMPLED_CALLS` is refused before sampling, and so is a
+sample that grows past it (a fan-out or loop count far above its mean); sampled token counts
+must be finite and at most :data:`~scepsy_opt.core.trace.MAX_CALL_TOKENS`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,16 @@ from typing import Protocol
 
 import numpy as np
 
-from scepsy_opt.core.trace import KIND_LLM, KIND_TOOL, TraceTable
+from scepsy_opt.core.errors import WorkflowError
+from scepsy_opt.core.trace import (
+    KIND_LLM,
+    KIND_TOOL,
+    LLM_INDEX,
+    MAX_CALL_TOKENS,
+    MAX_TIME_S,
+    TraceTable,
+)
+from scepsy_opt.workflow.distributions import Distribution
 from scepsy_opt.workflow.program import (
     CallNode,
     ChoiceNode,
@@ -30,10 +44,22 @@ from scepsy_opt.workflow.program import (
     ParNode,
     SeqNode,
     ToolNode,
+    expected_calls,
     walk,
 )
 
 log = logging.getLogger(__name__)
+# The most calls and tool spans one sample may hold (about 100 bytes each while sampling).
+MAX_SAMPLED_CALLS = 20_000_000
+
+
+def too_many_calls(source: str, calls: float, num_requests: int, what: str) -> WorkflowError:
+    """The error for a sample above :data:`MAX_SAMPLED_CALLS`."""
+    return WorkflowError(
+        f"{what} {calls:.3g} calls and tool spans for {num_requests} requests, more than the "
+        f"{MAX_SAMPLED_CALLS:,} that are sampled in memory", source=source, field="program",
+        value=calls, fix="sample fewer requests (analyze.num_requests), or cap the loops and "
+                         "fan-outs of the program (max: on their count, max_iterations)")
 
 
 class DurationModel(Protocol):
@@ -123,18 +149,23 @@ class _Emitter:
         key: [] for key in ("request", "kind", "llm", "name", "start", "end", "inp", "out",
                             "edge_child", "edge_parent")})
     num_rows: int = 0
+    source: str = ""
+    num_requests: int = 0
 
     def emit(self, *, request: np.ndarray, kind: int, llm: int, name: str, start: np.ndarray,
              end: np.ndarray, inp: np.ndarray | None, out: np.ndarray | None,
              parents: _Frontier) -> np.ndarray:
         k = request.shape[0]
+        if self.num_rows + k > MAX_SAMPLED_CALLS:
+            raise too_many_calls(self.source, self.num_rows + k, self.num_requests,
+                                 "the sample grew past")
         rows = np.arange(self.num_rows, self.num_rows + k, dtype=np.int64)
         self.num_rows += k
         name_index = self.names.setdefault(name, len(self.names))
         c = self.chunks
         c["request"].append(request)
         c["kind"].append(np.full(k, kind, dtype=np.int8))
-        c["llm"].append(np.full(k, llm, dtype=np.int16))
+        c["llm"].append(np.full(k, llm, dtype=LLM_INDEX))
         c["name"].append(np.full(k, name_index, dtype=np.int32))
         c["start"].append(start)
         c["end"].append(end)
@@ -166,11 +197,25 @@ class _State:
 
 class _Sampler:
     def __init__(self, rng: np.random.Generator, durations: DurationModel,
-                 llm_index: Mapping[str, int]) -> None:
+                 llm_index: Mapping[str, int], source: str, num_requests: int) -> None:
         self.rng = rng
         self.durations = durations
         self.llm_index = llm_index
-        self.out = _Emitter()
+        self.out = _Emitter(source=source, num_requests=num_requests)
+        self.source = source
+
+    def _draw(self, dist: Distribution, k: int, path: str, limit: float, *,
+              integer: bool = True) -> np.ndarray:
+        """``k`` samples of ``dist`` (negative ones as 0; int64 when ``integer``), refused when
+        one is not finite or above ``limit`` (it would not fit an int64, or not in memory)."""
+        values = np.maximum(dist.draw(self.rng, k, integer=integer), 0.0)
+        largest = float(values.max(initial=0.0))
+        if not largest <= limit:
+            raise WorkflowError(
+                f"a sampled value ({largest:.3g}) is above {limit:,g}", source=self.source,
+                field=path, value=largest,
+                fix="lower the distribution's mean or spread, or cap it with max: <value>")
+        return values.astype(np.int64) if integer else values
 
     def eval(self, node: Node, state: _State) -> tuple[np.ndarray, _Frontier]:
         """Evaluate ``node`` for every instance; return end times and end frontiers."""
@@ -195,12 +240,19 @@ class _Sampler:
 
     def _call(self, node: CallNode, state: _State) -> tuple[np.ndarray, _Frontier]:
         k = state.size
-        inp = np.maximum(node.input_tokens.sample(self.rng, k, integer=True), 0)
+        inp = self._draw(node.input_tokens, k, f"{node.path}.input_tokens", MAX_CALL_TOKENS)
         if node.input_growth_tokens:
-            inp = inp + np.rint(node.input_growth_tokens * state.iteration).astype(np.int64)
+            growth = node.input_growth_tokens * state.iteration.astype(np.float64)
+            if not float(growth.max(initial=0.0)) + float(inp.max(initial=0)) <= MAX_CALL_TOKENS:
+                raise WorkflowError(
+                    f"the prompt grows past {MAX_CALL_TOKENS:,} tokens over the loop's "
+                    f"iterations", source=self.source,
+                    field=f"{node.path}.input_growth_tokens", value=node.input_growth_tokens,
+                    fix="lower input_growth_tokens or the loop's iterations")
+            inp = inp + np.rint(growth).astype(np.int64)
         if node.max_input_tokens is not None:
             inp = np.minimum(inp, node.max_input_tokens)
-        out = np.maximum(node.output_tokens.sample(self.rng, k, integer=True), 0)
+        out = self._draw(node.output_tokens, k, f"{node.path}.output_tokens", MAX_CALL_TOKENS)
         end = state.ready_s + self.durations.duration_s(node.llm, inp, out)
         rows = self.out.emit(request=state.request, kind=KIND_LLM,
                              llm=self.llm_index[node.llm], name=node.name, start=state.ready_s,
@@ -208,7 +260,8 @@ class _Sampler:
         return end, _Frontier.single(rows)
 
     def _tool(self, node: ToolNode, state: _State) -> tuple[np.ndarray, _Frontier]:
-        latency = np.maximum(node.latency_s.sample(self.rng, state.size), 0.0)
+        latency = self._draw(node.latency_s, state.size, f"{node.path}.latency_s", MAX_TIME_S,
+                             integer=False)
         end = state.ready_s + latency
         rows = self.out.emit(request=state.request, kind=KIND_TOOL, llm=-1, name=node.name,
                              start=state.ready_s, end=end, inp=None, out=None,
@@ -226,7 +279,10 @@ class _Sampler:
                 parts.append((everyone, frontier))
             return np.maximum.reduce(ends), _assemble(k, parts)
         assert node.count is not None
-        counts = np.maximum(node.count.sample(self.rng, k, integer=True), 0)
+        counts = self._draw(node.count, k, f"{node.path}.count", MAX_SAMPLED_CALLS)
+        if int(counts.sum()) + self.out.num_rows > MAX_SAMPLED_CALLS:
+            raise too_many_calls(self.source, int(counts.sum()) + self.out.num_rows,
+                                 self.out.num_requests, "the fan-out copies make at least")
         source = np.repeat(everyone, counts)  # expanded copies, grouped by instance
         end, frontier = self.eval(node.body, state.take(source))
         fanned = np.flatnonzero(counts > 0)
@@ -256,7 +312,7 @@ class _Sampler:
     def _loop(self, node: LoopNode, state: _State) -> tuple[np.ndarray, _Frontier]:
         k = state.size
         if node.count is not None:
-            counts = np.clip(node.count.sample(self.rng, k, integer=True), 0, None)
+            counts = self._draw(node.count, k, f"{node.path}.count", node.count.upper_bound)
         else:
             assert node.continue_p is not None
             # Successes before the first failure of a coin with P(continue) = continue_p.
@@ -287,9 +343,12 @@ def sample_program(
     """Sample ``num_requests`` requests of ``program`` into a trace table (times from 0 each)."""
     if num_requests <= 0:
         raise ValueError(f"num_requests must be > 0, got {num_requests}")
+    expected = expected_calls(program) * num_requests
+    if not expected <= MAX_SAMPLED_CALLS:  # also NaN (0 x inf)
+        raise too_many_calls(source, expected, num_requests, "the program samples about")
     llms = tuple(sorted({n.llm for n in walk(program) if isinstance(n, CallNode)}))
     sampler = _Sampler(np.random.default_rng(seed), durations,
-                       {llm: i for i, llm in enumerate(llms)})
+                       {llm: i for i, llm in enumerate(llms)}, source, num_requests)
     state = _State(
         request=np.arange(num_requests, dtype=np.int32),
         ready_s=np.zeros(num_requests),
@@ -314,7 +373,7 @@ def sample_program(
         names=names,
         request=cat["request"].astype(np.int32),
         kind=cat["kind"].astype(np.int8),
-        llm=cat["llm"].astype(np.int16),
+        llm=cat["llm"].astype(LLM_INDEX),
         name=cat["name"].astype(np.int32),
         start_s=cat["start"].astype(np.float64),
         end_s=cat["end"].astype(np.float64),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scepsy_opt.core.errors import CatalogError, WorkflowError
+from scepsy_opt.core.names import check_name
 from scepsy_opt.workflow.program import CallNode, Node, llms_of, parse_program, walk
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,8 @@ def parse_workflow(
         raise WorkflowError(f"unknown key(s) {', '.join(sorted(unknown))}", source=source,
                             value=sorted(unknown),
                             fix=f"a workflow has the keys {', '.join(sorted(allowed))}")
-    name = raw.get("name") or option
-    if not isinstance(name, str):
-        raise WorkflowError("name must be a string", source=source, field="name", value=name,
-                            fix="write name: <workflow name>")
+    name = check_name(raw.get("name") or option, what="a workflow name", source=source,
+                      field="name", error=WorkflowError)
     description = str(raw.get("description") or "")
     present = [key for key in ("program", "traces", "members") if raw.get(key)]
     if len(present) != 1:
@@ -173,5 +172,8 @@ def _parse_traces(raw: Any, source: str) -> TraceSource:
         if not isinstance(value, Mapping):
             raise WorkflowError(f"traces.{field} must be a mapping", source=source,
                                 field=f"traces.{field}", value=value, fix="write key: value pairs")
+    for recorded, llm in llm_map.items():  # the targets become llm ids
+        check_name(llm, what="an llm id", source=source, field=f"traces.llm_map.{recorded}",
+                   error=WorkflowError)
     return TraceSource(path, fmt, tuple(sorted(options.items())),
                        tuple(sorted((str(k), str(v)) for k, v in llm_map.items())))

@@ -17,7 +17,7 @@ from scepsy_opt.core.artifacts import SCHEMA_VERSION, to_jsonable
 from scepsy_opt.core.catalog import unknown
 from scepsy_opt.core.settings import check, run_field
 from scepsy_opt.core.stats import WorkflowStats
-from scepsy_opt.core.trace import TraceTable, concat_tables, rename_llms
+from scepsy_opt.core.trace import TraceTable, check_context, concat_tables, rename_llms
 from scepsy_opt.core.types import Catalog
 from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.sampler import PerLlmDurations, sample_program
@@ -85,6 +85,7 @@ def analyze_workflow(spec: WorkflowSpec, options: AnalyzeSettings, catalog: Cata
     for index, (workflow, weight) in enumerate(parts):
         table, duration_model = _requests(workflow, options, durations, index,
                                           prefix=f"{workflow.name}/" if members else "")
+        _check_context(table, workflow, catalog)
         log.info("analyze %s: %d requests, %d calls", workflow.name, table.num_requests,
                  table.num_calls)
         tables[workflow.name] = table
@@ -112,6 +113,15 @@ def _work_models(spec: WorkflowSpec, settings: WorkEstimateSettings, catalog: Ca
             raise unknown("llm", llm, sorted(catalog.llms), source=spec.source, field="program")
         models.append(work_model(catalog.llms[llm], gpu))
     return tuple(models)
+
+
+def _check_context(table: TraceTable, workflow: WorkflowSpec, catalog: Catalog) -> None:
+    """Every recorded call of a catalog llm fits its context window, named by its line.
+    (Sampled calls are checked with every other serving limit before the fit:
+    :func:`scepsy_opt.core.problem.servable_configurations`.)"""
+    if workflow.program is None:
+        check_context(table, {llm: catalog.llms[llm].max_context_tokens for llm in table.llms
+                              if llm in catalog.llms}, table.source)
 
 
 def _requests(workflow: WorkflowSpec, options: AnalyzeSettings, durations: PerLlmDurations,

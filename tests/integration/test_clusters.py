@@ -79,5 +79,7 @@ def test_every_shipped_cluster_plans_places_and_emits(sweep, catalog, cluster):
         name = f"{inst['llm']}-{inst['replica']}"
         assert list(manifests.glob(f"vllm/**/{name}*.yaml")), name
     assert list((manifests / "kubernetes").glob("*.yaml"))
-    assert (manifests / "ray-serve" / "serve_config.yaml").is_file()
+    # Ray Serve gets its config, or a note saying why Ray cannot run this plan
+    ray = {p.name for p in (manifests / "ray-serve").iterdir()}
+    assert ray in ({"serve_config.yaml"}, {"NOT_EMITTED.md"}), ray
     assert (run_dir / "report.md").is_file() and (run_dir / "plan.json").is_file()

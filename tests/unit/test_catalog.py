@@ -125,12 +125,31 @@ def _group(**overrides):
     ({"nvlink_domain_size": 3}, "must divide"),
     ({"nvlink_domains": [[0, 1], [1, 2]]}, "partition"),
     ({"gpu": "L40S-48GB", "nvlink_domain_size": 2}, "has no NVLink"),
+    # names become node ids, folder names, words in launch scripts and Kubernetes labels
+    ({"name": "n$(touch /tmp/x)"}, "a node group name is not a valid name"),
+    ({"name": "../../../../tmp/ESCAPED"}, "a node group name is not a valid name"),
+    ({"name": "g\ntrust-remote-code: true"}, "a node group name is not a valid name"),
+    ({"name": "g" * 61}, "the node ids of this group are not valid"),  # g...g-00: 64
+    ({"name": "g" * 60, "count": 1000}, "(got '" + "g" * 60 + "-999')"),  # 64
 ])
 def test_bad_clusters_are_rejected(catalog, overrides, needle):
     with pytest.raises((CatalogError, ConfigError)) as info:
         expand_cluster(_group(**overrides), catalog, source="conf/cluster/c.yaml")
     assert needle in str(info.value)
     assert str(info.value).startswith("conf/cluster/c.yaml: node_groups[0]")
+
+
+def test_the_longest_node_id_that_fits_a_label_is_accepted(catalog):
+    cluster = expand_cluster(_group(name="g" * 60), catalog, source="c")
+    assert [n.id for n in cluster.nodes] == ["g" * 60 + "-00"]  # 63 characters
+
+
+@pytest.mark.parametrize("name", ["c\ntrust-remote-code: true", "../c", "c d", "", None])
+def test_bad_cluster_names_are_rejected(catalog, name):
+    with pytest.raises(ConfigError) as info:
+        expand_cluster({**_group(), "name": name}, catalog, source="conf/cluster/c.yaml")
+    assert str(info.value).startswith("conf/cluster/c.yaml: name: a cluster name is not a "
+                                      "valid name")
 
 
 def test_unknown_gpu_suggests_the_close_id(catalog):
@@ -161,11 +180,13 @@ def test_malformed_llm_spec_names_file_and_line(tmp_path):
     (lambda s: s.replace("task: generate", "task: chat"), "unknown task"),
     (lambda s: s.replace("id: llama-2-7b", "id: llama2-7b"), "differs from the folder"),
     (lambda s: s.replace("num_kv_heads: 32", "num_kv_heads: 5"), "multiple of KV heads"),
+    (lambda s: s.replace("id: llama-2-7b", "id: ___"), "id: an llm id is not a valid name"),
+    (lambda s: s + "# \udcff\n", "not UTF-8 text: the byte(s) ff cannot be decoded"),
 ])
 def test_invalid_llm_specs_are_rejected(tmp_path, edit, needle):
     models = _copy_catalog(tmp_path)
     spec = models / "llama-2-7b" / "spec.yaml"
-    spec.write_text(edit(spec.read_text()))
+    spec.write_bytes(edit(spec.read_text()).encode("utf-8", "surrogateescape"))
     with pytest.raises(CatalogError) as info:
         load_catalog(models)
     assert needle in str(info.value) and "Fix:" in str(info.value)

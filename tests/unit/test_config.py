@@ -159,3 +159,29 @@ def test_unknown_llm_in_a_program_names_the_node(compose):
     message = str(info.value)
     assert "program.seq[0].call.llm: unknown llm" in message
     assert "did you mean llama-3.1-8b-instruct" in message
+
+
+@pytest.mark.parametrize("override, field", [
+    ("workflow.program.seq.0.call.llm=${oops}", "workflow.program.seq[0].call.llm"),
+    ("target.rate_rps=${nowhere.rate}", "target.rate_rps"),
+])
+def test_an_unresolved_interpolation_names_the_file_and_key(compose, override, field):
+    with pytest.raises(ConfigError) as info:
+        compose("rag_reranker", override)
+    message = str(info.value)
+    assert f": {field}: an interpolation does not resolve" in message and "Fix:" in message
+    assert "(got '${" in message
+    if field.startswith("workflow."):
+        assert message.startswith(str(Path("workflow") / "rag_reranker.yaml")) or \
+            "rag_reranker.yaml" in message.split(":")[0]
+
+
+@pytest.mark.parametrize("name, folder", [
+    ("rag_reranker", "rag_reranker"), ("../../x", "x"), ("a\ntrust-remote-code: true",
+                                                       "a-trust-remote-code-true"),
+    ("a/b", "a-b"), ("..", "name")])
+def test_run_and_sweep_folders_stay_inside_their_parents(name, folder):
+    from scepsy_opt.config import folder_name, run_dir
+
+    assert folder_name(name) == folder
+    assert run_dir(None, None, name, "t") == f"outputs/{folder}/t"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scepsy_opt.core.errors import TraceError
+from scepsy_opt.core.errors import TraceError, not_utf8
 from scepsy_opt.core.trace import iter_json_lines
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -23,11 +23,7 @@ def check_utf8(file: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise TraceError(f"the file is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                         source=f"{file}:{line}", field="encoding",
-                         value=data[exc.start:exc.end],
-                         fix="save the trace file as UTF-8 (e.g. iconv -t UTF-8), or point to "
-                             "the text log rather than a binary file") from None
+        raise not_utf8(exc, f"{file}:{line}", TraceError, field="encoding") from None
 
 
 def json_lines(file: Path, fix: str) -> Iterator[tuple[int, Any]]:

@@ -8,6 +8,7 @@ from scepsy_opt.workflow.program import (
     ParNode,
     SeqNode,
     ToolNode,
+    expected_calls,
     llms_of,
     parse_program,
     walk,
@@ -73,6 +74,24 @@ def test_call_name_defaults_to_llm_and_paths_locate_nodes():
         ({"par": {"count": {"dist": "normal", "mean": 2, "std": 1}, "body": CALL}},
          "program.par.count", "cannot be negative"),
         ({"tool": {"name": "t"}}, "program.tool", "missing key(s) latency_s"),
+        # token counts that overflow int64 or exceed every context, and bad growth
+        ({"call": {"llm": "a", "input_tokens": 1e19, "output_tokens": 1}},
+         "program.call.input_tokens", "token counts above 1,000,000,000"),
+        ({"call": {"llm": "a", "input_tokens": 1, "output_tokens": {
+            "dist": "lognormal", "mean": 1e300, "cv": 1}}},
+         "program.call.output_tokens", "token counts above 1,000,000,000"),
+        ({"call": {"llm": "a", "input_tokens": {"dist": "uniform", "low": 1, "high": 1e12},
+                   "output_tokens": 1}}, "program.call.input_tokens", "token counts above"),
+        ({"call": {"llm": "a", "input_tokens": 1, "output_tokens": 1,
+                   "input_growth_tokens": float("inf")}},
+         "program.call.input_growth_tokens", "in [0, 1,000,000,000]"),
+        # names of nodes and llms become words in traces, statistics and paths
+        ({"call": {"llm": "a", "name": "x\ntrust-remote-code: true", "input_tokens": 1,
+                   "output_tokens": 1}}, "program.call.name", "is not a valid name"),
+        ({"call": {"llm": "../a", "input_tokens": 1, "output_tokens": 1}}, "program.call.llm",
+         "is not a valid name"),
+        ({"tool": {"name": "$(touch x)", "latency_s": 1}}, "program.tool.name",
+         "is not a valid name"),
     ],
 )
 def test_malformed_programs_name_the_node(raw, field, needle):
@@ -87,3 +106,18 @@ def test_malformed_programs_name_the_node(raw, field, needle):
 def test_bounded_count_with_max_is_accepted():
     loop = parse({"loop": {"count": {"dist": "poisson", "mean": 4, "max": 12}, "body": CALL}})
     assert loop.max_iterations == 12
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (CALL, 1.0),
+    ({"seq": [CALL, {"tool": {"name": "t", "latency_s": 1}}]}, 2.0),
+    ({"par": {"count": {"dist": "uniform", "low": 2, "high": 4}, "body": CALL}}, 3.0),
+    ({"par": {"count": {"dist": "poisson", "mean": 50, "max": 7}, "body": CALL}}, 7.0),
+    ({"choice": [{"p": 0.25, "body": {"seq": [CALL, CALL]}}, {"p": 0.75, "body": CALL}]}, 1.25),
+    # 1 + 0.5 + 0.25: the first iteration, then one more while the coin says so, at most 3
+    ({"loop": {"continue_p": 0.5, "min_iterations": 1, "max_iterations": 3, "body": CALL}},
+     1.75),
+    ({"loop": {"count": 10**9, "body": {"par": {"count": 10**7, "body": CALL}}}}, 1e16),
+])
+def test_expected_calls_per_request(raw, expected):
+    assert expected_calls(parse(raw)) == pytest.approx(expected)

@@ -1,7 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 
+from scepsy_opt.core.errors import AnalyzeError, WorkflowError
+from scepsy_opt.core.trace import KIND_LLM
 from scepsy_opt.testing import LinearDurations
+from scepsy_opt.workflow.analyze import analyze_table
 from scepsy_opt.workflow.program import parse_program
 from scepsy_opt.workflow.sampler import sample_program
 
@@ -101,3 +106,65 @@ def test_rows_are_topologically_ordered():
     child = np.repeat(np.arange(table.num_calls), np.diff(table.parent_ptr))
     assert (table.parent_idx < child).all()
     assert (table.request[table.parent_idx] == table.request[child]).all()
+
+
+@pytest.mark.parametrize("raw, n, needle", [
+    # a loop of 10^9 iterations and a fan-out of 10^7 calls do not fit in memory
+    ({"loop": {"count": 10**9, "body": call("a", 1)}}, 1, "samples about 1e+09 calls"),
+    ({"par": {"count": 10**7, "body": call("a", 1)}}, 2000, "samples about 2e+10 calls"),
+    # the mean before clipping is 1, the clipped samples are millions: the running guard
+    ({"par": {"count": {"dist": "normal", "mean": 1, "std": 1e6, "min": 0},
+              "body": call("a", 1)}}, 100, "the fan-out copies make at least"),
+])
+def test_samples_too_large_for_memory_are_refused_before_they_are_drawn(raw, n, needle):
+    with pytest.raises(WorkflowError) as info:
+        sample(raw, n=n)
+    message = str(info.value)
+    assert message.startswith("t: program: ") and needle in message
+    assert "20,000,000" in message and "analyze.num_requests" in message
+
+
+@pytest.mark.parametrize("raw, field", [
+    # the means are allowed, the tails pass 1e9 tokens
+    (call("a", 1, inp={"dist": "lognormal", "mean": 1e8, "cv": 1e3}), "program.call.input_tokens"),
+    (call("a", {"dist": "gamma", "mean": 5e8, "cv": 2}), "program.call.output_tokens"),
+    ({"tool": {"name": "t", "latency_s": {"dist": "lognormal", "mean": 1e300, "cv": 1}}},
+     "program.tool.latency_s"),
+    ({"loop": {"count": 3, "body": call("a", 1, inp=10, input_growth_tokens=9e8)}},
+     "program.loop.body.call.input_growth_tokens"),
+])
+def test_samples_that_overflow_are_refused(raw, field):
+    with _no_warning(), pytest.raises(WorkflowError) as info:
+        sample(raw, n=5000)
+    assert str(info.value).startswith(f"t: {field}: ")
+
+
+class _no_warning:
+    """No RuntimeWarning (an overflowing cast warns before it produces garbage)."""
+
+    def __enter__(self):
+        import warnings
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("error", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
+
+
+def test_a_fan_out_that_is_often_empty_gives_requests_without_calls():
+    raw = {"par": {"count": {"dist": "poisson", "mean": 0.5}, "body": call("a", 2)}}
+    table = sample(raw, n=4000)
+    stats = analyze_table(table, workflow="w", duration_model="linear")
+    counts = np.bincount(table.request[table.kind == KIND_LLM], minlength=4000)
+    empty = float(np.mean(counts == 0))
+    assert empty == pytest.approx(math.exp(-0.5), abs=0.03)  # P(poisson(0.5) = 0)
+    # an empty request takes 0 s; the others take 2 s (the copies run side by side)
+    assert stats.e2e_latency_s.mean == pytest.approx(2 * (1 - empty))
+    assert stats.llms[0].calls_per_request.mean == pytest.approx(counts.mean())
+
+
+def test_a_program_that_never_calls_an_llm_is_an_analyze_error():
+    table = sample({"par": {"count": 0, "body": call("a", 1)}}, n=3)
+    with pytest.raises(AnalyzeError, match="hold no llm calls.*count is always 0"):
+        analyze_table(table, workflow="w", duration_model="linear")

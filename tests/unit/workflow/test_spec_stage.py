@@ -26,11 +26,19 @@ def parse(raw, catalog):
     ({"name": "w", "members": {"a": {"name": "a", "program": CALL, "weight": 0}}},
      "members.a.weight: a member's rate weight must be a number > 0"),
     ({"name": "w", "members": {"a": "rag"}}, "a member must be a workflow config"),
+    # names become folder names (outputs/<name>/, traces/<name>.jsonl) and words in manifests
+    ({"name": "w\ntrust-remote-code: true", "program": CALL},
+     "name: a workflow name is not a valid name"),
+    ({"name": "../../x", "program": CALL}, "name: a workflow name is not a valid name"),
+    ({"name": "w", "members": {"a/../b": {"program": CALL}}},
+     "a workflow name is not a valid name: it must be 1-63"),
+    ({"name": "w", "traces": {"path": "x", "llm_map": {"gpt": "$(reboot)"}}},
+     "traces.llm_map.gpt: an llm id is not a valid name"),
 ])
 def test_bad_workflow_specs(catalog, raw, needle):
     with pytest.raises(WorkflowError) as info:
         parse(raw, catalog)
-    assert needle in str(info.value) and str(info.value).startswith("conf/workflow/w.yaml")
+    assert needle in str(info.value) and str(info.value).startswith("conf/workflow/")
 
 
 def test_mix_is_analysed_per_member_and_pooled_by_weight(catalog):
@@ -73,3 +81,22 @@ def test_missing_trace_file_is_a_trace_error(catalog, tmp_path):
     spec = parse({"name": "w", "traces": {"path": str(tmp_path / "none.jsonl")}}, catalog)
     with pytest.raises(TraceError, match="does not exist"):
         analyze_workflow(spec, AnalyzeSettings(10, 0, WORK), catalog)
+
+
+def test_recorded_calls_beyond_the_llms_context_are_refused(catalog, tmp_path):
+    limit = catalog.llms["llama-3.1-8b-instruct"].max_context_tokens
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("".join(
+        f'{{"request_id": "r{i}", "call_id": "c", "llm": "gpt", "start_s": 0, "end_s": 1, '
+        f'"input_tokens": {tokens}, "output_tokens": 1}}\n'
+        for i, tokens in enumerate([limit - 1, limit])))
+    fits = parse({"name": "w", "traces": {"path": str(trace), "llm_map": {"gpt": "other"}}},
+                 catalog)
+    analyze_workflow(fits, AnalyzeSettings(10, 0, WORK), catalog)  # not a catalog llm: no limit
+    spec = parse({"name": "w", "traces": {"path": str(trace),
+                                          "llm_map": {"gpt": "llama-3.1-8b-instruct"}}}, catalog)
+    with pytest.raises(TraceError) as info:
+        analyze_workflow(spec, AnalyzeSettings(10, 0, WORK), catalog)
+    assert str(info.value).startswith(f"{trace}: input_tokens: 1 call(s) of llama-3.1-8b-instruct "
+                                      f"do not fit its context window of {limit:,} tokens, e.g. "
+                                      f"request 'r1' with {limit:,} input and 1 output tokens")

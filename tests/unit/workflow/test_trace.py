@@ -57,7 +57,23 @@ def test_sampled_ids_are_generated_per_request():
     ([rec("a", ["zz"])], "depends on unknown call 'zz'"),
     ([rec("a"), rec("a")], "appears twice"),
     ([rec("a", start_s=3.0, end_s=1.0)], "ends before it starts"),
-    ([rec("a", input_tokens=-4)], "negative token count"),
+    ([rec("a", input_tokens=-4)], "token counts must be integers in [0, 1,000,000,000]"),
+    # JSON that Python reads as non-finite or huge numbers, and times before 0
+    (['{"request_id": "r1", "call_id": "a", "llm": "a", "start_s": 0, "end_s": 1, '
+      '"input_tokens": NaN}'], "input_tokens: token counts must be integers"),
+    (['{"request_id": "r1", "call_id": "a", "llm": "a", "start_s": 0, "end_s": 1, '
+      '"output_tokens": Infinity}'], "output_tokens: token counts must be integers"),
+    ([rec("a", input_tokens=1e19)], "input_tokens: token counts must be integers"),
+    ([rec("a", input_tokens=10**19)], "(got 10000000000000000000)"),
+    ([rec("a", start_s=-5.0)], "start_s: request 'r1' call 'a' has a time that is not finite "
+                                "seconds in [0, 1e+12]"),
+    (['{"request_id": "r1", "call_id": "a", "llm": "a", "start_s": 0, "end_s": Infinity}'],
+     "end_s: request 'r1' call 'a' has a time that is not finite seconds"),
+    (['{"request_id": "r1", "call_id": "a", "llm": "a", "start_s": 0, "end_s": 1e400}'],
+     "end_s: request 'r1' call 'a' has a time that is not finite seconds"),
+    (['{"request_id": "r1", "call_id": "a", "llm": "a", "start_s": 0, "end_s": '
+      + "1" * 400 + "}"], "a field has the wrong type"),
+    (["[" * 100_000 + "]" * 100_000], "nested too deeply"),
     ([rec("a", input_tokens=2.5)], "token counts must be integers"),
     ([rec("a", kind="gpu")], "unknown kind"),
     ([rec("a", llm=None)], "without an llm"),
@@ -72,6 +88,40 @@ def test_bad_traces_name_the_file_and_the_problem(tmp_path, records, needle):
         read_jsonl(path)
     message = str(info.value)
     assert str(path) in message and needle in message and "Fix:" in message
+
+
+def test_a_trace_that_is_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(json.dumps(rec("a")).encode() + b"\n" + b'{"request_id": "\xff"}\n')
+    with pytest.raises(TraceError) as info:
+        read_jsonl(path)
+    assert f"{path}:2: not UTF-8 text: the byte(s) ff cannot be decoded" in str(info.value)
+    assert "Fix: save the file as UTF-8" in str(info.value)
+
+
+def test_calls_built_by_an_importer_are_range_checked():
+    """table_from_calls, which every importer feeds, refuses what JSON Lines refuses."""
+    for bad, needle in [({"input_tokens": float("nan")}, "input_tokens: "),
+                        ({"output_tokens": 10**19}, "output_tokens: "),
+                        ({"start_s": -1.0}, "start_s: "), ({"end_s": float("inf")}, "end_s: ")]:
+        fields = {"start_s": 0.0, "end_s": 1.0, "input_tokens": 1, "output_tokens": 1, **bad}
+        with pytest.raises(TraceError, match=needle):
+            table_from_calls([Call("r", "c", "llm", llm="a", **fields)], "mem")
+
+
+def test_more_llm_names_than_an_int16_index_holds():
+    n = 40_000
+    calls = [Call(f"r{i}", "c", "llm", 0.0, 1.0, (), f"m{i}", None, 1, 1) for i in range(n)]
+    table = table_from_calls(calls, "mem")
+    assert len(table.llms) == n and int(table.llm.min()) == 0
+    # every call keeps its own llm through the index (an int16 index wraps past 32,767)
+    assert [table.llms[i] for i in table.llm[[0, 32_767, 32_768, n - 1]]] == [
+        "m0", "m32767", "m32768", f"m{n - 1}"]
+    renamed = rename_llms(table, {"m39999": "m0"})
+    assert len(renamed.llms) == n - 1 and renamed.llms[renamed.llm[n - 1]] == "m0"
+    joined = concat_tables([table, table_from_calls([Call("x", "c", "llm", 0.0, 1.0, (), "zz",
+                                                          None, 1, 1)], "b")], "both")
+    assert joined.llms[joined.llm[n]] == "zz" and joined.llms[joined.llm[n - 1]] == "m39999"
 
 
 def test_cycle_message_lists_the_calls_on_it(tmp_path):
