@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.errors import EmitError, OutputError
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.emit import EmitSettings, emit
 from scepsy_opt.emit.kubernetes import validate_object
@@ -331,7 +331,7 @@ def test_the_manifests_tree_is_replaced_as_a_whole(tmp_path, monkeypatch):
         return real_replace(source, destination)
 
     monkeypatch.setattr(rundir.os, "replace", failing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="manifests: cannot write"):
         rundir.write_tree({"kubernetes/c.yaml": "c: 3\n"}, target)
     assert sorted(p.name for p in target.rglob("*") if p.is_file()) == ["b.yaml"]
     assert [p.name for p in tmp_path.iterdir()] == ["manifests"]

@@ -52,6 +52,7 @@ def _inputs(evaluation: bool) -> ReportInputs:
              "duration_model": "unloaded", "e2e_latency_s": SUMMARY,
              "llms": {"a": llm, "b": llm},
              "workflows": {"toy": {"rate_fraction": 1.0, "shares_stable": True,
+                                   "num_requests": 100,
                                    "weighted_share_cv": 0.1, "e2e_latency_s": SUMMARY}}}
     entry = {"tp": 1, "replicas": 2, "gpu_fraction": 0.5, "gpus": 1.0,
              "predicted": {"utilization": 0.4, "capacity_rps": 3.0,
