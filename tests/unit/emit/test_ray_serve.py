@@ -17,21 +17,16 @@ from scepsy_opt.core.types import ClusterSpec, NodeSpec
 from scepsy_opt.emit import emit
 from scepsy_opt.emit.ray_serve import RAY_VERSION, RAY_VLLM_VERSION
 from scepsy_opt.emit.settings import EmitSettings
-from scepsy_opt.testing.emit import GPU, h100_cluster, instance
+from scepsy_opt.testing.emit import GPU, h100_cluster, instance, mps_plan
 
 MEMORY = MemorySettings()
 RAY_ONLY = EmitSettings(formats=("ray_serve",))
 
 
 def ray_plan(catalog):
-    """What Ray can run as planned: single-GPU MPS shares and a whole-GPU TP-4 group."""
-    return (
-        instance(catalog, "llama-3.1-8b-instruct", 0, "node-0", (0,), 0.5),
-        instance(catalog, "llama-3.1-8b-instruct", 1, "node-0", (1,), 0.5),
-        instance(catalog, "qwen2.5-7b-instruct", 0, "node-0", (0,), 0.5),
-        instance(catalog, "bge-reranker-v2-gemma", 0, "node-0", (1,), 0.25),
-        instance(catalog, "llama-3.1-70b-instruct", 0, "node-0", (2, 3, 4, 5), 1.0),
-    )
+    """What Ray can run as planned: the MPS plan without its fractional TP-2 group
+    (single-GPU MPS shares and a whole-GPU TP-4 group)."""
+    return mps_plan(catalog)[:-1]
 
 
 def _serve(catalog, plan, cluster=None, settings=RAY_ONLY):
