@@ -30,6 +30,7 @@ from scepsy_opt.core.artifacts import atomic_write_json
 from scepsy_opt.core.catalog import load_catalog, load_yaml
 from scepsy_opt.core.documents import PlacementDocument
 from scepsy_opt.core.errors import EXIT_CODE, ConfigError, EmitError, ScepsyError
+from scepsy_opt.core.parallel import install_interrupt_handler, interrupt_acted_on
 
 log = logging.getLogger("scepsy_opt")
 
@@ -204,6 +205,7 @@ class OutputCheck(Callback):
 
 
 def main() -> None:
+    install_interrupt_handler()
     register_configs()
     try:
         sys.argv[1:] = argv.prepare(sys.argv[1:])
@@ -212,6 +214,7 @@ def main() -> None:
     try:
         _hydra_entry()
     except KeyboardInterrupt:  # outside a stage: before the first, or while writing
+        interrupt_acted_on()
         _fail("interrupted: nothing partial was written (a run's outputs are committed "
               "together at its end); the fits cached so far are kept", INTERRUPTED)
     if SweepSummary.failed:

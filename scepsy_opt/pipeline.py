@@ -37,6 +37,7 @@ from scepsy_opt.core.documents import (
 )
 from scepsy_opt.core.errors import ConfigError, ScepsyError
 from scepsy_opt.core.evaluator import Evaluator
+from scepsy_opt.core.parallel import interrupt_acted_on, raise_if_interrupted
 from scepsy_opt.core.placement import placement_problem
 from scepsy_opt.core.problem import (
     AllocationError,
@@ -499,10 +500,12 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext,
         if ctx.run_dir is not None:
             result = _load(stage, result, ctx.run_dir)
         try:
+            raise_if_interrupted()  # a Ctrl-C swallowed in the stage before, which finished
             result = stage.run(ctx, result)
         except Interrupted:
             raise
         except KeyboardInterrupt:
+            interrupt_acted_on()
             raise Interrupted(stage.name, result, ctx.settings, ctx.run_dir) from None
     return result
 

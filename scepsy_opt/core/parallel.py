@@ -120,8 +120,45 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     for process in processes:
         if process.is_alive():
             process.kill()
+    deadline = time.monotonic() + 5
     for process in processes:
-        process.join(timeout=5)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        # the pool's own thread may reap the killed worker first: our join then returns at
+        # once and the process looks alive until that thread records its exit status
+        while process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+_PENDING: list[int] = []  # Ctrl-Cs received and not yet acted on (see ``interrupt_handler``)
+
+
+def interrupt_handler(signum: int, frame: object) -> None:
+    """SIGINT handler: remember the interrupt, then raise ``KeyboardInterrupt`` as Python's own
+    handler does. Remembering it matters when the exception is raised where Python swallows it
+    (a garbage-collector callback, a ``__del__``; JAX runs one on every collection): the run
+    still stops at the next ``raise_if_interrupted``."""
+    _PENDING.append(signum)
+    raise KeyboardInterrupt
+
+
+def install_interrupt_handler() -> None:
+    """``interrupt_handler`` for SIGINT, unless SIGINT is ignored (a job started in the
+    background keeps ignoring it) or this is not the main thread."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt_handler)
+
+
+def interrupt_acted_on() -> None:
+    """The ``KeyboardInterrupt`` was caught by whoever stops the run: nothing is pending."""
+    _PENDING.clear()
+
+
+def raise_if_interrupted() -> None:
+    """``KeyboardInterrupt`` if a Ctrl-C arrived whose exception was swallowed on its way."""
+    if _PENDING and threading.current_thread() is threading.main_thread():
+        _PENDING.clear()
+        raise KeyboardInterrupt
 
 
 @contextmanager

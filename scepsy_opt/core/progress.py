@@ -10,6 +10,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from scepsy_opt.core.parallel import raise_if_interrupted
+
 
 @dataclass
 class Progress:
@@ -22,6 +24,7 @@ class Progress:
     _last: float = field(default=float("-inf"))
 
     def advance(self, steps: int = 1, note: str = "") -> None:
+        raise_if_interrupted()  # a Ctrl-C whose exception was swallowed stops the work here
         self.done += steps
         now = time.monotonic()
         if now - self._last < self.interval_s and self.done < self.total:

@@ -69,3 +69,67 @@ def test_the_watchdog_ends_a_worker_whose_parent_died(tmp_path):
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the watched child outlived its parent")
+
+
+SWALLOWED = textwrap.dedent("""
+    import gc, os, signal
+    from scepsy_opt.core.parallel import install_interrupt_handler
+    from scepsy_opt.pipeline import Interrupted, PipelineResult, RunContext, Stage, run_stages
+
+    class Garbage:  # Ctrl-C arrives while the collector runs its finalizer: Python swallows it
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def first(ctx, result):
+        Garbage()
+        gc.collect()
+        return result.add("first")
+
+    def second(ctx, result):
+        raise AssertionError("the second stage ran after Ctrl-C")
+
+    install_interrupt_handler()
+    stages = [Stage(name, run, lambda *a: []) for name, run in
+              (("first", first), ("second", second))]
+    try:
+        run_stages(stages, RunContext(None, None))
+    except Interrupted as stop:
+        print("interrupted before", stop.stage, "after", ",".join(stop.result.ran))
+""")
+
+
+def test_a_ctrl_c_swallowed_in_a_finalizer_still_stops_the_run_before_the_next_stage():
+    """Python ignores an exception raised in a finalizer or a garbage-collector callback
+    (JAX runs one on every collection): the interrupt is remembered, and the run stops there."""
+    result = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert "Exception ignored" in result.stderr  # the KeyboardInterrupt was swallowed
+    assert result.stdout.strip() == "interrupted before second after first", result.stderr
+
+
+def test_a_ctrl_c_swallowed_during_long_work_stops_it_at_its_next_progress_step():
+    script = textwrap.dedent("""
+        import logging, os, signal
+        from scepsy_opt.core.parallel import install_interrupt_handler
+        from scepsy_opt.core.progress import Progress
+
+        class Garbage:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGINT)
+
+        install_interrupt_handler()
+        progress = Progress("work", 10, logging.getLogger("work"))
+        done = 0
+        try:
+            for step in range(10):
+                if step == 3:
+                    Garbage()  # freed at once: its finalizer swallows the KeyboardInterrupt
+                progress.advance()
+                done += 1
+        except KeyboardInterrupt:
+            print("stopped after", done)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert "Exception ignored" in result.stderr
+    assert result.stdout.strip() == "stopped after 3", result.stderr
