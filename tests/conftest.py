@@ -54,8 +54,14 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def fit_cache(tmp_path_factory) -> Path:
-    """The fit cache of the test session (CLI runs share it; the user's cache is untouched)."""
-    return tmp_path_factory.mktemp("scepsy_cache")
+    """The fit cache of the test session (CLI runs share it; the user's cache is untouched).
+    Under ``pytest -n`` (``make test``) every worker process uses the same one: the cache's
+    locks make a fit that two workers need computed once."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return tmp_path_factory.mktemp("scepsy_cache")
+    shared = tmp_path_factory.getbasetemp().parent / "scepsy_cache"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @pytest.fixture(scope="session")
