@@ -12,8 +12,12 @@ WORKFLOW ?= rag_reranker
 run: $(CORE)
 	$(BIN)/python -m scepsy_opt +workflow=$(WORKFLOW) $(ARGS)
 
+# One test process per core (at most TEST_WORKERS), a test file's tests in one of them (its
+# module fixtures are made once); they share one fit cache.
+TEST_WORKERS ?= 4
 test: $(VLLM)
-	SCEPSY_REQUIRE_VLLM=1 $(BIN)/python -m pytest $(ARGS)
+	SCEPSY_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n auto --maxprocesses=$(TEST_WORKERS) \
+		--dist loadscope $(ARGS)
 
 bench: $(CORE)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only $(ARGS)
