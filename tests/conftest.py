@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -26,6 +27,32 @@ def update_golden(request) -> bool:
     """Whether golden files are rewritten (``--update-golden`` or SCEPSY_UPDATE_GOLDEN=1)."""
     return bool(request.config.getoption("--update-golden")
                 or os.environ.get("SCEPSY_UPDATE_GOLDEN") == "1")
+
+
+def pytest_configure(config):
+    _pin_xdist_worker()
+
+
+def _pin_xdist_worker() -> None:
+    """Under ``pytest -n`` (``make test``) every worker process runs on cores of its own.
+
+    The tests that measure real engines (vLLM's CPU build) compare timings; a worker sharing its
+    core with another worker's fit measured step times up to 30 times too slow for a stretch
+    of seconds, enough to turn a load curve upside down. Workers are pinned only when there are
+    no more of them than cores; the processes they start inherit the pinning."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if not 0 < count <= len(cores):
+        return
+    index = int(worker[2:]) % count
+    mine = set(cores[index * len(cores) // count:(index + 1) * len(cores) // count])
+    for thread in os.listdir("/proc/self/task"):  # the threads pytest-xdist already started
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            os.sched_setaffinity(int(thread), mine)
+    os.sched_setaffinity(0, mine)
 
 
 def pytest_collection_modifyitems(config, items):

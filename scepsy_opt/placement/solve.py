@@ -150,6 +150,25 @@ def solve(model: pyo.ConcreteModel, preset: SolverPreset, *, name: str, build_s:
     return report
 
 
+_UNSET = object()
+_scheduler_threads: object = _UNSET  # the thread count HiGHS's scheduler was started with
+
+
+def _use_threads(threads: int | None) -> None:
+    """Start HiGHS's thread scheduler for ``threads`` (None: HiGHS's own choice).
+
+    HiGHS starts one scheduler per process at its first solve, and a later solve that asks
+    for another thread count fails (status error, no solution): a sweep over presets, or a
+    preset's ``threads`` after a default solve, would silently lose the MILP. The scheduler is
+    restarted whenever the count changes."""
+    global _scheduler_threads
+    if _scheduler_threads is not _UNSET and _scheduler_threads != threads:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _scheduler_threads = threads
+
+
 def _solve(model: pyo.ConcreteModel, preset: SolverPreset, *, name: str, build_s: float,
            time_limit_s: float | None, start: str | None) -> SolveReport:
     limit = preset.time_limit_s if time_limit_s is None else max(0.01, time_limit_s)
@@ -169,6 +188,7 @@ def _solve(model: pyo.ConcreteModel, preset: SolverPreset, *, name: str, build_s
             options["read_solution_file"] = start
         else:
             log.info("the HiGHS interface hides its column order: solving without a start")
+    _use_threads(preset.threads)
     try:
         results = solver.solve(
             model, load_solutions=False, raise_exception_on_nonoptimal_result=False,

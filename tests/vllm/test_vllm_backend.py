@@ -145,8 +145,11 @@ def test_the_load_curve_rises_until_saturation(table, fraction):
     rising = len(curve) if saturated is None else saturated
     assert np.all(np.diff(throughput[:rising]) > 0), throughput
     assert max(throughput) > throughput[0]
+    # the top rate against the quickest of the lower half of the rates: one point slowed down
+    # by another process on the machine does not decide the comparison
     for name in ("ttft_ms_p50", "latency_ms_p50"):
-        assert curve[-1][name] > curve[0][name], name
+        low = min(r[name] for r in curve[:len(curve) // 2])
+        assert curve[-1][name] > low, (name, [r[name] for r in curve])
     assert all(r["ttft_ms_mean"] < r["latency_ms_mean"] for r in curve)
 
 

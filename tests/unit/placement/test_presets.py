@@ -50,3 +50,21 @@ def test_options_highs_has_pass_through(tmp_path):
     preset = read_preset(path)
     assert preset.time_limit_s == 5.0
     assert dict(preset.options) == {"mip_heuristic_effort": 0.3, "presolve": "off"}
+
+
+def test_presets_with_other_thread_counts_solve_one_after_another_in_one_process():
+    """HiGHS fixes its thread scheduler at a process's first solve: without a restart, a later
+    solve asking for another count ends with status error and the MILP's placement is lost."""
+    from dataclasses import replace
+
+    from scepsy_opt.core.catalog import expand_cluster, load_catalog, load_yaml
+    from scepsy_opt.placement.stage import PlaceSettings, place
+    from scepsy_opt.testing.placement import mixed_problem
+
+    cluster = expand_cluster(load_yaml(data_dir("conf") / "cluster" / "dgx_h100_x2.yaml"),
+                             load_catalog(), source="dgx_h100_x2")
+    problem = mixed_problem(0, cluster, llms=3, instances=6)
+    preset = read_preset(data_dir("solvers") / "default.opt")
+    for threads in (1, 2, None, 2):
+        result = place(problem, PlaceSettings(replace(preset, threads=threads)))
+        assert (result.method, result.status) == ("milp", "optimal"), threads
