@@ -306,8 +306,16 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
     rows: dict[str, list[Any]] = {k: [] for k in (
         "tp", "replicas", "fraction", "max_rate_rps", "run_allocation", "rate_rps",
         "latency_s", "member_latency_s", "call_latency_s", "sustained")}
-    for index, (task, (max_rate, runs)) in enumerate(zip(
-            tasks, map_processes(_simulate, tasks, workers), strict=True)):
+    # the allocations predicted to sustain the most first: their runs are the longest, and a
+    # long one started last would keep one process busy while the others wait
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hint_rps)
+    simulated = {}
+    for index, result in zip(order, map_processes(_simulate, [tasks[i] for i in order],
+                                                  workers), strict=True):
+        simulated[index] = result
+        progress.advance()
+    for index, task in enumerate(tasks):
+        max_rate, runs = simulated[index]
         tp, replicas, fraction = allocation_arrays(llms, task.allocation)
         rows["tp"].append(tp)
         rows["replicas"].append(replicas)
@@ -320,7 +328,6 @@ def collect_runs(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalo
             rows["member_latency_s"].append(members)
             rows["call_latency_s"].append(calls)
             rows["sustained"].append(sustained)
-        progress.advance()
     return WorkflowRuns(llms=llms, members=surrogate.members,
                         **{k: np.asarray(v) for k, v in rows.items()})
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scepsy_opt.core.memory import MemorySettings, memory_plan
+from scepsy_opt.core.parallel import map_processes
 from scepsy_opt.core.problem import configurations
 from scepsy_opt.core.profile_table import ProfileTable
 from scepsy_opt.core.profiling import CallMix
@@ -109,10 +110,70 @@ def _run(spec: InstanceSpec, inputs: np.ndarray, outputs: np.ndarray, arrivals: 
     return Simulation(table, arrivals, np.zeros(n, dtype=int), [spec]).run()
 
 
+@dataclass(frozen=True, eq=False)
+class _Config:
+    """One configuration of an llm to simulate (picklable: runs on a worker process), with
+    the calls and the arrival patterns every configuration shares."""
+
+    llm: LlmSpec
+    gpu: GpuSpec
+    tp: int
+    fraction: float
+    memory: MemorySettings
+    profile: ProfileTable | None
+    inputs: np.ndarray
+    outputs: np.ndarray
+    saturation_gaps: np.ndarray  # [2, saturation calls]
+    load_gaps: tuple[np.ndarray, ...]  # per load
+    loads: tuple[float, ...]
+
+
+def _measure(c: _Config) -> tuple[float, float, list[float]]:
+    """Capacity (calls/s), unloaded latency (s) and the load curve's extra latencies of one
+    configuration."""
+    memory, inputs, outputs = c.memory, c.inputs, c.outputs
+    calls, saturation_calls = len(inputs), c.saturation_gaps.shape[1]
+    model = iteration_model(c.llm, c.gpu, c.tp, c.fraction, memory, c.profile)
+    plan = memory_plan(c.llm, c.gpu, c.tp, c.fraction, memory)
+    spec = InstanceSpec(c.llm.id, model, plan.kv_capacity_tokens, memory.max_num_seqs,
+                        memory.max_num_batched_tokens)
+    # unloaded: calls one at a time, far apart
+    head = slice(0, max(len(g) for g in c.load_gaps))
+    alone = _run(spec, inputs[head], outputs[head], np.arange(head.stop) * 1e4)
+    alone_s = alone.call_finished - alone.call_submitted
+    single = float(np.mean(alone_s))
+    # saturation capacity: Poisson arrivals at twice the analytic capacity, then at 1.25x
+    # the rate that measured, keep a queue; the departure rate between the 25% and 75%
+    # finish quantiles is the steady maximum
+    mu = instance_capacity_rps(model, plan.kv_capacity_tokens, memory.max_num_seqs,
+                               memory.max_num_batched_tokens, float(inputs.mean()),
+                               float(outputs.mean())) * 2
+    many = np.resize(np.arange(calls), saturation_calls)
+    for overload, gaps in zip((1.0, 1.25), c.saturation_gaps, strict=True):
+        arrivals = np.cumsum(gaps / (overload * mu))
+        finished = np.sort(_run(spec, inputs[many], outputs[many], arrivals).call_finished)
+        low = finished[int(0.25 * saturation_calls)]
+        high = finished[int(0.75 * saturation_calls)]
+        if high > low:
+            mu = 0.5 * saturation_calls / (high - low)
+    # load curve: the same calls as a Poisson stream at utilisation rho
+    deltas = []
+    for rho, gaps in zip(c.loads, c.load_gaps, strict=True):
+        n = len(gaps)
+        warm = n // 10
+        arrivals = np.cumsum(gaps / (rho * mu))
+        raw = _run(spec, inputs[:n], outputs[:n], arrivals)
+        latency = float(np.mean((raw.call_finished - raw.call_submitted)[warm:]))
+        deltas.append(max(latency / float(np.mean(alone_s[warm:n])) - 1.0, 0.0))
+    return mu, single, deltas
+
+
 def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
             profile: ProfileTable | None = None, seed: int = 0,
-            settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> LlmFitData:
-    """Simulate single instances of ``llm`` in every configuration (see the module text)."""
+            settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA,
+            workers: int = 1) -> LlmFitData:
+    """Simulate single instances of ``llm`` in every configuration (see the module text), on
+    up to ``workers`` processes."""
     saturation_calls, loads = settings.saturation_calls, settings.loads
     rng = np.random.default_rng(seed)
     context = int(max(np.add(mix.input_tokens, mix.output_tokens)))
@@ -125,41 +186,13 @@ def collect(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
     mean_in, mean_out = float(inputs.mean()), float(outputs.mean())
     # common random numbers (see the module text): one arrival pattern in units of capacity
     saturation_gaps = rng.exponential(1.0, (2, saturation_calls))
-    load_gaps = [rng.exponential(1.0, n) for n in load_sizes(settings.load_calls, loads, calls)]
+    load_gaps = tuple(rng.exponential(1.0, n)
+                      for n in load_sizes(settings.load_calls, loads, calls))
+    tasks = [_Config(llm, gpu, tp, fraction, memory, profile, inputs, outputs, saturation_gaps,
+                     load_gaps, tuple(loads)) for tp, fraction in configs]
     capacity, unloaded, load_delta = [], [], []
     progress = Progress(f"fit data {llm.id} on {gpu.id}", len(configs), log)
-    for tp, fraction in configs:
-        model = iteration_model(llm, gpu, tp, fraction, memory, profile)
-        plan = memory_plan(llm, gpu, tp, fraction, memory)
-        spec = InstanceSpec(llm.id, model, plan.kv_capacity_tokens, memory.max_num_seqs,
-                            memory.max_num_batched_tokens)
-        # unloaded: calls one at a time, far apart
-        head = slice(0, max(len(g) for g in load_gaps))
-        alone = _run(spec, inputs[head], outputs[head], np.arange(head.stop) * 1e4)
-        alone_s = alone.call_finished - alone.call_submitted
-        single = float(np.mean(alone_s))
-        # saturation capacity: Poisson arrivals at twice the analytic capacity, then at 1.25x
-        # the rate that measured, keep a queue; the departure rate between the 25% and 75%
-        # finish quantiles is the steady maximum
-        mu = instance_capacity_rps(model, plan.kv_capacity_tokens, memory.max_num_seqs,
-                                   memory.max_num_batched_tokens, mean_in, mean_out) * 2
-        many = np.resize(np.arange(calls), saturation_calls)
-        for overload, gaps in zip((1.0, 1.25), saturation_gaps, strict=True):
-            arrivals = np.cumsum(gaps / (overload * mu))
-            finished = np.sort(_run(spec, inputs[many], outputs[many], arrivals).call_finished)
-            low = finished[int(0.25 * saturation_calls)]
-            high = finished[int(0.75 * saturation_calls)]
-            if high > low:
-                mu = 0.5 * saturation_calls / (high - low)
-        # load curve: the same calls as a Poisson stream at utilisation rho
-        deltas = []
-        for rho, gaps in zip(loads, load_gaps, strict=True):
-            n = len(gaps)
-            warm = n // 10
-            arrivals = np.cumsum(gaps / (rho * mu))
-            raw = _run(spec, inputs[:n], outputs[:n], arrivals)
-            latency = float(np.mean((raw.call_finished - raw.call_submitted)[warm:]))
-            deltas.append(max(latency / float(np.mean(alone_s[warm:n])) - 1.0, 0.0))
+    for mu, single, deltas in map_processes(_measure, tasks, workers):
         capacity.append(mu)
         unloaded.append(single)
         load_delta.append(deltas)

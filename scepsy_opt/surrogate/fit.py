@@ -191,8 +191,10 @@ def fit_errors(params: dict, data: LlmFitData) -> dict[str, float]:
 
 def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
             profile: ProfileTable | None = None, cache_dir: Path | None = None,
-            seed: int = 0, settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA) -> LlmFit:
-    """Fit (or reuse) the instance model of ``llm`` on ``gpu`` for its call mix."""
+            seed: int = 0, settings: InstanceDataSettings = DEFAULT_INSTANCE_DATA,
+            workers: int = 1) -> LlmFit:
+    """Fit (or reuse) the instance model of ``llm`` on ``gpu`` for its call mix (its data
+    simulated on up to ``workers`` processes)."""
     key = fit_key(llm, gpu, memory, mix, profile, settings)
     with cache.locked(cache_dir, key):  # a process fitting the same key waits for this one
         stored = cache.load(cache_dir, key, lambda arrays, meta: LlmFit(
@@ -201,14 +203,15 @@ def fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, *,
             log.info("fit %s on %s: reusing %s", llm.id, gpu.id, cache_dir / f"{key}.npz")
             return stored
         return _fit_llm(llm, gpu, memory, mix, key, profile=profile, cache_dir=cache_dir,
-                        seed=seed, settings=settings)
+                        seed=seed, settings=settings, workers=workers)
 
 
 def _fit_llm(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix, key: str, *,
              profile: ProfileTable | None, cache_dir: Path | None, seed: int,
-             settings: InstanceDataSettings) -> LlmFit:
+             settings: InstanceDataSettings, workers: int) -> LlmFit:
     log.info("fit %s on %s: fitting the instance model", llm.id, gpu.id)
-    data = collect(llm, gpu, memory, mix, seed=seed, profile=profile, settings=settings)
+    data = collect(llm, gpu, memory, mix, seed=seed, profile=profile, settings=settings,
+                   workers=workers)
     params = model.fit_instance(data.tp, data.fraction, data.capacity_rps, data.unloaded_s,
                                 data.load_rho, data.load_delta, jax.random.PRNGKey(seed),
                                 optax.adam(LEARNING_RATE), STEPS)

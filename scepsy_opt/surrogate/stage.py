@@ -169,7 +169,8 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
         mix = call_mix(tables, llm, settings.instance.mix_calls, seed)
         fits[llm] = fit_llm(catalog.llms[llm], gpu, problem.memory, mix,
                             profile=profiles.get((llm, problem.gpu)), cache_dir=cache_dir,
-                            seed=seed, settings=settings.instance)
+                            seed=seed, settings=settings.instance,
+                            workers=settings.worker_count)
 
     if settings.calibration.mix == "members" and separate_members(spec):
         return _fit_members(spec, analysis, tables, problem, catalog, fits, simulate=simulate,

@@ -74,3 +74,19 @@ def test_load_points_replay_calls_in_proportion_to_how_slowly_their_queue_settle
     assert data.load_sizes(20000, (0.7, 0.85), 4096) == [4096, 4096]  # 5,000 > the mix
     assert data.load_sizes(200, (0.2, 0.5, 0.8), 1024) == [200, 200, 200]  # the fast fit
 
+
+
+def test_the_configurations_measured_on_two_processes_are_the_ones_measured_on_one():
+    """The configurations are independent runs (their random numbers are drawn before any of
+    them): spreading them over worker processes changes no number, in the order they come."""
+    catalog = load_catalog()
+    rng = np.random.default_rng(5)
+    mix = CallMix(tuple(int(x) for x in rng.integers(32, 96, 128)),
+                  tuple(int(x) for x in rng.integers(8, 48, 128)))
+    settings = InstanceDataSettings(mix_calls=128, saturation_calls=200, load_calls=128,
+                                    loads=(0.3, 0.85))
+    one, two = (collect(catalog.llms[LLM], catalog.gpus[GPU], MemorySettings(), mix, seed=2,
+                        settings=settings, workers=workers) for workers in (1, 2))
+    for name in ("tp", "fraction", "capacity_rps", "unloaded_s", "load_rho", "load_delta"):
+        np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
+    assert len(one.tp) > 8 and one.meta == two.meta
