@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from scepsy_opt.core.constants import MAX_CLUSTER_NODES
 from scepsy_opt.core.errors import CatalogError, ConfigError, ScepsyError, not_utf8
 from scepsy_opt.core.names import check_label_value, check_name
 from scepsy_opt.core.resources import data_dir
@@ -274,6 +275,11 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
             raise ConfigError("must be > 0", source=source, field=f"{here}.network_gb_s",
                               value=group["network_gb_s"],
                               fix="set the node's inter-node network bandwidth in GB/s")
+        if len(nodes) + group["count"] > MAX_CLUSTER_NODES:
+            raise ConfigError(f"the cluster would have more than {MAX_CLUSTER_NODES} nodes",
+                              source=source, field=f"{here}.count", value=group["count"],
+                              fix=f"describe at most {MAX_CLUSTER_NODES} nodes in all (plan "
+                                  "the part of the cluster the workflow is to run on)")
         domains = _domains(group, catalog.gpus[group["gpu"]], source, here)
         width = max(2, len(str(group["count"] - 1)))
         _check_node_id(f"{group['name']}-{group['count'] - 1:0{width}d}", source, here)

@@ -131,12 +131,24 @@ def _group(**overrides):
     ({"name": "g\ntrust-remote-code: true"}, "a node group name is not a valid name"),
     ({"name": "g" * 61}, "the node ids of this group are not valid"),  # g...g-00: 64
     ({"name": "g" * 60, "count": 1000}, "(got '" + "g" * 60 + "-999')"),  # 64
+    # a count no cluster has: refused before any node is built (it once ran out of memory)
+    ({"count": 10**30}, "more than 10000 nodes"),
+    ({"count": 10_001}, "more than 10000 nodes"),
 ])
 def test_bad_clusters_are_rejected(catalog, overrides, needle):
     with pytest.raises((CatalogError, ConfigError)) as info:
         expand_cluster(_group(**overrides), catalog, source="conf/cluster/c.yaml")
     assert needle in str(info.value)
     assert str(info.value).startswith("conf/cluster/c.yaml: node_groups[0]")
+
+
+def test_the_largest_cluster_the_planner_takes_expands(catalog):
+    raw = _group(count=6000)
+    raw["node_groups"].append({**raw["node_groups"][0], "name": "h", "count": 4000})
+    assert len(expand_cluster(raw, catalog, source="c").nodes) == 10_000
+    raw["node_groups"][1]["count"] = 4001
+    with pytest.raises(ConfigError, match=r"node_groups\[1\]\.count.*more than 10000 nodes"):
+        expand_cluster(raw, catalog, source="c")
 
 
 def test_the_longest_node_id_that_fits_a_label_is_accepted(catalog):

@@ -71,14 +71,19 @@ def test_the_watchdog_ends_a_worker_whose_parent_died(tmp_path):
         pytest.fail("the watched child outlived its parent")
 
 
-SWALLOWED = textwrap.dedent("""
-    import gc, os, signal
-    from scepsy_opt.core.parallel import install_interrupt_handler
-    from scepsy_opt.pipeline import Interrupted, PipelineResult, RunContext, Stage, run_stages
+# an object whose finalizer sends this process Ctrl-C: Python swallows the KeyboardInterrupt
+GARBAGE = textwrap.dedent("""
+    import os, signal
 
-    class Garbage:  # Ctrl-C arrives while the collector runs its finalizer: Python swallows it
+    class Garbage:
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)
+""")
+
+SWALLOWED = GARBAGE + textwrap.dedent("""
+    import gc
+    from scepsy_opt.core.parallel import install_interrupt_handler
+    from scepsy_opt.pipeline import Interrupted, PipelineResult, RunContext, Stage, run_stages
 
     def first(ctx, result):
         Garbage()
@@ -108,14 +113,10 @@ def test_a_ctrl_c_swallowed_in_a_finalizer_still_stops_the_run_before_the_next_s
 
 
 def test_a_ctrl_c_swallowed_during_long_work_stops_it_at_its_next_progress_step():
-    script = textwrap.dedent("""
-        import logging, os, signal
+    script = GARBAGE + textwrap.dedent("""
+        import logging
         from scepsy_opt.core.parallel import install_interrupt_handler
         from scepsy_opt.core.progress import Progress
-
-        class Garbage:
-            def __del__(self):
-                os.kill(os.getpid(), signal.SIGINT)
 
         install_interrupt_handler()
         progress = Progress("work", 10, logging.getLogger("work"))

@@ -39,6 +39,13 @@ def _time_scaled_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data, "iteration_model", scaled)
 
 
+def _short_calls(seed: int, calls: int) -> CallMix:
+    """``calls`` calls of 32-95 prompt and 8-47 output tokens."""
+    rng = np.random.default_rng(seed)
+    return CallMix(tuple(int(x) for x in rng.integers(32, 96, calls)),
+                   tuple(int(x) for x in rng.integers(8, 48, calls)))
+
+
 def test_configurations_that_are_time_scaled_copies_measure_the_same_load_curve(monkeypatch):
     """Common random numbers: each configuration sees the same arrivals in units of its own
     capacity, so a configuration that is an exact time-scaled copy of another measures exactly
@@ -46,9 +53,7 @@ def test_configurations_that_are_time_scaled_copies_measure_the_same_load_curve(
     tens of percent near saturation), and a capacity exactly in proportion to its speed."""
     _time_scaled_copies(monkeypatch)
     catalog = load_catalog()
-    rng = np.random.default_rng(7)
-    mix = CallMix(tuple(int(x) for x in rng.integers(32, 96, 256)),
-                  tuple(int(x) for x in rng.integers(8, 48, 256)))
+    mix = _short_calls(7, 256)
     memory = MemorySettings(max_num_seqs=8)
     measured = collect(catalog.llms[LLM], catalog.gpus[GPU], memory, mix, seed=3,
                        settings=InstanceDataSettings(mix_calls=256, saturation_calls=400,
@@ -80,9 +85,7 @@ def test_the_configurations_measured_on_two_processes_are_the_ones_measured_on_o
     """The configurations are independent runs (their random numbers are drawn before any of
     them): spreading them over worker processes changes no number, in the order they come."""
     catalog = load_catalog()
-    rng = np.random.default_rng(5)
-    mix = CallMix(tuple(int(x) for x in rng.integers(32, 96, 128)),
-                  tuple(int(x) for x in rng.integers(8, 48, 128)))
+    mix = _short_calls(5, 128)
     settings = InstanceDataSettings(mix_calls=128, saturation_calls=200, load_calls=128,
                                     loads=(0.3, 0.85))
     one, two = (collect(catalog.llms[LLM], catalog.gpus[GPU], MemorySettings(), mix, seed=2,
