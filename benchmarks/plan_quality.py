@@ -55,6 +55,7 @@ from scepsy_opt.search.heuristic import max_achievable_rate
 from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_json
 from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
+from scepsy_opt.surrogate.fit import imported_files
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.workflow.stage import analyze_workflow
 
@@ -376,17 +377,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _source_key() -> str:
-    """Cells are recomputed when the planner's code changes (search, surrogate, simulate) or
+    """Cells are recomputed when the planner's code changes (search, surrogate, the simulator
+    and the evaluation harness, with every module they import) or
     the code of this benchmark that makes a cell (not its ratios and tables, which are
     computed from the cells)."""
-    root = Path(__file__).resolve().parents[1] / "scepsy_opt"
     digest = hashlib.sha256()
     for function in (run_cell, ideal_latency, summarise):
         digest.update(inspect.getsource(function).encode())
     digest.update(json.dumps([BASELINES, COMMON_SHARE, RAISED_CAP, IDEAL_REQUESTS]).encode())
-    for folder in ("search", "surrogate", "simulate"):
-        for file in sorted((root / folder).glob("*.py")):
-            digest.update(file.read_bytes())
+    for file in imported_files(("search", "surrogate", "sim", "evaluate")):
+        digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 

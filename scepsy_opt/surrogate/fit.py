@@ -17,6 +17,7 @@ A later run with the same inputs reuses them instead of simulating and fitting a
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -131,24 +132,52 @@ def code_digest(kind: str) -> str:
     """A digest of the code a fit's result depends on, so that a changed model form or
     simulator never reuses parameters fitted to another (``FIT_VERSION`` alone relied on being
     bumped by hand). ``instance``: the single-instance data collection and the instance model's
-    fitting functions; ``workflow``: the surrogate and the simulator packages."""
+    fitting functions; ``workflow``: the surrogate and the simulator packages. Each with every
+    module of the project they import, directly or not (the roofline and memory model of
+    ``core/`` included)."""
     digest = hashlib.sha256()
     if kind == "instance":
         parts = [inspect.getsource(data_module)] + [inspect.getsource(f) for f in (
             model.features, model.grid_index, model.bilinear, model.queue_basis,
             model.minimise, model.fit_translog, model.fit_queue, model.residual_table,
             model.fit_instance)]
-        parts += [path.read_text() for path in _package_files("sim")]
+        parts += [path.read_text() for path in imported_files(("sim",))]
     else:
-        parts = [path.read_text() for folder in ("surrogate", "sim")
-                 for path in _package_files(folder)]
+        parts = [path.read_text() for path in imported_files(("surrogate", "sim"))]
     for part in parts:
         digest.update(part.encode())
     return digest.hexdigest()[:16]
 
 
-def _package_files(folder: str) -> list[Path]:
-    return sorted((Path(__file__).resolve().parents[1] / folder).glob("*.py"))
+def imported_files(folders: tuple[str, ...]) -> list[Path]:
+    """The files of ``folders`` (subpackages of scepsy_opt) and every file of the package they
+    import, directly or not, read from their own import statements; in a fixed order."""
+    root = Path(__file__).resolve().parents[1]
+    todo = [path for folder in folders for path in sorted((root / folder).glob("*.py"))]
+    todo.append(root / "__init__.py")
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] != root.name:
+                    continue
+                parts = name.split(".")
+                base = root.parent.joinpath(*parts)
+                # the module, or the package, and the packages above it (Python runs them too)
+                todo += [f for f in (base.with_suffix(".py"), *(
+                    root.parent.joinpath(*parts[:i], "__init__.py")
+                    for i in range(1, len(parts) + 1))) if f.is_file()]
+    return sorted(seen)
 
 
 def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,

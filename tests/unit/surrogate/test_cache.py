@@ -263,3 +263,24 @@ def test_a_full_disk_under_the_cache_is_warned_about_once_and_the_fit_goes_on(tm
     assert json.loads(out.with_suffix(".json").read_text())["reused"] is False
     with np.load(out) as params:
         assert params.files
+
+
+@pytest.mark.parametrize("folders", [("sim",), ("surrogate", "sim")])
+def test_the_fit_keys_hash_every_module_the_fitted_code_loads(folders):
+    """The code digests of the fit keys cover each module a fresh process loads with the
+    fitted packages (the roofline and memory model in core/ among them): changing any of them
+    refits instead of reusing parameters fitted to other physics."""
+    from scepsy_opt.surrogate.fit import imported_files
+
+    root = Path(__file__).resolve().parents[3] / "scepsy_opt"
+    modules = [f"scepsy_opt.{folder}.{path.stem}" for folder in folders
+               for path in sorted((root / folder).glob("*.py")) if path.stem != "__init__"]
+    script = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+              "print('\\n'.join(sorted(m.__file__ for n, m in list(sys.modules.items())"
+              " if n.startswith('scepsy_opt') and getattr(m, '__file__', None))))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=root.parent).stdout.split()
+    hashed = {str(p) for p in imported_files(folders)}
+    assert {"core/roofline.py", "core/memory.py"} <= {p.split("scepsy_opt/")[1] for p in hashed}
+    assert set(loaded) <= hashed, sorted(set(loaded) - hashed)
+    assert not any("/placement/" in p or "/search/" in p for p in hashed)
