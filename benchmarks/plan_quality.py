@@ -43,6 +43,7 @@ from pathlib import Path
 from scepsy_opt.config import compose_settings
 from scepsy_opt.core.artifacts import atomic_write_text, to_jsonable
 from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.code import imported_files
 from scepsy_opt.core.packing import first_fit_decreasing
 from scepsy_opt.core.parallel import default_workers, map_processes
 from scepsy_opt.core.problem import AllocationError, problem_from_stats
@@ -55,7 +56,6 @@ from scepsy_opt.search.heuristic import max_achievable_rate
 from scepsy_opt.search.stage import describe, plan_allocation, refinement_to_json
 from scepsy_opt.sim.runner import PlanRunner, unloaded_latency_s
 from scepsy_opt.sim.settings import SimulateSettings
-from scepsy_opt.surrogate.fit import imported_files
 from scepsy_opt.surrogate.stage import FitSettings, fit_surrogate
 from scepsy_opt.workflow.stage import analyze_workflow
 

@@ -17,7 +17,6 @@ A later run with the same inputs reuses them instead of simulating and fitting a
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
 import hashlib
@@ -33,6 +32,7 @@ import numpy as np
 import optax
 
 from scepsy_opt.core.artifacts import to_jsonable
+from scepsy_opt.core.code import imported_files
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.problem import AllocationProblem
 from scepsy_opt.core.profile_table import ProfileTable, to_csv
@@ -147,37 +147,6 @@ def code_digest(kind: str) -> str:
     for part in parts:
         digest.update(part.encode())
     return digest.hexdigest()[:16]
-
-
-def imported_files(folders: tuple[str, ...]) -> list[Path]:
-    """The files of ``folders`` (subpackages of scepsy_opt) and every file of the package they
-    import, directly or not, read from their own import statements; in a fixed order."""
-    root = Path(__file__).resolve().parents[1]
-    todo = [path for folder in folders for path in sorted((root / folder).glob("*.py"))]
-    todo.append(root / "__init__.py")
-    seen: set[Path] = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            for name in names:
-                if name.split(".")[0] != root.name:
-                    continue
-                parts = name.split(".")
-                base = root.parent.joinpath(*parts)
-                # the module, or the package, and the packages above it (Python runs them too)
-                todo += [f for f in (base.with_suffix(".py"), *(
-                    root.parent.joinpath(*parts[:i], "__init__.py")
-                    for i in range(1, len(parts) + 1))) if f.is_file()]
-    return sorted(seen)
 
 
 def fit_key(llm: LlmSpec, gpu: GpuSpec, memory: MemorySettings, mix: CallMix,

@@ -5,13 +5,13 @@ arrows (:data:`ALLOWED`)."""
 
 from __future__ import annotations
 
-import ast
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 import scepsy_opt
+from scepsy_opt.core.code import project_imports
 
 PACKAGE = Path(scepsy_opt.__file__).resolve().parent
 
@@ -54,40 +54,16 @@ def _part(module: str) -> str:
     return parts[1] if len(parts) > 1 else "<root>"
 
 
-def _is_module(dotted: str) -> bool:
-    path = PACKAGE.parent.joinpath(*dotted.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
-def import_graph(root: Path = PACKAGE) -> dict[str, dict[str, set[str]]]:
+def import_graph() -> dict[str, dict[str, set[str]]]:
     """``{part: {imported part: {importing modules}}}`` over every module under ``root``."""
     graph: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root.parent).with_suffix("")
-        names = list(relative.parts)
-        is_package = names[-1] == "__init__"
-        if is_package:
-            names = names[:-1]
-        module = ".".join(names)
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = names if is_package else names[:-1]
-                    base = base[:len(base) - (node.level - 1)]
-                    targets = [".".join(base + ([node.module] if node.module else []))]
-                else:
-                    targets = [node.module or ""]
-                # ``from scepsy_opt.x import y`` imports the module x.y when there is one
-                targets += [f"{targets[0]}.{alias.name}" for alias in node.names
-                            if _is_module(f"{targets[0]}.{alias.name}")]
-            for target in targets:
-                if target == "scepsy_opt" or target.startswith("scepsy_opt."):
-                    source, imported = _part(module), _part(target)
-                    if source != imported:
-                        graph[source][imported].add(module)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        names = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        module = ".".join(names[:-1] if names[-1] == "__init__" else names)
+        for target in project_imports(path):
+            source, imported = _part(module), _part(target)
+            if source != imported:
+                graph[source][imported].add(module)
     return graph
 
 

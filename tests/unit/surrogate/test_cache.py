@@ -270,7 +270,7 @@ def test_the_fit_keys_hash_every_module_the_fitted_code_loads(folders):
     """The code digests of the fit keys cover each module a fresh process loads with the
     fitted packages (the roofline and memory model in core/ among them): changing any of them
     refits instead of reusing parameters fitted to other physics."""
-    from scepsy_opt.surrogate.fit import imported_files
+    from scepsy_opt.core.code import imported_files
 
     root = Path(__file__).resolve().parents[3] / "scepsy_opt"
     modules = [f"scepsy_opt.{folder}.{path.stem}" for folder in folders
