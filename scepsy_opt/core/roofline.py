@@ -271,10 +271,15 @@ def shares(gpu_fraction: Any, params: dict, xp: Any = np) -> tuple[Any, Any]:
 
 def forward_ms(arch: Arch, tp: int, tokens: Any, sampled: Any, attn_flops: Any, attn_bytes: Any,
                p: dict, hw: Hardware, allreduce: AllReduceFit | None, *, xp: Any = np,
-               gpu_fraction: Any = 1.0) -> Any:
+               gpu_fraction: Any = 1.0, compute_scale: Any = 1.0,
+               bandwidth_scale: Any = 1.0) -> Any:
     """One engine step: a forward pass over ``tokens`` tokens in which ``sampled`` sequences
-    sample a token; ``attn_flops``/``attn_bytes`` are one layer's attention work per GPU."""
+    sample a token; ``attn_flops``/``attn_bytes`` are one layer's attention work per GPU.
+    ``compute_scale``/``bandwidth_scale`` multiply the fraction's shares (the contention model
+    splits a step by making either unlimited: :func:`scepsy_opt.core.contention.step_parts`)."""
     compute_share, bandwidth_share = shares(gpu_fraction, p, xp)
+    compute_share = compute_share * compute_scale
+    bandwidth_share = bandwidth_share * bandwidth_scale
     kw = {"xp": xp, "compute_share": compute_share, "bandwidth_share": bandwidth_share}
     ops = layer_ops_ms(arch, tp, tokens, p, hw, **kw)
     layer = sum(ops.values()) + attention_ms(arch, tp, attn_flops, attn_bytes, p, hw, **kw)
@@ -315,7 +320,7 @@ GL_WEIGHTS = _GL_WEIGHTS / 2
 
 def prefill_total_ms(arch: Arch, tp: int, batch: Any, prompt: Any, max_batched_tokens: float,
                      p: dict, hw: Hardware, allreduce: AllReduceFit | None, *, xp: Any = np,
-                     gpu_fraction: Any = 1.0) -> Any:
+                     gpu_fraction: Any = 1.0, **scales: Any) -> Any:
     """Prefill of ``batch`` sequences of ``prompt`` tokens in engine steps of at most
     ``max_batched_tokens`` tokens (chunked prefill): full chunks plus a remainder; attention
     work and sampling are spread over the steps."""
@@ -325,7 +330,7 @@ def prefill_total_ms(arch: Arch, tp: int, batch: Any, prompt: Any, max_batched_t
     has_rest = (rest > 0) * 1.0
     steps = xp.maximum(full + has_rest, 1.0)
     flops, kv_bytes = prefill_attention(arch, tp, batch, prompt)
-    kw = {"xp": xp, "gpu_fraction": gpu_fraction}
+    kw = {"xp": xp, "gpu_fraction": gpu_fraction, **scales}
     full_ms = forward_ms(arch, tp, max_batched_tokens + 0 * total, batch / steps, flops / steps,
                          kv_bytes / steps, p, hw, allreduce, **kw)
     rest_ms = forward_ms(arch, tp, xp.maximum(rest, 1.0), batch / steps, flops / steps,
@@ -335,10 +340,10 @@ def prefill_total_ms(arch: Arch, tp: int, batch: Any, prompt: Any, max_batched_t
 
 def decode_step_total_ms(arch: Arch, tp: int, batch: Any, context: Any, p: dict, hw: Hardware,
                          allreduce: AllReduceFit | None, *, xp: Any = np,
-                         gpu_fraction: Any = 1.0) -> Any:
+                         gpu_fraction: Any = 1.0, **scales: Any) -> Any:
     flops, kv_bytes = decode_attention(arch, tp, batch, context)
     return forward_ms(arch, tp, batch, batch, flops, kv_bytes, p, hw, allreduce, xp=xp,
-                      gpu_fraction=gpu_fraction)
+                      gpu_fraction=gpu_fraction, **scales)
 
 
 def decode_total_ms(arch: Arch, tp: int, batch: Any, prompt: Any, output: Any, p: dict,
@@ -392,18 +397,24 @@ class RooflineModel:
     def _common(self, tp: int) -> tuple[dict, AllReduceFit | None]:
         return self.params.as_mapping(), (self.params.allreduce_fit(tp) if tp > 1 else None)
 
-    def prefill_ms(self, tp: int, batch: Any, prompt: Any, gpu_fraction: Any = 1.0) -> Any:
+    def prefill_ms(self, tp: int, batch: Any, prompt: Any, gpu_fraction: Any = 1.0,
+                   **scales: Any) -> Any:
         p, ar = self._common(tp)
         return prefill_total_ms(self.arch, tp, np.asarray(batch, dtype=np.float64),
                                 np.asarray(prompt, dtype=np.float64),
                                 float(self.max_num_batched_tokens), p, self.hardware, ar,
-                                gpu_fraction=gpu_fraction)
+                                gpu_fraction=gpu_fraction, **scales)
 
-    def decode_step_ms(self, tp: int, batch: Any, context: Any, gpu_fraction: Any = 1.0) -> Any:
+    def decode_step_ms(self, tp: int, batch: Any, context: Any, gpu_fraction: Any = 1.0,
+                       **scales: Any) -> Any:
         p, ar = self._common(tp)
         return decode_step_total_ms(self.arch, tp, np.asarray(batch, dtype=np.float64),
                                     np.asarray(context, dtype=np.float64), p, self.hardware, ar,
-                                    gpu_fraction=gpu_fraction)
+                                    gpu_fraction=gpu_fraction, **scales)
+
+    def bandwidth_ceiling(self, gpu_fraction: float) -> float:
+        """The isolated bandwidth share of a fraction (what the contention model starts from)."""
+        return float(shares(gpu_fraction, self.params.as_mapping())[1])
 
     def batch_latency_ms(self, tp: int, batch: Any, prompt: Any, output: Any, *,
                          concurrency: Any, gpu_fraction: Any = 1.0) -> tuple[Any, Any, Any]:

@@ -33,6 +33,7 @@ from scepsy_opt.sim.iteration import IterationModel
 WATERMARK = 100  # 1 / WATERMARK of the KV cache stays free when admitting new requests
 
 if TYPE_CHECKING:
+    from scepsy_opt.sim.contention import SharedGpus
     from scepsy_opt.sim.simulator import Simulation
 
 
@@ -44,7 +45,8 @@ class Instance:
         "waiting", "prefilling", "decoding", "n_dec", "sum_prompt", "sum_start", "sum_finish",
         "it", "kv_prefill", "busy", "version", "phase_start", "phase_step", "phase_iters",
         "busy_s", "prefill_cost", "decode_cost", "queued_prefill", "queued_decode",
-        "iterations", "preemptions", "in_boundary", "kv_reserved",
+        "iterations", "preemptions", "in_boundary", "kv_reserved", "shared", "phase_done",
+        "phase_mark",
     )
 
     def __init__(self, index: int, llm: int, model: IterationModel, kv_capacity: int,
@@ -71,6 +73,11 @@ class Instance:
         self.phase_start = 0.0
         self.phase_step = 0.0
         self.phase_iters = 0
+        # progress of the phase: ``phase_done`` iterations by ``phase_mark``, at ``phase_step``
+        # seconds each since (a neighbour's change of load retimes the rest of the phase)
+        self.phase_done = 0.0
+        self.phase_mark = 0.0
+        self.shared: SharedGpus | None = None  # set when the instance shares a GPU
         self.busy_s = 0.0
         self.iterations = 0
         self.preemptions = 0
@@ -83,11 +90,15 @@ class Instance:
 
     # ------------------------------------------------------------------ routing support
 
+    def _done_at(self, now: float) -> float:
+        """Iterations of the current phase completed by ``now`` (fractional)."""
+        return self.phase_done + (now - self.phase_mark) / self.phase_step
+
     def outstanding_ms(self, now: float) -> float:
         """Estimated unloaded work left (ms): prompts to prefill and tokens to generate."""
         iteration = self.it
         if self.busy and self.phase_iters > 1 and self.phase_step > 0:
-            iteration += min(self.phase_iters, int((now - self.phase_start) / self.phase_step))
+            iteration += min(self.phase_iters, int(self._done_at(now)))
         decode_left = self.sum_finish - self.n_dec * iteration
         return (self.queued_prefill * self.prefill_cost
                 + (self.queued_decode + decode_left) * self.decode_cost)
@@ -111,11 +122,24 @@ class Instance:
             self.version += 1
             sim.schedule_boundary(self, now)
         elif self.phase_iters > 1:
-            done = max(1, math.ceil((now - self.phase_start) / self.phase_step - 1e-12))
+            done = max(1, math.ceil(self._done_at(now) - 1e-12))
             if done < self.phase_iters:
                 self.phase_iters = done
                 self.version += 1
-                sim.schedule_boundary(self, self.phase_start + done * self.phase_step)
+                sim.schedule_boundary(self, self.phase_mark + (done - self.phase_done)
+                                      * self.phase_step)
+
+    def retime(self, now: float, step_ms: float) -> None:
+        """A neighbour's load changed: the rest of the phase runs at ``step_ms`` per
+        iteration from ``now``."""
+        if not self.busy or self.phase_iters == 0:
+            return
+        done = min(self._done_at(now), float(self.phase_iters))
+        self.phase_done = done
+        self.phase_mark = now
+        self.phase_step = step_ms / 1e3
+        self.version += 1
+        self.sim.schedule_boundary(self, now + (self.phase_iters - done) * self.phase_step)
 
     def boundary(self, now: float) -> None:
         """The scheduled iterations ended at ``now``: apply them, then plan the next ones."""
@@ -139,6 +163,8 @@ class Instance:
         self.busy = False
         self.in_boundary = False
         self._plan(now)
+        if self.shared is not None and not self.busy:
+            self.shared.set_step(self, None, now)  # idle: the neighbours get its bandwidth
 
     # ------------------------------------------------------------------ scheduling
 
@@ -204,8 +230,8 @@ class Instance:
                 kv += done + size
                 if done + size == sim.prefill_len[call] and sim.output_left[call] > 0:
                     sampled += 1
-            step = self.model.step_ms(n, self._decode_context(self.it + 1), int(tokens),
-                                      pairs, kv, sampled)
+            step = self._step_ms(now, n, self._decode_context(self.it + 1), int(tokens),
+                                 pairs, kv, sampled)
             self._start_phase(now, step, 1, chunks)
             return
         if not n:
@@ -215,8 +241,18 @@ class Instance:
         until_full = max(1, (self.kv_capacity - self._kv_used()) // n)
         iters = max(1, min(until_finish, until_full))
         mean_context = self._decode_context(self.it + 1) + n * (iters - 1) / 2
-        step = self.model.step_ms(n, mean_context, 0, 0.0, 0.0, n)
+        step = self._step_ms(now, n, mean_context, 0, 0.0, 0.0, n)
         self._start_phase(now, step, iters, None)
+
+    def _step_ms(self, now: float, decode_seqs: int, decode_context: float,
+                 prefill_tokens: int, prefill_pairs: float, prefill_kv: float,
+                 sampled: int) -> float:
+        """The step time of the next phase: isolated, or next to the GPU's active neighbours
+        (declaring the step to them)."""
+        args = (decode_seqs, decode_context, prefill_tokens, prefill_pairs, prefill_kv, sampled)
+        if self.shared is None:
+            return self.model.step_ms(*args)
+        return self.shared.set_step(self, self.model.step_parts(*args), now)
 
     def _start_phase(self, now: float, step_ms: float, iters: int,
                      chunks: list[tuple[list[int], int]] | None) -> None:
@@ -225,6 +261,8 @@ class Instance:
         self.phase_start = now
         self.phase_step = step_ms / 1e3
         self.phase_iters = iters
+        self.phase_done = 0.0
+        self.phase_mark = now
         if chunks is not None:
             for entry, size in chunks:
                 entry[1] += size

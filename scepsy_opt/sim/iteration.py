@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from scepsy_opt.core.contention import UNLIMITED, StepParts
 from scepsy_opt.core.profile_table import ProfileError, ProfileTable
 from scepsy_opt.core.roofline import (
     MS,
@@ -37,15 +38,44 @@ from scepsy_opt.core.roofline import (
 
 
 class IterationModel(Protocol):
-    """Time of one engine iteration (ms) for a batch composition."""
+    """Time of one engine iteration (ms) for a batch composition, and its split for the
+    contention model of instances sharing a GPU."""
 
     def step_ms(self, decode_seqs: int, decode_context: float, prefill_tokens: int,
                 prefill_pairs: float, prefill_kv: float, sampled: int) -> float: ...
 
+    def step_parts(self, decode_seqs: int, decode_context: float, prefill_tokens: int,
+                   prefill_pairs: float, prefill_kv: float, sampled: int) -> StepParts: ...
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """A roofline step's token-dependent parts, tabulated at one (compute, bandwidth) share."""
+
+    tokens_ms: np.ndarray
+    sampled_ms: np.ndarray
+    peak: float
+    bandwidth: float
+
+    def step_ms(self, model: RooflineIterationModel, tokens: int, sampled: int,
+                pairs: float, kv: float) -> float:
+        compute = pairs * model._flops_per_pair / self.peak
+        memory = kv * model._bytes_per_token / self.bandwidth
+        high = max(compute, memory)
+        attention = model._attention_overhead
+        if high > 0:
+            s = model._smooth
+            attention += high * ((compute / high) ** s + (memory / high) ** s) ** (1 / s) * MS
+        return float(self.tokens_ms[tokens] + self.sampled_ms[min(sampled, model.max_sampled)]
+                     + model.arch.layers * attention)
+
 
 @dataclass(frozen=True, eq=False)
 class RooflineIterationModel:
-    """The roofline step of one llm at (tp, gpu_fraction), tabulated by token count."""
+    """The roofline step of one llm at (tp, gpu_fraction), tabulated by token count, and its
+    split into host, compute and memory-bound parts for the contention model
+    (:func:`scepsy_opt.core.contention.step_parts`: the same step with bandwidth, then both
+    resources, unlimited)."""
 
     arch: Arch
     hardware: Hardware
@@ -54,12 +84,24 @@ class RooflineIterationModel:
     gpu_fraction: float
     max_tokens: int
     max_sampled: int
-    _tokens_ms: np.ndarray = field(init=False, repr=False)
-    _sampled_ms: np.ndarray = field(init=False, repr=False)
+    _tables: tuple[_Tables, _Tables, _Tables] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         p = self.params.as_mapping()
         compute, bandwidth = shares(self.gpu_fraction, p)
+        heads = self.arch.heads / self.tp
+        kv_bytes = 2 * self.arch.kv_heads_per_gpu(self.tp) * self.arch.head_dim * \
+            self.arch.dtype_bytes
+        object.__setattr__(self, "_flops_per_pair", 4.0 * heads * self.arch.head_dim)
+        object.__setattr__(self, "_bytes_per_token", float(kv_bytes))
+        object.__setattr__(self, "_smooth", p["gemm_smoothness"])
+        object.__setattr__(self, "_attention_overhead", p["elementwise_overhead_us"] * 1e-3)
+        object.__setattr__(self, "ceiling", float(bandwidth))
+        object.__setattr__(self, "_tables", tuple(
+            self._tabulate(p, compute * c, bandwidth * b)
+            for c, b in ((1.0, 1.0), (1.0, UNLIMITED), (UNLIMITED, UNLIMITED))))
+
+    def _tabulate(self, p: dict, compute: float, bandwidth: float) -> _Tables:
         tokens = np.arange(self.max_tokens + 1, dtype=np.float64)
         kw = {"compute_share": compute, "bandwidth_share": bandwidth}
         layer = sum(layer_ops_ms(self.arch, self.tp, np.maximum(tokens, 1.0), p, self.hardware,
@@ -77,34 +119,30 @@ class RooflineIterationModel:
         head = gemm_ms(np.maximum(sampled, 1.0), self.arch.hidden, self.arch.vocab / self.tp, p,
                        self.hardware, dtype_bytes=self.arch.dtype_bytes, **kw)
         head = head + p["step_overhead_ms"] + p["seq_overhead_us"] * 1e-3 * sampled
-        object.__setattr__(self, "_tokens_ms", per_tokens)
-        object.__setattr__(self, "_sampled_ms", head)
-        heads = self.arch.heads / self.tp
-        kv_bytes = 2 * self.arch.kv_heads_per_gpu(self.tp) * self.arch.head_dim * \
-            self.arch.dtype_bytes
-        object.__setattr__(self, "_flops_per_pair", 4.0 * heads * self.arch.head_dim)
-        object.__setattr__(self, "_bytes_per_token", float(kv_bytes))
-        object.__setattr__(self, "_peak", self.hardware.peak_flops * compute *
-                           p["attention_compute_eff"])
-        object.__setattr__(self, "_bandwidth", self.hardware.hbm_bytes_s * bandwidth *
-                           p["attention_memory_eff"])
-        object.__setattr__(self, "_smooth", p["gemm_smoothness"])
-        object.__setattr__(self, "_attention_overhead", p["elementwise_overhead_us"] * 1e-3)
+        return _Tables(per_tokens, head, self.hardware.peak_flops * compute *
+                       p["attention_compute_eff"],
+                       self.hardware.hbm_bytes_s * bandwidth * p["attention_memory_eff"])
+
+    def _check(self, tokens: int) -> None:
+        if tokens > self.max_tokens:
+            raise ValueError(f"{tokens} tokens exceed the tabulated {self.max_tokens}")
 
     def step_ms(self, decode_seqs: int, decode_context: float, prefill_tokens: int,
                 prefill_pairs: float, prefill_kv: float, sampled: int) -> float:
         tokens = decode_seqs + prefill_tokens
-        if tokens > self.max_tokens:
-            raise ValueError(f"{tokens} tokens exceed the tabulated {self.max_tokens}")
-        compute = (decode_context + prefill_pairs) * self._flops_per_pair / self._peak
-        memory = (decode_context + prefill_kv) * self._bytes_per_token / self._bandwidth
-        high = max(compute, memory)
-        attention = self._attention_overhead
-        if high > 0:
-            s = self._smooth
-            attention += high * ((compute / high) ** s + (memory / high) ** s) ** (1 / s) * MS
-        return float(self._tokens_ms[tokens] + self._sampled_ms[min(sampled, self.max_sampled)]
-                     + self.arch.layers * attention)
+        self._check(tokens)
+        return self._tables[0].step_ms(self, tokens, sampled, decode_context + prefill_pairs,
+                                       decode_context + prefill_kv)
+
+    def step_parts(self, decode_seqs: int, decode_context: float, prefill_tokens: int,
+                   prefill_pairs: float, prefill_kv: float, sampled: int) -> StepParts:
+        tokens = decode_seqs + prefill_tokens
+        self._check(tokens)
+        pairs, kv = decode_context + prefill_pairs, decode_context + prefill_kv
+        total, no_memory, host = (table.step_ms(self, tokens, sampled, pairs, kv)
+                                  for table in self._tables)
+        return StepParts(host, max(no_memory - host, 0.0), max(total - no_memory, 0.0),
+                         self.ceiling, self.gpu_fraction)
 
 
 def _log_interp(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
@@ -122,16 +160,34 @@ def _log_interp(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
 
 @dataclass(frozen=True, eq=False)
 class TableIterationModel:
-    """Iterations of one (tp, gpu_fraction) configuration interpolated from a profile table."""
+    """Iterations of one (tp, gpu_fraction) configuration interpolated from a profile table.
+
+    A table holds step times, not their split: for the contention model the step is split in
+    the proportions of the same configuration's roofline step (``split``)."""
 
     decode_batches: np.ndarray
     decode_contexts: np.ndarray
     decode_ms: np.ndarray  # [batch, context]
     prefill_tokens: np.ndarray
     prefill_ms: np.ndarray
+    split: RooflineIterationModel | None = None
+
+    def step_parts(self, decode_seqs: int, decode_context: float, prefill_tokens: int,
+                   prefill_pairs: float, prefill_kv: float, sampled: int) -> StepParts:
+        args = (decode_seqs, decode_context, prefill_tokens, prefill_pairs, prefill_kv,
+                sampled)
+        if self.split is None:
+            raise ProfileError("a profile table alone cannot split its steps for GPU sharing",
+                               source="table iteration model",
+                               fix="build the model with split= the configuration's roofline")
+        parts = self.split.step_parts(*args)
+        scale = self.step_ms(*args) / parts.alone_ms if parts.alone_ms > 0 else 1.0
+        return StepParts(parts.host_ms * scale, parts.compute_ms * scale,
+                         parts.memory_ms * scale, parts.ceiling, parts.gpu_fraction)
 
     @staticmethod
-    def from_table(table: ProfileTable, tp: int, gpu_fraction: float) -> TableIterationModel:
+    def from_table(table: ProfileTable, tp: int, gpu_fraction: float,
+                   split: RooflineIterationModel | None = None) -> TableIterationModel:
         where = f"profile {table.llm} on {table.gpu} at TP {tp} x {gpu_fraction:g}"
         config = (table["tp"] == tp) & np.isclose(table["gpu_fraction"], gpu_fraction)
         ok = config & (table["status"] == "ok")
@@ -154,7 +210,7 @@ class TableIterationModel:
         totals, times = total[order].astype(np.float64), table["time_ms"][prefill][order]
         unique, first = np.unique(totals, return_index=True)
         return TableIterationModel(batches.astype(np.float64), contexts.astype(np.float64),
-                                   grid, unique, np.maximum.accumulate(times[first]))
+                                   grid, unique, np.maximum.accumulate(times[first]), split)
 
     def _decode(self, seqs: int, context: float) -> float:
         by_context = np.array([_log_interp(context, self.decode_contexts, row)

@@ -2,7 +2,8 @@
 
 Every instance gets the iteration model of its (llm, GPU type, TP degree, GPU fraction): the
 calibrated roofline, or, when a profile table measured or imported for that llm and GPU type is
-given, interpolation of that table; and the KV capacity of the memory model.
+given, interpolation of that table; the KV capacity of the memory model; and the physical GPUs
+it was placed on, so that instances placed on one GPU share its bandwidth in the simulation.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
+from scepsy_opt.core.contention import contention_params
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.profile_table import ProfileError, ProfileTable
 from scepsy_opt.core.roofline import Arch, Hardware, roofline_params
@@ -35,9 +37,10 @@ def iteration_model(llm: LlmSpec, gpu: GpuSpec, tp: int, fraction: float,
                     memory: MemorySettings, profile: ProfileTable | None = None
                     ) -> IterationModel:
     """The table's model when a non-roofline profile is given, else the roofline."""
+    roofline = roofline_iteration_model(llm, gpu, tp, fraction, memory)
     if profile is not None and profile.backend != "roofline":
-        return TableIterationModel.from_table(profile, tp, fraction)
-    return roofline_iteration_model(llm, gpu, tp, fraction, memory)
+        return TableIterationModel.from_table(profile, tp, fraction, split=roofline)
+    return roofline
 
 
 def instance_specs(allocation: Allocation, placement: Placement, catalog: Catalog,
@@ -61,5 +64,7 @@ def instance_specs(allocation: Allocation, placement: Placement, catalog: Catalo
             llm=entry.llm, model=model, kv_capacity_tokens=plan.kv_capacity_tokens,
             max_num_seqs=memory.max_num_seqs,
             max_num_batched_tokens=memory.max_num_batched_tokens,
-            label=f"{entry.llm}#{placed.replica}@{placed.node}:{list(placed.gpus)}"))
+            label=f"{entry.llm}#{placed.replica}@{placed.node}:{list(placed.gpus)}",
+            gpus=tuple(f"{placed.node}:{g}" for g in placed.gpus),
+            contention=contention_params(gpu.id)))
     return specs

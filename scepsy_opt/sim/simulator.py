@@ -24,7 +24,9 @@ from typing import get_args
 
 import numpy as np
 
+from scepsy_opt.core.contention import ContentionParams
 from scepsy_opt.core.trace import KIND_LLM, TraceTable
+from scepsy_opt.sim.contention import SharedGpus
 from scepsy_opt.sim.engine import Instance
 from scepsy_opt.sim.iteration import IterationModel
 from scepsy_opt.sim.settings import Routing
@@ -37,7 +39,9 @@ _ARRIVAL, _TOOL, _BOUNDARY = 0, 1, 2
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """One instance to simulate: its llm and engine limits."""
+    """One instance to simulate: its llm and engine limits, and the physical GPUs it runs on
+    with their type's contention parameters (instances naming a common GPU share it:
+    :mod:`scepsy_opt.sim.contention`; none named, it runs alone)."""
 
     llm: str
     model: IterationModel
@@ -45,6 +49,8 @@ class InstanceSpec:
     max_num_seqs: int
     max_num_batched_tokens: int
     label: str = ""
+    gpus: tuple[str, ...] = ()
+    contention: ContentionParams | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +140,7 @@ class Simulation:
                             spec.max_num_batched_tokens, self)
             self.instances.append(inst)
             self.by_llm[inst.llm].append(inst)
+        self._share_gpus([spec for spec in instances if spec.llm in positions])
         missing = [name for i, name in enumerate(llm_names) if not self.by_llm[i]]
         if missing:
             raise ValueError(f"no instance serves {', '.join(missing)}")
@@ -144,6 +151,27 @@ class Simulation:
         self.in_system = 0
         self._changes_t: list[float] = [0.0]
         self._changes_n: list[int] = [0]
+
+    def _share_gpus(self, specs: list[InstanceSpec]) -> None:
+        """Register the instances that share a GPU with another (in ``self.instances``
+        order) with one :class:`SharedGpus`."""
+        users: dict[str, int] = {}
+        for spec in specs:
+            for gpu in spec.gpus:
+                users[gpu] = users.get(gpu, 0) + 1
+        members, params = [], {}
+        for inst, spec in zip(self.instances, specs, strict=True):
+            if not any(users[gpu] > 1 for gpu in spec.gpus):
+                continue
+            if spec.contention is None:
+                raise ValueError(f"{spec.label or spec.llm} shares a GPU but has no "
+                                 "contention parameters")
+            members.append((inst, spec.gpus))
+            params.update(dict.fromkeys(spec.gpus, spec.contention))
+        if members:
+            shared = SharedGpus(members, params)
+            for inst, _ in members:
+                inst.shared = shared
 
     # ------------------------------------------------------------------ scheduling
 

@@ -11,7 +11,7 @@ REQUIRED_LLMS = {
     "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b-instruct",
     "llama-3.1-70b-instruct", "llama-3.2-3b-instruct", "qwen2.5-7b-instruct",
     "qwen2.5-14b-instruct", "qwen2.5-32b-instruct", "qwen2.5-72b-instruct",
-    "mistral-7b-instruct-v0.3", "bge-reranker-v2-gemma", "qwen2.5-math-prm-7b",
+    "mistral-7b-instruct-v0.3", "bge-reranker-v2-gemma", "qwen2.5-math-prm-7b", "qwen3-4b",
 }
 REQUIRED_GPUS = {"H100-SXM-80GB", "H200-141GB", "A100-SXM-80GB", "L40S-48GB"}
 
@@ -22,6 +22,8 @@ def architecture_parameters(llm) -> int:
     attention = h * heads * hd + 2 * h * kv * hd + heads * hd * h
     if llm.architecture.startswith("Qwen2"):
         attention += heads * hd + 2 * kv * hd  # q, k, v biases
+    if llm.architecture.startswith("Qwen3"):
+        attention += 2 * hd  # per-head q and k RMSNorm weights
     layer = attention + 3 * h * llm.intermediate_size + 2 * h
     total = llm.vocab_size * h + llm.num_layers * layer + h
     if llm.architecture == "Qwen2ForProcessRewardModel":
