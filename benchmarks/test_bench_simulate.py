@@ -1,7 +1,9 @@
 """Speed of the simulator: 1,000 beam_search requests on a 16-GPU cluster (2 DGX H100).
 
 Target: under 60 s on the 2-core development machine; events per second are recorded too
-(see RESULTS.md). Run with `make bench`.
+(see RESULTS.md). Run with `make bench`. Two allocations: whole GPUs (no instance shares a
+GPU), and every GPU shared by two instances at half of it each, so that every phase of every
+instance goes through the contention model (:mod:`scepsy_opt.sim.contention`).
 """
 
 import numpy as np
@@ -22,8 +24,14 @@ from scepsy_opt.workflow.spec import parse_workflow
 RATE_RPS = 0.3  # the PRM replicas run at about 70% utilisation
 
 
-@pytest.fixture(scope="module")
-def setup():
+ALLOCATIONS = {
+    "whole_gpus": (("qwen2.5-7b-instruct", 12, 1.0), ("qwen2.5-math-prm-7b", 4, 1.0)),
+    "shared_gpus": (("qwen2.5-7b-instruct", 24, 0.5), ("qwen2.5-math-prm-7b", 8, 0.5)),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(ALLOCATIONS))
+def setup(request):
     catalog = load_catalog()
     path = data_dir("conf") / "workflow" / "beam_search.yaml"
     spec = parse_workflow(load_yaml(path), source_of=lambda _: str(path),
@@ -31,11 +39,14 @@ def setup():
     raw = load_yaml(data_dir("conf") / "cluster" / "dgx_h100_x2.yaml")
     raw["node_groups"] = [{"nvlink_domains": None, **g} for g in raw["node_groups"]]
     cluster = expand_cluster(raw, catalog, source="dgx_h100_x2")
-    allocation = Allocation("manual", (
-        LlmAllocation("qwen2.5-7b-instruct", "H100-SXM-80GB", 1, 12, 1.0),
-        LlmAllocation("qwen2.5-math-prm-7b", "H100-SXM-80GB", 1, 4, 1.0)))
+    allocation = Allocation("manual", tuple(
+        LlmAllocation(llm, "H100-SXM-80GB", 1, replicas, fraction)
+        for llm, replicas, fraction in ALLOCATIONS[request.param]))
     specs = instance_specs(allocation, first_fit(allocation, cluster), catalog,
                            MemorySettings())
+    gpus = [gpu for s in specs for gpu in s.gpus]
+    assert len(set(gpus)) == 16
+    assert len(gpus) == (16 if request.param == "whole_gpus" else 32)
     workload = build_workload(spec, RATE_RPS, 1000, ArrivalProcess(), seed=0)
     return workload, specs
 

@@ -19,6 +19,13 @@ iteration boundaries, as in vLLM); an idle instance wakes up once every call sub
 same instant has queued, so a fan-out starts as one batch. Per-sequence progress is implicit:
 a sequence that emitted its first token at iteration ``q`` has generated ``1 + j - q`` tokens
 after iteration ``j``, so a phase costs O(log n) whatever the batch size.
+
+**Shared GPUs.** An instance placed on a GPU that another instance also uses declares each
+phase's step (split into host, compute and memory-bound parts) to the GPUs' contention model
+(:mod:`scepsy_opt.sim.contention`) and runs at the step time it returns; when a neighbour
+starts or ends a phase, the rest of the current phase is retimed from that instant (progress
+is tracked as iterations done by a mark time), so iteration times follow which neighbours are
+active, event by event.
 """
 
 from __future__ import annotations

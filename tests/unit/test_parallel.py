@@ -134,3 +134,48 @@ def test_a_ctrl_c_swallowed_during_long_work_stops_it_at_its_next_progress_step(
                             timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert "Exception ignored" in result.stderr
     assert result.stdout.strip() == "stopped after 3", result.stderr
+
+
+# The worker's function lives in a module of its own: while workers start, ``__main__`` is
+# hidden from spawn (see _starting_workers).
+STARTING_CHILD = textwrap.dedent("""
+    import os, signal, time
+    from scepsy_opt.core import parallel
+
+    def child(parent):
+        parallel._die_with_parent(parent)
+        os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C reaching the worker once it runs
+        time.sleep(0.2)
+""")
+STARTING = textwrap.dedent("""
+    import multiprocessing, os, signal, time
+    from scepsy_opt.core import parallel
+    from starting_child import child
+
+    if __name__ == "__main__":
+        parallel.install_interrupt_handler()
+        process = multiprocessing.get_context("spawn").Process(target=child,
+                                                               args=(os.getpid(),))
+        try:
+            with parallel._starting_workers():
+                process.start()
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the workers start
+                time.sleep(0.2)
+            print("lost", flush=True)
+        except KeyboardInterrupt:
+            print("raised", flush=True)
+        process.join(60)
+        print("worker exit", process.exitcode, flush=True)
+""")
+
+
+def test_a_ctrl_c_while_workers_start_is_raised_once_they_have_started(tmp_path):
+    """The parent holds a Ctrl-C back while its workers start (they must not die of it before
+    their initializer ignores it), and raises it afterwards instead of dropping it."""
+    (tmp_path / "starting_child.py").write_text(STARTING_CHILD)
+    script = tmp_path / "starting.py"
+    script.write_text(STARTING)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path)])}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, cwd=REPO, env=env)
+    assert result.stdout.split("\n")[:2] == ["raised", "worker exit 0"], result.stderr
