@@ -224,10 +224,8 @@ def load_contention_params(path: Path | None = None) -> dict[str, ContentionPara
 
 def contention_params(gpu: str) -> ContentionParams:
     """The contention parameters of one GPU type; an unknown type is a :class:`CatalogError`."""
-    params = load_contention_params()
-    if gpu not in params:
-        raise CatalogError("no contention parameters for this GPU type", source="contention",
-                           field="gpu", value=gpu,
-                           fix=f"known: {', '.join(sorted(params))}; add the type to "
-                               "scepsy_opt/profile/contention.py and refit")
-    return params[gpu]
+    from scepsy_opt.core.roofline import of_gpu
+
+    return of_gpu(load_contention_params(), gpu, "contention parameters",
+                  "add the type to a kappa measurement in models/calibration/contention/"
+                  "measurements.yaml and refit (python -m scepsy_opt.profile.contention)")

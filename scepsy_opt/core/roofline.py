@@ -172,15 +172,20 @@ def load_roofline_params(path: Path | None = None) -> dict[str, RooflineParams]:
     return out
 
 
+def of_gpu(params: dict[str, Any], gpu: str, what: str, add: str) -> Any:
+    """``params[gpu]`` of a per-GPU-type calibration; an uncalibrated type is a
+    :class:`CatalogError` naming ``what`` is missing and, in ``add``, how to add the type."""
+    if gpu not in params:
+        raise CatalogError(f"no {what} for this GPU type", source=what.split()[0],
+                           field="gpu", value=gpu,
+                           fix=f"calibrated: {', '.join(sorted(params))}; {add}")
+    return params[gpu]
+
+
 def roofline_params(gpu: str) -> RooflineParams:
     """The fitted parameters of one GPU type; an uncalibrated type is a :class:`CatalogError`."""
-    params = load_roofline_params()
-    if gpu not in params:
-        raise CatalogError("no roofline calibration for this GPU type", source="roofline",
-                           field="gpu", value=gpu,
-                           fix=f"calibrated: {', '.join(sorted(params))}; add the GPU to "
-                               "INHERIT in scepsy_opt/profile/calibrate.py and refit")
-    return params[gpu]
+    return of_gpu(load_roofline_params(), gpu, "roofline calibration",
+                  "add the GPU to INHERIT in scepsy_opt/profile/calibrate.py and refit")
 
 
 # ------------------------------------------------------------------------------ operators

@@ -96,8 +96,8 @@ def _pairs(hint: Any) -> Any | None:
         args = get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis and get_origin(args[0]) is tuple:
             inner = get_args(args[0])
-            if len(inner) == 2 and inner[0] is str:
-                return inner[1]
+            if len(inner) == 2 and inner[0] is str and inner[1] is not Ellipsis:
+                return inner[1]  # not tuple[str, ...]: a tuple of string tuples
     return None
 
 

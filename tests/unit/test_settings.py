@@ -71,3 +71,11 @@ def test_errors_name_the_full_key(data, needle):
     with pytest.raises(ConfigError) as info:
         build(Outer, data, path="outer")
     assert needle in str(info.value)
+
+
+def test_ordered_pairs_are_told_apart_from_tuples_of_string_tuples():
+    from scepsy_opt.core.settings import _pairs
+
+    assert _pairs(tuple[tuple[str, int], ...]) is int
+    assert _pairs(tuple[tuple[str, ...], ...]) is None  # e.g. groups of llm ids
+    assert _pairs(tuple[str, ...]) is None
