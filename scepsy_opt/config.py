@@ -26,6 +26,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scepsy_opt.core.catalog import expand_cluster, main_gpu_type
 from scepsy_opt.core.errors import ConfigError
+from scepsy_opt.core.fault_domains import (
+    ISOLATION_SETTING,
+    describe_groups,
+    isolation_groups,
+    unknown_llms,
+)
 from scepsy_opt.core.names import is_name, suggest_name
 from scepsy_opt.core.placement import PlacementSettings
 from scepsy_opt.core.resources import data_dir
@@ -178,9 +184,14 @@ def to_settings(
     workflow = parse_workflow(raw.pop("workflow"), source_of=workflow_source,
                               llm_ids=frozenset(catalog.llms), option=workflow_option)
     cluster = expand_cluster(raw.pop("cluster"), catalog, source=cluster_source)
+    # placement.isolation follows emit.mps.isolation and is built first: a malformed value
+    # is reported under the key the user sets
+    isolation_groups(raw.get("emit", {}).get("mps", {}).get("isolation", ()),
+                     ISOLATION_SETTING)
     settings = build(Settings, raw, run={"seed": raw.get("seed", 0)})
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     values.update(cross_references(settings, cluster, catalog))
+    check_isolation(settings, workflow)
     return RunSettings(**values, workflow=workflow, cluster=cluster)
 
 
@@ -229,6 +240,23 @@ def cross_references(settings: Settings, cluster: ClusterSpec, catalog: Catalog
           "of placement.fraction_mechanism")
     return {"analyze": dataclasses.replace(
         settings.analyze, work_estimate=dataclasses.replace(work, reference_gpu=gpu))}
+
+
+def check_isolation(settings: Settings, workflow: WorkflowSpec) -> None:
+    """``placement.isolation`` is ``emit.mps.isolation`` (the default follows it), and its
+    groups name llms of the workflow (when the workflow declares them; the place stage checks
+    recorded traces' llms against the allocation)."""
+    groups = settings.emit.mps.isolation
+    check(settings.placement.isolation == groups, "placement.isolation",
+          "the placement and the manifests must isolate the same llms",
+          [list(g) for g in settings.placement.isolation],
+          f"set emit.mps.isolation={describe_groups(settings.placement.isolation)} "
+          "(placement follows it by default) instead of placement.isolation")
+    llms = workflow.llms
+    unknown = unknown_llms(groups, llms) if llms else []
+    check(not unknown, ISOLATION_SETTING,
+          f"names llms that workflow '{workflow.name}' does not call: {', '.join(unknown)}",
+          unknown, f"name llms of the workflow: {', '.join(sorted(llms))}")
 
 
 def compose_settings(workflow: str, *overrides: str, catalog: Catalog

@@ -570,6 +570,34 @@ class PlanGpuRecord(Record):
     instances: tuple[str, ...]
     compute_used: float
     memory_utilization_used: float
+    # shared fate (scepsy_opt.core.fault_domains): the instances a fault on the GPU takes
+    # down and their fault domain (null: MIG slices only); absent in plans written before
+    shared_fate: tuple[str, ...] | None = optional()
+    fault_domain: int | None = optional_with("shared_fate")
+
+
+@record
+class GpuRefRecord(Record):
+    node: str
+    gpu: int
+
+
+@record
+class FaultDomainRecord(Record):
+    id: int
+    instances: tuple[str, ...]
+    llms: tuple[str, ...]
+    gpus: tuple[GpuRefRecord, ...]
+
+
+@record
+class FaultDomainsRecord(Record):
+    """Every fault domain of the plan, the most instances one fault takes down, and the
+    ``emit.mps.isolation`` groups the plan honours."""
+
+    isolation: tuple[tuple[str, ...], ...]
+    max_instances_per_fault: int
+    domains: tuple[FaultDomainRecord, ...]
 
 
 @record
@@ -587,6 +615,7 @@ class PlanDocument(Document):
     memory_headroom: float
     instances: tuple[PlanInstanceRecord, ...]
     gpus: tuple[PlanGpuRecord, ...]
+    fault_domains: FaultDomainsRecord | None = optional()  # absent in plans written before
 
 
 # --------------------------------------------------------------------------- evaluation.json

@@ -13,7 +13,9 @@ the same rules as constraints, and its placements are checked with :func:`violat
 - a TP group takes ``tp`` distinct GPUs of one TP domain (:func:`in_one_tp_domain`, with the
   domains of :func:`scepsy_opt.core.topology.tp_domains`);
 - MIG profiles within their per-GPU instance limits; nodes of the instance's GPU type, not
-  excluded, within its pins; every replica placed once.
+  excluded, within its pins; every replica placed once;
+- no GPU hosts two llms that isolation keeps apart
+  (:func:`scepsy_opt.core.fault_domains.isolation_conflicts`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scepsy_opt.core.constants import TOLERANCE
+from scepsy_opt.core.fault_domains import ISOLATION_SETTING, isolation_conflicts
 from scepsy_opt.core.placement import PlacementProblem
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import NodeSpec, Placement
@@ -53,6 +56,7 @@ def violations(problem: PlacementProblem, placement: Placement) -> list[str]:
     compute: dict[tuple[str, int], float] = defaultdict(float)
     memory: dict[tuple[str, int], float] = defaultdict(float)
     profiles: dict[tuple[str, int, str], int] = defaultdict(int)
+    hosted: dict[tuple[str, int], set[str]] = defaultdict(set)
     for inst in placement.instances:
         where = f"replica {inst.replica} of {inst.llm}"
         c = classes.get(inst.llm)
@@ -87,6 +91,7 @@ def violations(problem: PlacementProblem, placement: Placement) -> list[str]:
             memory[(node.id, g)] += c.memory_gib
             if c.mig_profile is not None:
                 profiles[(node.id, g, c.mig_profile)] += 1
+            hosted[(node.id, g)].add(inst.llm)
     for key, count in seen.items():
         if count > 1:
             out.append(f"replica {key[1]} of {key[0]} is placed {count} times")
@@ -106,4 +111,7 @@ def violations(problem: PlacementProblem, placement: Placement) -> list[str]:
         limit = problem.gpu_type(nodes[node_id].gpu).mig_limit(profile)
         if count > limit:
             out.append(f"node {node_id} GPU {g}: {count} MIG {profile} instances > {limit}")
+    for (node_id, g), a, b in isolation_conflicts(problem.isolation, hosted):
+        out.append(f"node {node_id} GPU {g}: hosts {a} and {b}, which {ISOLATION_SETTING} "
+                   "keeps apart")
     return out

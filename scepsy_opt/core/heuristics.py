@@ -1,7 +1,7 @@
 """Placement heuristics on a :class:`~scepsy_opt.core.placement.PlacementProblem`:
 first fit and best-fit decreasing. They honour every rule of the problem (TP domains, memory,
-MIG profile limits, pins, exclusions) and, when anti-affinity is on, prefer nodes where the llm
-has fewer replicas than its spread cap.
+MIG profile limits, pins, exclusions, isolation) and, when anti-affinity is on, prefer nodes
+where the llm has fewer replicas than its spread cap.
 
 - :func:`first_fit`: instances in the given order (class by class, replica by replica, or an
   explicit ``order``); each takes the first node (cluster order) with room, and there the first
@@ -26,6 +26,7 @@ import numpy as np
 
 from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
+from scepsy_opt.core.fault_domains import ISOLATION_SETTING
 from scepsy_opt.core.feasibility import exceeds, has_room
 from scepsy_opt.core.placement import InstanceClass, PlacementProblem
 from scepsy_opt.core.topology import tp_domains
@@ -69,6 +70,14 @@ class ClusterState:
                     limit = 0
                 self.profile_left[self.gpu_node == i, k] = limit
         self.counts = np.zeros((len(problem.classes), len(nodes)), dtype=np.int64)
+        # isolation: which classes each GPU hosts, and which classes may not join each one
+        classes = problem.classes
+        self.hosts = np.zeros((len(classes), len(self.gpu_node)), dtype=bool)
+        self.conflicts = np.zeros((len(classes), len(classes)), dtype=bool)
+        if problem.isolation:
+            for a, ca in enumerate(classes):
+                for b, cb in enumerate(classes):
+                    self.conflicts[a, b] = problem.isolated(ca.llm, cb.llm)
         self.eligible = np.zeros((len(problem.classes), len(nodes)), dtype=bool)
         for ci, c in enumerate(problem.classes):
             for node in problem.eligible_nodes(c):
@@ -81,6 +90,8 @@ class ClusterState:
             self.free_memory, c.memory_gib) & self.eligible[ci][self.gpu_node]
         if c.mig_profile is not None:
             ok &= self.profile_left[:, self.profile_index[c.mig_profile]] > 0
+        if self.conflicts[ci].any():
+            ok &= ~self.hosts[self.conflicts[ci]].any(axis=0)
         return ok
 
     def take(self, ci: int, node: int, gpus: Sequence[int]) -> None:
@@ -91,6 +102,7 @@ class ClusterState:
             self.free_memory[k] -= c.memory_gib
             if c.mig_profile is not None:
                 self.profile_left[k, self.profile_index[c.mig_profile]] -= 1
+            self.hosts[ci, k] = True
         self.node_free[node] -= c.capacity
         self.counts[ci, node] += 1
 
@@ -325,9 +337,12 @@ def no_room_error(problem: PlacementProblem, state: ClusterState, ci: int, repli
     """The error for an instance that found no room: the domain that came closest and what
     it lacks."""
     c = problem.classes[ci]
+    apart = [o.llm for o in problem.classes if problem.isolated(c.llm, o.llm)]
     need = (f"{c.tp} GPU(s) in one TP domain with {c.compute_share:g} compute and "
             f"{c.memory_gib:.1f} GiB free each"
-            + (f" and a free MIG {c.mig_profile} slot" if c.mig_profile else ""))
+            + (f" and a free MIG {c.mig_profile} slot" if c.mig_profile else "")
+            + (f", hosting no instance of {', '.join(apart)} ({ISOLATION_SETTING})"
+               if apart else ""))
     fits = state.fits(ci)
     best = None
     for node in problem.eligible_nodes(c):

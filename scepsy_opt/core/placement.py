@@ -20,6 +20,9 @@ the brute-force enumerator (:mod:`scepsy_opt.testing.placement`):
 - *Usable memory* per GPU: ``(1 - memory_headroom) x memory`` under MPS; under MIG the profiles
   carve the memory, so the whole memory counts and each profile also has a per-GPU instance
   limit.
+- *Isolation* (hard): no GPU hosts instances of two llms of a pair of
+  :attr:`PlacementProblem.isolation` (from ``placement.isolation``, which follows
+  ``emit.mps.isolation``: :mod:`scepsy_opt.core.fault_domains`), whatever their shares.
 - *Anti-affinity* (soft): an llm wants at most ``ceil(replicas / eligible nodes)`` replicas per
   node; replicas beyond that count as *excess*, the objective's first priority.
 - *Fragmentation*: a GPU is fragmented when it is used, not full, and its free part cannot host
@@ -40,10 +43,11 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import PlacementError
+from scepsy_opt.core.fault_domains import Groups, isolation_groups, isolation_pairs
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.presets import SolverPreset, read_preset
 from scepsy_opt.core.resources import data_dir
@@ -125,6 +129,10 @@ class PlacementSettings:
       no instance.
     - ``hierarchical_threshold``: above this many GPU x llm pairs, decompose: instances to
       nodes, then each node's GPUs. ``export_mps``: also write the MILP as placement.mps.
+    - ``isolation``: groups of llms that must not share a GPU (a group of one llm: it shares
+      no GPU with another llm; :mod:`scepsy_opt.core.fault_domains`).
+      ``conf/placement/default.yaml`` makes it follow ``emit.mps.isolation``, the setting a
+      user writes (the run refuses the two when they differ).
     """
 
     solver_preset: str = "default"
@@ -135,6 +143,7 @@ class PlacementSettings:
     exclude_nodes: tuple[str, ...] = ()
     hierarchical_threshold: int = 2000
     export_mps: bool = False
+    isolation: tuple[Any, ...] = ()  # lists of llm ids, normalised to Groups
     preset: SolverPreset = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,6 +158,7 @@ class PlacementSettings:
               f"use one of {', '.join(presets)} (HiGHS options files in solvers/)")
         normalise(self, "preset",
                   read_preset(data_dir("solvers") / f"{self.solver_preset}.opt"))
+        normalise(self, "isolation", isolation_groups(self.isolation, "isolation"))
 
     @property
     def pins(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -180,6 +190,10 @@ class PlacementProblem:
     # the smallest instance per GPU type when it is not among ``classes`` (a part of a
     # larger problem keeps the whole plan's smallest instance): (gpu, compute, memory)
     smallest: tuple[tuple[str, float, float], ...] = ()
+    # the isolation groups as the setting gives them, and the llm pairs (a < b) that may not
+    # share a GPU (scepsy_opt.core.fault_domains.isolation_pairs of the groups)
+    isolation_groups: Groups = ()
+    isolation: tuple[tuple[str, str], ...] = ()
 
     # ---------------------------------------------------------------- lookups
     def gpu_type(self, gpu: str) -> GpuType:
@@ -193,6 +207,14 @@ class PlacementProblem:
             if c.llm == llm:
                 return c
         raise KeyError(llm)
+
+    def isolated(self, a: str, b: str) -> bool:
+        """Whether llms ``a`` and ``b`` may not share a GPU."""
+        return (min(a, b), max(a, b)) in self._isolated
+
+    @functools.cached_property
+    def _isolated(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self.isolation)
 
     @property
     def num_instances(self) -> int:
@@ -402,7 +424,8 @@ def placement_problem(allocation: Allocation, cluster: ClusterSpec, catalog: Cat
         cluster=cluster, classes=tuple(classes), gpu_types=tuple(types.values()),
         anti_affinity=options.anti_affinity, exclude_nodes=frozenset(options.exclude_nodes),
         affinity=affinity, mechanism=options.fraction_mechanism,
-        source=f"allocation '{allocation.method}'")
+        source=f"allocation '{allocation.method}'", isolation_groups=options.isolation,
+        isolation=isolation_pairs(options.isolation, (c.llm for c in classes)))
 
 
 def _some(items: list[str], limit: int = 6) -> str:

@@ -1,11 +1,19 @@
 """The canonical machine-readable plan (``plan.json``): every instance record and every used
-GPU with its occupants, under a schema version (``schemas/plan.schema.json``)."""
+GPU with its occupants, under a schema version (``schemas/plan.schema.json``).
+
+Shared fate (:mod:`scepsy_opt.core.fault_domains`): each GPU lists the instances that a fatal
+fault on it takes down directly (``shared_fate``: every MPS client and whole-GPU instance on
+it, no MIG slice) and their ``fault_domain``; ``fault_domains`` lists every domain (the
+instances one fault can take down: linked by shared GPUs, transitively through TP groups) with
+its instances, llms and GPUs, the most instances one fault can take down, and the
+``emit.mps.isolation`` groups the plan honours."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from scepsy_opt.core.fault_domains import FaultDomains, Tenant, fault_domains
 from scepsy_opt.emit.base import to_json
 from scepsy_opt.emit.record import MPS, InstanceRecord, LaunchPlan
 from scepsy_opt.emit.schemas import validate_json
@@ -34,12 +42,30 @@ def record_to_json(r: InstanceRecord) -> dict[str, Any]:
     }
 
 
+def plan_fault_domains(plan: LaunchPlan) -> FaultDomains:
+    """The fault domains of the plan's records."""
+    return fault_domains([Tenant.of(r.name, r.llm, ((g.node, g.gpus) for g in r.nodes),
+                                    r.mechanism) for r in plan.records])
+
+
+def fault_domains_to_json(domains: FaultDomains, isolation) -> dict[str, Any]:
+    return {
+        "isolation": [list(group) for group in isolation],
+        "max_instances_per_fault": domains.max_instances,
+        "domains": [{"id": d.id, "instances": list(d.instances), "llms": list(d.llms),
+                     "gpus": [{"node": node, "gpu": g} for node, g in d.gpus]}
+                    for d in domains.domains],
+    }
+
+
 def plan_to_json(plan: LaunchPlan) -> dict[str, Any]:
     gpus: dict[tuple[str, int], list[InstanceRecord]] = defaultdict(list)
     for r in plan.records:
         for group in r.nodes:
             for g in group.gpus:
                 gpus[(group.node, g)].append(r)
+    domains = plan_fault_domains(plan)
+    fate = {(f.node, f.gpu): f for f in domains.gpus}
     return {
         "schema_version": SCHEMA_VERSION,
         "workflow": plan.workflow,
@@ -52,8 +78,11 @@ def plan_to_json(plan: LaunchPlan) -> dict[str, Any]:
                   "instances": [r.name for r in users],
                   "compute_used": round(sum(r.compute_share for r in users), 9),
                   "memory_utilization_used": round(sum(
-                      r.gpu_memory_utilization for r in users if r.mechanism == MPS), 9)}
+                      r.gpu_memory_utilization for r in users if r.mechanism == MPS), 9),
+                  "shared_fate": list(fate[(node, g)].shared_fate),
+                  "fault_domain": fate[(node, g)].domain}
                  for (node, g), users in sorted(gpus.items())],
+        "fault_domains": fault_domains_to_json(domains, plan.settings.mps.isolation),
     }
 
 

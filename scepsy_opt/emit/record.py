@@ -25,6 +25,14 @@ from typing import Any
 
 from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.errors import EmitError
+from scepsy_opt.core.fault_domains import (
+    ISOLATION_SETTING,
+    Groups,
+    describe_groups,
+    isolation_conflicts,
+    isolation_pairs,
+    unknown_llms,
+)
 from scepsy_opt.core.feasibility import exceeds, in_one_tp_domain
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.resources import data_dir
@@ -368,8 +376,32 @@ def _check_mig_slices(slices: Mapping[tuple[str, int], list[MigProfile]], *,
                                 field="instances", value=count, fix=_FIX_PLAN)
 
 
+def _check_isolation(instances: Sequence[PlannedInstance], isolation: Groups, *,
+                     source: str) -> None:
+    """The isolation groups name llms of the plan, and no GPU hosts two llms they keep
+    apart (:mod:`scepsy_opt.core.fault_domains`)."""
+    llms = list(dict.fromkeys(inst.llm for inst in instances))
+    unknown = unknown_llms(isolation, llms)
+    if unknown:
+        raise EmitError(f"the isolation names llms that the plan does not have: "
+                        f"{', '.join(unknown)}", source="config", field=ISOLATION_SETTING,
+                        value=unknown, fix=f"name llms of the plan: {', '.join(sorted(llms))}")
+    hosted: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for inst in instances:
+        for node_id, gpus in inst.groups:
+            for g in gpus:
+                hosted[(node_id, g)].append(inst.llm)
+    for (node_id, g), a, b in isolation_conflicts(isolation_pairs(isolation, llms), hosted):
+        raise EmitError(f"GPU {g} of node {node_id} hosts {a} and {b}, which "
+                        f"{ISOLATION_SETTING} {describe_groups(isolation)} keeps apart",
+                        source=source, field="instances", value=[a, b],
+                        fix=f"plan again (drop emit.placement: the place stage keeps them "
+                            f"apart), edit the placement so that no GPU hosts both, or drop "
+                            f"the group from {ISOLATION_SETTING}")
+
+
 def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catalog: Catalog,
-               mechanism: str, *, source: str) -> None:
+               mechanism: str, *, source: str, isolation: Groups = ()) -> None:
     """Cross-stack consistency of a placed plan; :class:`EmitError` names the first broken rule.
 
     Every instance: a catalog llm on an existing node of its GPU type, ``tp`` distinct GPUs of
@@ -377,7 +409,8 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
     in (0, 1], equal on every GPU of the group; a fraction below 1 enforced by the plan's
     mechanism (MIG: one profile of the GPU type, no TP group). Every GPU: compute fractions sum
     to at most 1, memory budgets to at most its memory, MIG slices within the GPU's slices and
-    each profile's instance limit. No (llm, replica) twice.
+    each profile's instance limit. No (llm, replica) twice. No GPU hosts two llms that
+    ``isolation`` (``emit.mps.isolation``) keeps apart.
     """
     nodes = {n.id: n for n in cluster.nodes}
     seen: set[tuple[str, int]] = set()
@@ -403,6 +436,7 @@ def check_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, catal
                 memory[(node_id, g)] += mem
     _check_gpu_totals(compute, memory, nodes, catalog, source=source)
     _check_mig_slices(slices, source=source)
+    _check_isolation(instances, isolation, source=source)
 
 
 # ----------------------------------------------------------------------------- records
@@ -538,7 +572,8 @@ def launch_plan(instances: Sequence[PlannedInstance], cluster: ClusterSpec, cata
     instance's ``max-model-len`` covers it (rounded up to a multiple of 1024) within the llm's
     context and the KV capacity; without it, the largest length both allow.
     """
-    check_plan(instances, cluster, catalog, settings.fraction_mechanism, source=source)
+    check_plan(instances, cluster, catalog, settings.fraction_mechanism, source=source,
+               isolation=settings.mps.isolation)
     vllm = settings.vllm
     headroom = _memory_headroom(settings, memory)
     _check_extra_args(settings)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from scepsy_opt.core.fault_domains import isolation_groups
 from scepsy_opt.core.names import HOST_RULE, is_dns_label, is_host
 from scepsy_opt.core.placement import MECHANISMS, Mechanism
 from scepsy_opt.core.settings import check, normalise
@@ -198,13 +199,34 @@ class RayServeOptions:
 
 
 @dataclass(frozen=True)
+class MpsOptions:
+    """GPU sharing under MPS.
+
+    ``isolation``: groups of llms that must not share a GPU, e.g. ``[[planner, coder]]`` (no
+    GPU hosts instances of both) or ``[[coder]]`` (coder shares no GPU with another llm; its
+    own replicas may). Under MPS a fatal fault of one client takes down every client of its
+    GPUs (and, through tensor-parallel groups, of the GPUs they span), so isolation keeps llms
+    out of one another's fault domains (:mod:`scepsy_opt.core.fault_domains`). The place stage
+    enforces it (``placement.isolation`` follows this setting); emit re-checks the placement
+    against it and records the fault domains in ``plan.json``.
+    """
+
+    isolation: tuple[Any, ...] = ()  # lists of llm ids, normalised to tuples
+
+    def __post_init__(self) -> None:
+        normalise(self, "isolation", isolation_groups(self.isolation, "isolation"))
+
+
+@dataclass(frozen=True)
 class EmitSettings:
     """``formats``: which manifests to write (:data:`FORMATS`); ``fraction_mechanism``: how
-    GPU fractions are enforced (``mps`` or ``mig``, the placement's); ``placement``: a
+    GPU fractions are enforced (``mps`` or ``mig``, the placement's); ``mps``: GPU sharing
+    under MPS (:class:`MpsOptions`: the isolation of llms); ``placement``: a
     ``placement.json`` to emit from instead of planning (None: the run's own placement)."""
 
     formats: tuple[Format, ...] = FORMATS
     fraction_mechanism: Mechanism = "mps"
+    mps: MpsOptions = field(default_factory=MpsOptions)
     vllm: VllmOptions = field(default_factory=VllmOptions)
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
     ray_serve: RayServeOptions = field(default_factory=RayServeOptions)

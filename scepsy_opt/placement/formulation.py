@@ -13,6 +13,10 @@ Sets
 - ``LD`` (``LG``, ``LN``): pairs of a class and a domain (GPU, node) it may use: the node has its
   GPU type, is not excluded, is within its pins, and the domain has at least ``t_l`` GPUs.
 - ``P``: affinity pairs ``(a, b)`` of classes whose llms call each other.
+- ``I``: isolation pairs ``(a, b)`` of classes whose llms may not share a GPU
+  (``placement.isolation``, following ``emit.mps.isolation``); ``LGI``: the pairs of ``LG``
+  whose class is in an isolation pair; ``GI``: ``(a, b, n, g)`` for ``(a, b)`` in ``I`` and
+  ``(n, g)`` a GPU both may use.
 
 Parameters
 ----------
@@ -34,6 +38,7 @@ Variables
 - ``full[n,g]``, ``room[n,g]``, ``frag[n,g]`` in {0,1}: GPU compute full, free part hosts the
   smallest instance, GPU fragmented.
 - ``excess[l,n]`` >= 0: replicas of ``l`` on ``n`` beyond the spread cap.
+- ``w[l,n,g]`` in {0,1} on ``LGI``: GPU ``(n, g)`` hosts an instance of ``l`` (isolation only).
 - ``node_overlap[a,b,n]``, ``rack_overlap[a,b,k]`` in [0, 1]: shared share of two llms' replicas.
 - (partial problems) the instances left out are ``r_l - sum x``.
 
@@ -70,6 +75,10 @@ Constraints
 - C14 ``domain_order[n,d]`` and ``node_order[n]``: domains of equal size in a node, and
   identical nodes (same GPU type, domains, rack and eligibility) consecutive in cluster order,
   have non-increasing compute loads (symmetry breaking).
+- C15 ``hosts[l,n,g]`` on ``LGI``: ``z[l,n,g] <= zmax_l w[l,n,g]`` (``zmax_l`` the bound of
+  ``z``).
+- C16 ``isolate[a,b,n,g]`` on ``GI``: ``w[a,n,g] + w[b,n,g] <= 1``: no GPU hosts two llms of
+  an isolation pair.
 
 Node-level model with occupancy patterns (:func:`build_patterns`)
 ================================================================
@@ -79,10 +88,13 @@ First stage of the hierarchical decomposition when the plan has few distinct per
 mixes). Identical GPUs are aggregated: instead of GPU-level variables, each domain counts how
 many of its GPUs hold each *pattern*.
 
-- ``S``: share classes (distinct ``(c_l, m_l, MIG profile)``); ``s(l)`` the class of ``l``.
+- ``S``: share classes (distinct ``(c_l, m_l, MIG profile)``, and the llm itself for a class of
+  an isolation pair); ``s(l)`` the class of ``l``.
 - ``Pat``: patterns of the GPU type, every non-empty multiset of shares that fits one GPU
-  (compute, memory, MIG limits), enumerated by :func:`enumerate_patterns`; ``a_ps`` shares of
-  class ``s`` in pattern ``p``; ``frag_p``, ``load_p`` its fragmentation and compute load.
+  (compute, memory, MIG limits, no two share classes of an isolation pair), enumerated by
+  :func:`enumerate_patterns`; ``a_ps`` shares of class ``s`` in pattern ``p``; ``frag_p``,
+  ``load_p`` its fragmentation and compute load. Isolation is exact here: a pattern never
+  holds two llms that may not share a GPU.
 - ``y[n,d,p]`` in Z+: GPUs of domain ``(n, d)`` holding pattern ``p``; ``yb[l,n,d]`` in {0,1}.
 - P1 ``patterns[n,d]``: ``sum_p y[n,d,p] <= |G_nd| v[n]``.
 - P2 ``cover[n,d,s]``: ``sum_(l: s(l) = s) t_l x[l,n,d] = sum_p a_ps y[n,d,p]`` (every share
@@ -116,6 +128,11 @@ not modelled one by one but counted per domain:
 - H6 ``opened[n,d]``: ``k[n,d] <= |G_nd| v[n]``.
 - H7 ``node_order[n]``: identical nodes have non-increasing ``sum_d k``.
 
+Isolation (C15, C16) is GPU-level, so this model leaves it to the second stage (the flat
+model of each node, which has C15 and C16, and best-fit decreasing, which honours it); a node
+whose instances cannot be kept apart on its GPUs gets a no-good cut like any other that does
+not pack.
+
 Objective: the flat objective (same weights) without fragmentation, ``sum u`` replaced by
 ``sum k``. Every flat solution maps to a node-level solution with the same or lower objective,
 so the node-level bound bounds the full problem. The second stage places each node's instances
@@ -133,7 +150,13 @@ from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
-from scepsy_opt.core.placement import EPS, ObjectiveWeights, PlacementProblem, objective_weights
+from scepsy_opt.core.placement import (
+    EPS,
+    InstanceClass,
+    ObjectiveWeights,
+    PlacementProblem,
+    objective_weights,
+)
 from scepsy_opt.core.topology import tp_domains
 from scepsy_opt.core.types import InstancePlacement, NodeSpec, Placement
 
@@ -395,9 +418,34 @@ def _flat_symmetry(m: pyo.ConcreteModel, ix: Index, load: Callable) -> None:
         load(m, a, g) for g in gpus_of[a]) >= sum(load(m, b, g) for g in gpus_of[b]))
 
 
+def isolation_class_pairs(problem: PlacementProblem) -> tuple[tuple[int, int], ...]:
+    """``I``: the pairs ``(a, b)``, ``a < b``, of class indices whose llms may not share a
+    GPU."""
+    classes = problem.classes
+    return tuple((a, b) for a in range(len(classes)) for b in range(a + 1, len(classes))
+                 if problem.isolated(classes[a].llm, classes[b].llm))
+
+
+def _flat_isolation(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index) -> None:
+    """C15 ``hosts`` (set ``LGI``, variables ``w``) and C16 ``isolate`` (set ``GI``): no GPU
+    hosts two llms of an isolation pair."""
+    pairs = isolation_class_pairs(problem)
+    m.I = pyo.Set(initialize=pairs, dimen=2)
+    isolated = {l for pair in pairs for l in pair}
+    allowed = set(ix.lg)
+    m.LGI = pyo.Set(initialize=[k for k in ix.lg if k[0] in isolated], dimen=3)
+    m.w = pyo.Var(m.LGI, domain=pyo.Binary)
+    m.hosts = _constraint(m.LGI, rule=lambda m, l, n, g: m.z[l, n, g]
+                          <= m.z[l, n, g].ub * m.w[l, n, g])
+    m.GI = pyo.Set(initialize=[(a, b, n, g) for a, b in pairs for n, g in ix.gpus
+                               if (a, n, g) in allowed and (b, n, g) in allowed], dimen=4)
+    m.isolate = _constraint(m.GI, rule=lambda m, a, b, n, g: m.w[a, n, g] + m.w[b, n, g]
+                            <= 1)
+
+
 def build_flat(problem: PlacementProblem,
                fixed: Mapping[tuple[int, str, int], int] | None = None) -> pyo.ConcreteModel:
-    """The flat GPU-level model (C1-C14). ``fixed``: domain counts ``x[l,n,d]`` to fix (the
+    """The flat GPU-level model (C1-C16). ``fixed``: domain counts ``x[l,n,d]`` to fix (the
     second stage of the hierarchical decomposition)."""
     ix = index_sets(problem)
     classes = problem.classes
@@ -415,6 +463,7 @@ def build_flat(problem: PlacementProblem,
     _flat_capacity(m, problem, ix, on_gpu, load)
     _flat_fragmentation(m, problem, ix, on_gpu, load)
     _flat_symmetry(m, ix, load)
+    _flat_isolation(m, problem, ix)
 
     if fixed is not None:
         for key in ix.ld:
@@ -500,11 +549,18 @@ class Pattern:
     fragmented: bool
 
 
+def share_key(problem: PlacementProblem, c: InstanceClass) -> tuple:
+    """The share class of ``c``: ``(compute, memory, MIG profile, llm)``, the llm only when it
+    is in an isolation pair (None otherwise: llms of equal shares are interchangeable)."""
+    apart = bool(problem.isolation) and any(problem.isolated(c.llm, o.llm)
+                                            for o in problem.classes)
+    return c.compute_share, c.memory_gib, c.mig_profile, c.llm if apart else None
+
+
 def share_classes(problem: PlacementProblem, gpu: str) -> tuple[tuple, ...]:
-    """Distinct per-GPU shares ``(compute, memory, MIG profile)`` of the classes on ``gpu``."""
-    return tuple(sorted({(c.compute_share, c.memory_gib, c.mig_profile)
-                         for c in problem.classes if c.gpu == gpu},
-                        key=lambda s: (s[0], s[1], s[2] or "")))
+    """Distinct share classes (:func:`share_key`) of the classes on ``gpu``."""
+    return tuple(sorted({share_key(problem, c) for c in problem.classes if c.gpu == gpu},
+                        key=lambda s: (s[0], s[1], s[2] or "", s[3] or "")))
 
 
 def enumerate_patterns(problem: PlacementProblem, gpu: str, limit: int
@@ -518,8 +574,11 @@ def enumerate_patterns(problem: PlacementProblem, gpu: str, limit: int
     counts = [0] * len(shares)
 
     def fits(i: int, compute: float, memory: float) -> bool:
-        c, mem, profile = shares[i]
+        c, mem, profile, llm = shares[i]
         if compute + c > 1 + EPS or memory + mem > gpu_type.memory_gib + EPS:
+            return False
+        if llm is not None and any(counts[j] and shares[j][3] is not None and problem.isolated(
+                llm, shares[j][3]) for j in range(len(shares))):
             return False
         if profile is not None:
             same = sum(counts[j] for j, s in enumerate(shares) if s[2] == profile)
@@ -563,8 +622,7 @@ def build_patterns(problem: PlacementProblem, patterns: Mapping[str, tuple[Patte
     _common(m, problem, ix)
     node_of = {n.id: n for n in ix.nodes}
     shares = {gpu: share_classes(problem, gpu) for gpu in patterns}
-    share_of = {l: shares[c.gpu].index((c.compute_share, c.memory_gib, c.mig_profile))
-                for l, c in enumerate(classes)}
+    share_of = {l: shares[c.gpu].index(share_key(problem, c)) for l, c in enumerate(classes)}
     m.DPat = pyo.Set(initialize=[(n, d, p) for n, d in ix.domains
                                  for p in range(len(patterns[node_of[n].gpu]))], dimen=3)
     m.y = pyo.Var(m.DPat, domain=pyo.NonNegativeIntegers,
@@ -758,9 +816,11 @@ def _start_counts(problem: PlacementProblem, ix: Index, placement: Placement) ->
 
 def _start_flat_gpus(m: pyo.ConcreteModel, problem: PlacementProblem, counts: _StartCounts,
                      uses: Mapping) -> None:
-    """Flat model: ``z``, and ``u``, ``full``, ``room``, ``frag`` of every used GPU."""
+    """Flat model: ``z``, ``w``, and ``u``, ``full``, ``room``, ``frag`` of every used GPU."""
     for key, count in counts.per_gpu.items():
         m.z[key].set_value(count, skip_validation=True)
+    for key in m.LGI:
+        m.w[key].set_value(int(counts.per_gpu.get(key, 0) > 0), skip_validation=True)
     for key in m.G:
         use = uses[key]
         if not use.occupants:
@@ -792,9 +852,7 @@ def _start_patterns(m: pyo.ConcreteModel, problem: PlacementProblem, ix: Index,
                 continue
             shares = [0] * len(share_index[gpu])
             for llm, _ in use.occupants:
-                c = classes[llm]
-                shares[share_index[gpu].index((c.compute_share, c.memory_gib,
-                                               c.mig_profile))] += 1
+                shares[share_index[gpu].index(share_key(problem, classes[llm]))] += 1
             key = (n, d, index[gpu][tuple(shares)])
             m.y[key].set_value((m.y[key].value or 0) + 1, skip_validation=True)
     for key in m.LDy:

@@ -10,8 +10,10 @@ incumbent: the better of the two (by the objective the verifier computes) is ret
 returned placement passes the independent verifier.
 
 When the solver proves the allocation infeasible, :class:`~scepsy_opt.core.errors.PlacementError`
-names the resource that lacks room (the heuristic's diagnosis); when the time limit hits without
-an incumbent, the heuristic's placement is returned and the result says so.
+names the resource that lacks room (the heuristic's diagnosis), or ``emit.mps.isolation`` when
+the instances fit without the isolation rule (:func:`isolation_blame`); when the time limit hits
+without an incumbent, the heuristic's placement is returned and the result says so. An
+isolation group that names an llm the allocation does not have is refused first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import pyomo.environ as pyo
 
 from scepsy_opt.core.errors import PlacementError, PlacementVerificationError
+from scepsy_opt.core.fault_domains import ISOLATION_SETTING, describe_groups, unknown_llms
 from scepsy_opt.core.heuristics import (
     PACKERS,
     HeuristicResult,
@@ -85,6 +88,7 @@ def model_size(problem: PlacementProblem) -> int:
 def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult:
     """Place ``problem``'s instances (see the module docstring)."""
     started = time.perf_counter()
+    check_isolation(problem)
     precheck(problem)
     heuristic: HeuristicResult | None = None
     heuristic_error: PlacementError | None = None
@@ -114,6 +118,10 @@ def place(problem: PlacementProblem, settings: PlaceSettings) -> PlacementResult
     base = heuristic.placement if heuristic is not None else None
     base_metrics = measure(problem, base) if base is not None else None
     if found is None:
+        if heuristic is None:
+            blame = isolation_blame(problem, proved=status == INFEASIBLE)
+            if blame is not None:
+                raise blame
         if status == INFEASIBLE and heuristic is None:
             raise _infeasible(problem, heuristic_error)
         if status == INFEASIBLE:
@@ -172,6 +180,49 @@ def _infeasible(problem: PlacementProblem, error: PlacementError | None) -> Plac
                           source=problem.source, field=error.field if error else None,
                           fix=error.fix if error and error.fix else
                           "use fewer replicas, smaller fractions or a larger cluster")
+
+
+def check_isolation(problem: PlacementProblem) -> None:
+    """Every llm the isolation groups name is one of the problem's (:class:`PlacementError`
+    naming ``emit.mps.isolation``, the unknown llms and the problem's llms otherwise)."""
+    llms = [c.llm for c in problem.classes]
+    unknown = unknown_llms(problem.isolation_groups, llms)
+    if unknown:
+        raise PlacementError(
+            f"the isolation names llms that the allocation does not have: "
+            f"{', '.join(unknown)}", source="config", field=ISOLATION_SETTING, value=unknown,
+            fix=f"name llms of the workflow: {', '.join(sorted(llms))}")
+
+
+def _isolation_rule(groups) -> str:
+    return "; ".join(f"{group[0]} shares no GPU with another llm" if len(group) == 1
+                     else f"no GPU hosts two of {', '.join(group)}" for group in groups)
+
+
+def isolation_blame(problem: PlacementProblem, *, proved: bool) -> PlacementError | None:
+    """The error that blames the isolation rule when the problem has one and the placers
+    place its instances without it (None otherwise). ``proved``: the MILP proved the problem
+    infeasible (else it only found no placement in its time)."""
+    if not problem.isolation:
+        return None
+    relaxed = replace(problem, isolation=())
+    for placer in PACKERS:
+        try:
+            placer(relaxed)
+        except PlacementError:
+            continue
+        groups = problem.isolation_groups
+        verdict = "no placement exists" if proved else "the place stage found no placement"
+        return PlacementError(
+            f"{verdict} that keeps the llms of the isolation apart ({_isolation_rule(groups)})"
+            f", though the instances fit when they may share GPUs", source="config",
+            field=ISOLATION_SETTING, value=describe_groups(groups),
+            fix=f"drop or split a group of {ISOLATION_SETTING}, or give the isolated llms "
+                "GPUs of their own: a larger cluster, fewer replicas or smaller fractions of "
+                "the llms they would share with"
+                + ("" if proved else ", or raise the solver time limit "
+                                     "(placement.solver_preset=thorough)"))
+    return None
 
 
 def write_mps(model: pyo.ConcreteModel) -> str:

@@ -4,7 +4,9 @@ objective value the MILP minimises).
 
 Nothing here uses the formulation or a solver, so a placement that passes :func:`verify` is
 valid whatever produced it. The rules are the one feasibility checker's
-(:func:`scepsy_opt.core.feasibility.violations`).
+(:func:`scepsy_opt.core.feasibility.violations`), the isolation of ``emit.mps.isolation``
+included: a GPU that hosts two llms the isolation keeps apart is reported as
+``node <n> GPU <g>: hosts <a> and <b>, which emit.mps.isolation keeps apart``.
 """
 
 from __future__ import annotations

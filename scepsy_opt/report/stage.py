@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from scepsy_opt.core.constants import TOLERANCE
 from scepsy_opt.core.documents import (
     AllocationDocument,
     EvaluationDocument,
@@ -21,6 +22,7 @@ from scepsy_opt.core.documents import (
     PlanDocument,
     WorkflowStatsDocument,
 )
+from scepsy_opt.core.fault_domains import FaultDomains, Tenant, fault_domains
 from scepsy_opt.report.figures import latency_throughput_figure, png_bytes
 
 CURVES_FIGURE = "latency_throughput.png"
@@ -140,6 +142,58 @@ def _placement_section(record: PlacementDocument, figure: str | None) -> list[st
     return lines
 
 
+def plan_domains(inputs: ReportInputs) -> FaultDomains | None:
+    """The fault domains of the run's plan (``plan.json``), else of its placement (None:
+    neither is there), by the one computation of :mod:`scepsy_opt.core.fault_domains`."""
+    if inputs.plan is not None:
+        return fault_domains([Tenant.of(r.name, r.llm, ((g.node, g.gpus) for g in r.nodes),
+                                        r.mechanism) for r in inputs.plan.instances])
+    if inputs.placement is not None:
+        return fault_domains([Tenant.of(
+            f"{i.llm}-{i.replica}", i.llm, ((i.node, i.gpus),),
+            "whole" if i.gpu_fraction >= 1 - TOLERANCE else i.mechanism)
+            for i in inputs.placement.instances])
+    return None
+
+
+def _gpu_list(gpus: Sequence[tuple[str, int]]) -> str:
+    """``node-0: 0-3, 6; node-1: 2``: GPU ids per node, runs collapsed."""
+    per_node: dict[str, list[int]] = {}
+    for node, g in gpus:
+        per_node.setdefault(node, []).append(g)
+    parts = []
+    for node, ids in per_node.items():
+        ids = sorted(set(ids))
+        runs, start = [], ids[0]
+        for a, b in zip(ids, ids[1:] + [None], strict=True):
+            if b != a + 1:
+                runs.append(str(start) if start == a else f"{start}-{a}")
+                start = b
+        parts.append(f"{node}: {', '.join(runs)}")
+    return "; ".join(parts)
+
+
+def _fault_section(domains: FaultDomains) -> list[str]:
+    lines = ["## Fault domains", "",
+             "Under MPS a fatal GPU fault of one instance takes down every instance that shares "
+             "a GPU with it, and through tensor-parallel groups every instance on the GPUs "
+             "they span; whole-GPU and MIG instances fail alone. Set `emit.mps.isolation` to "
+             "keep llms off one another's GPUs.", ""]
+    shared = domains.shared
+    if shared:
+        rows = [(str(d.id), str(d.size), ", ".join(f"`{llm}`" for llm in d.llms),
+                 _gpu_list(d.gpus), ", ".join(d.instances)) for d in shared]
+        lines += table(("domain", "instances", "llms", "GPUs", "instance names"), rows,
+                       "lrlll") + [""]
+    else:
+        lines += ["No instance shares a GPU with another.", ""]
+    most = domains.max_instances
+    lines.append(f"A single fatal GPU fault can take down at most {most} "
+                 f"instance{'s' if most != 1 else ''} ({len(shared)} shared fault "
+                 f"domain{'s' if len(shared) != 1 else ''}, {len(domains.domains)} in all).")
+    return lines
+
+
 def _curves_section(curves: dict | None, evaluation: EvaluationDocument | None,
                     figure: str | None) -> list[str]:
     lines = ["## Latency and throughput against the baselines", ""]
@@ -254,6 +308,9 @@ def build_report(inputs: ReportInputs) -> Report:
         lines += _allocation_section(inputs.allocation) + [""]
     if inputs.placement is not None:
         lines += _placement_section(inputs.placement, inputs.placement_figure) + [""]
+    domains = plan_domains(inputs)
+    if domains is not None and domains.domains:
+        lines += _fault_section(domains) + [""]
     if figures or inputs.curves:
         lines += _curves_section(inputs.curves, inputs.evaluation,
                                  CURVES_FIGURE if figures else None) + [""]
