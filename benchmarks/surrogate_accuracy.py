@@ -37,7 +37,7 @@ from scepsy_opt.surrogate.validate import SimulatedCase, compare, errors, simula
 from scepsy_opt.workflow.stage import analyze_workflow
 
 WORKFLOWS = ("rag_reranker", "beam_search", "rag_beam", "map_reduce_summarization",
-             "multi_agent_coding", "react_tool_agent")
+             "multi_agent_coding", "react_tool_agent", "map_reduce_wide", "long_chain")
 log = logging.getLogger("accuracy")
 
 

@@ -77,9 +77,13 @@ class NodeGroupConf:
 
 @dataclass
 class ClusterConf:
+    """A cluster file. ``serving_overhead_ms``: the time every llm call spends outside the
+    engine (HTTP, router, client framework), added to each call's latency; 0 by default."""
+
     name: str = MISSING
     description: str = ""
     node_groups: list[NodeGroupConf] = field(default_factory=list)
+    serving_overhead_ms: float = 0.0
 
 
 Stage = Literal["analyze", "profile", "fit", "search", "place", "emit", "report"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from scepsy_opt.core.constants import MAX_CLUSTER_NODES
+from scepsy_opt.core.constants import MAX_CLUSTER_NODES, MAX_SERVING_OVERHEAD_MS
 from scepsy_opt.core.errors import CatalogError, ConfigError, ScepsyError, not_utf8
 from scepsy_opt.core.names import check_label_value, check_name
 from scepsy_opt.core.resources import data_dir
@@ -293,8 +293,15 @@ def expand_cluster(raw: Mapping[str, Any], catalog: Catalog, *, source: str) -> 
                 nvlink_domains=domains,
                 network_gb_s=float(group["network_gb_s"]),
             ))
+    overhead = raw.get("serving_overhead_ms", 0.0)
+    if isinstance(overhead, bool) or not isinstance(overhead, int | float) \
+            or not math.isfinite(overhead) or not 0 <= overhead <= MAX_SERVING_OVERHEAD_MS:
+        raise ConfigError(f"must be a number of milliseconds in [0, {MAX_SERVING_OVERHEAD_MS}]",
+                          source=source, field="serving_overhead_ms", value=overhead,
+                          fix="give the time a call spends outside the engine (HTTP, router, "
+                              "client), e.g. 5; 0 for none")
     return ClusterSpec(name=str(raw["name"]), description=str(raw.get("description", "")),
-                       nodes=tuple(nodes))
+                       nodes=tuple(nodes), serving_overhead_ms=float(overhead))
 
 
 def _check_node_id(node_id: str, source: str, here: str) -> None:

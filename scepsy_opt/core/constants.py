@@ -14,3 +14,5 @@ TOLERANCE = 1e-9
 # place stage's MILP handles in its time limit, and a bound on the memory a cluster file can
 # ask for (a count of 10**30 would otherwise build nodes until the machine runs out of memory).
 MAX_CLUSTER_NODES = 10_000
+# a call's time outside the engine (HTTP, router, client) beyond this is a unit mistake
+MAX_SERVING_OVERHEAD_MS = 60_000.0

@@ -50,6 +50,12 @@ class AllocationProblem:
     placement: PlacementSettings = PlacementSettings()
 
     @property
+    def call_overhead_s(self) -> float:
+        """Seconds every llm call spends outside the engine (the cluster's
+        ``serving_overhead_ms``): the simulator and the surrogate add it to each call."""
+        return self.cluster.serving_overhead_ms / 1e3
+
+    @property
     def gpus(self) -> int:
         """GPUs of the problem's GPU type in the cluster."""
         return sum(node.num_gpus for node in self.cluster.nodes if node.gpu == self.gpu)

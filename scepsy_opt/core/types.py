@@ -131,11 +131,14 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """A GPU cluster, expanded to explicit nodes."""
+    """A GPU cluster, expanded to explicit nodes. ``serving_overhead_ms`` is the time every llm
+    call spends outside the engine (HTTP, router, client framework), added to each call's
+    latency by the simulator and the surrogate; 0 by default."""
 
     name: str
     description: str
     nodes: tuple[NodeSpec, ...]
+    serving_overhead_ms: float = 0.0
 
     @property
     def num_gpus(self) -> int:

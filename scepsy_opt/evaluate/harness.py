@@ -66,7 +66,7 @@ def evaluate(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catalog,
 
     def runner(allocation: Allocation, placement: Placement) -> PlanRunner:
         return PlanRunner(spec, allocation, placement, catalog, problem.memory, settings,
-                          profiles, unloaded_latency_s)
+                          profiles, unloaded_latency_s, problem.call_overhead_s)
 
     # the exact baseline's candidates placed as the harness places them, first fit decreasing
     simulator = SimulatedEvaluator(spec, problem, catalog, settings, unloaded_latency_s,

@@ -112,7 +112,8 @@ class SimulatedEvaluator:
         if placement is None:
             return None
         return PlanRunner(self.spec, allocation, placement, self.catalog, self.problem.memory,
-                          self.settings, self.profiles, self.unloaded_latency_s)
+                          self.settings, self.profiles, self.unloaded_latency_s,
+                          self.problem.call_overhead_s)
 
     def _capacity(self, allocation: Allocation) -> np.ndarray:
         return np.array([

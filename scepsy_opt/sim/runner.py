@@ -65,6 +65,7 @@ class PlanRunner:
     settings: SimulateSettings
     profiles: Mapping[tuple[str, str], ProfileTable]
     unloaded_latency_s: float
+    call_overhead_s: float = 0.0  # the cluster's serving overhead per llm call
 
     def run(self, rate_rps: float, num_requests: int, progress: Progress | None = None
             ) -> SimulationMetrics:
@@ -74,7 +75,8 @@ class PlanRunner:
                                self.profiles)
         horizon = float(workload.arrivals_s.max()) * 4 + 50 * self.unloaded_latency_s
         raw = Simulation(workload.table, workload.arrivals_s, workload.members, specs,
-                         routing=self.settings.routing, horizon_s=horizon).run(progress)
+                         routing=self.settings.routing, horizon_s=horizon,
+                         call_overhead_s=self.call_overhead_s).run(progress)
         return compute_metrics(raw, rate_rps, warmup_fraction=self.settings.warmup_fraction,
                                batches=self.settings.batches,
                                member_names=workload.member_names)

@@ -85,11 +85,14 @@ class Simulation:
 
     def __init__(self, table: TraceTable, arrivals_s: np.ndarray, members: np.ndarray,
                  instances: list[InstanceSpec], *, routing: str = "least_work",
-                 horizon_s: float = math.inf) -> None:
+                 horizon_s: float = math.inf, call_overhead_s: float = 0.0) -> None:
         if routing not in ROUTINGS:
             raise ValueError(f"routing must be one of {ROUTINGS}")
         self.routing = routing
         self.horizon = horizon_s
+        # time every llm call spends outside the engine (HTTP, router, client): its response
+        # reaches the workflow this long after the engine finished it
+        self.call_overhead = call_overhead_s
         self.table = table
         n = table.num_calls
         self.arrivals = np.asarray(arrivals_s, dtype=np.float64)
@@ -214,6 +217,11 @@ class Simulation:
         self.call_finished(call, now)
 
     def call_finished(self, call: int, now: float) -> None:
+        if self.call_overhead > 0:
+            now += self.call_overhead
+            self.finished[call] = now
+            self._push(now, _TOOL, call)  # the response arrives: the row is done then
+            return
         self.finished[call] = now
         self._row_done(call, now)
 

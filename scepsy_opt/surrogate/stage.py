@@ -121,7 +121,11 @@ def member_paths(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable],
 def build_surrogate(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable],
                     problem: AllocationProblem, catalog: Catalog, fits: Mapping[str, LlmFit],
                     paths: tuple[PathSet, ...], mean_call_s: np.ndarray,
-                    load: dict[str, np.ndarray] | None = None) -> WorkflowSurrogate:
+                    load: dict[str, np.ndarray] | None = None,
+                    call_overhead_s: float = 0.0) -> WorkflowSurrogate:
+    """The surrogate of fitted llms and paths. ``call_overhead_s`` (the cluster's serving
+    overhead) is 0 while calibrating (the runs simulate the engines alone) and the problem's
+    in the surrogate the search uses."""
     llms = tuple(fits)
     gpu = catalog.gpus[problem.gpu]
     instance = {name: np.stack([fits[llm].params[name] for llm in llms])
@@ -141,6 +145,7 @@ def build_surrogate(analysis: WorkflowAnalysis, tables: Mapping[str, TraceTable]
         load=load if load is not None else model.to_numpy(
             model.init_load(jax.random.PRNGKey(0), len(llms))),
         paths=paths,
+        call_overhead_s=call_overhead_s,
     )
 
 
@@ -188,7 +193,8 @@ def fit_surrogate(spec: WorkflowSpec, analysis: WorkflowAnalysis,
             analysis.combined.e2e_latency_s.mean), profiles=profiles, cache_dir=cache_dir,
         workers=settings.worker_count)
     surrogate = build_surrogate(analysis, tables, problem, catalog, fits, workflow_fit.paths,
-                                workflow_fit.mean_call_s, workflow_fit.load)
+                                workflow_fit.mean_call_s, workflow_fit.load,
+                                problem.call_overhead_s)
     return surrogate, fits, workflow_fit
 
 
@@ -253,7 +259,8 @@ def _fit_members(spec: WorkflowSpec, analysis: WorkflowAnalysis,
             for name in ("s", "g", "k", "e")}
     load["p"] = np.array([float(fit.load["p"]) for _, _, fit in parts])
     sets, mean_call = member_paths(analysis, tables, llms, problem, catalog)
-    surrogate = build_surrogate(analysis, tables, problem, catalog, fits, sets, mean_call, load)
+    surrogate = build_surrogate(analysis, tables, problem, catalog, fits, sets, mean_call, load,
+                                problem.call_overhead_s)
     # each llm's calls per request of the mix and its fan-out are its member's (the mix's
     # pooled sample of requests estimates them less exactly)
     surrogate = replace(

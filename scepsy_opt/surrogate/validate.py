@@ -74,7 +74,8 @@ def simulate_case(spec: WorkflowSpec, problem: AllocationProblem, catalog: Catal
                   profiles: Mapping[tuple[str, str], ProfileTable] | None = None,
                   loads: tuple[float, ...] = LOADS) -> SimulatedCase:
     runner = PlanRunner(spec, allocation, first_fit(allocation, problem.cluster), catalog,
-                        problem.memory, settings, profiles or {}, unloaded_latency_s)
+                        problem.memory, settings, profiles or {}, unloaded_latency_s,
+                        problem.call_overhead_s)
     max_rate = runner.max_sustainable_rate(capacity_bound_rps(problem, catalog, allocation))
     rates, latencies, spans = [], [], []
     for load in loads:

@@ -54,6 +54,9 @@ class WorkflowSurrogate:
     instance: dict[str, np.ndarray]  # stacked per llm: w_* [L, 6], r_* [L, 4, 8] per surface
     load: dict[str, np.ndarray]  # stacked per llm (model.init_load)
     paths: tuple[PathSet, ...]  # per member
+    # seconds every call spends outside the engine (the cluster's serving overhead): added to
+    # each call on the paths, not fitted (the fits see the engines alone)
+    call_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
         # which llms each member calls ([M, L]): a mix's members queue independently
@@ -95,7 +98,8 @@ class WorkflowSurrogate:
         """Per-llm extra delay and mean call latency at pipeline utilisation ``pipeline``."""
         extra = model.extra_delay(terms["delay_base_s"], terms["delay_pole_s"], pipeline)
         return {"path_delay_s": extra,
-                "call_latency_s": terms["speed"] * jnp.asarray(self.mean_call_s) + extra}
+                "call_latency_s": terms["speed"] * jnp.asarray(self.mean_call_s) + extra
+                + self.call_overhead_s}
 
     def evaluate(self, load: dict, tp: Any, replicas: Any, fraction: Any, rate: Any
                  ) -> dict[str, Any]:
@@ -105,7 +109,8 @@ class WorkflowSurrogate:
         throughput, pipeline = self.pipelines(load, terms["capacity_rps"], rate)
         terms = {**terms, **self.delays(terms, pipeline)}
         member_latency = jnp.stack([self._paths_latency(
-            p, terms["speed"], terms["path_delay_s"], terms["spread"]) for p in self.paths])
+            p, terms["speed"], terms["path_delay_s"], terms["spread"], self.call_overhead_s)
+            for p in self.paths])
         return {
             **terms,
             "throughput_rps": throughput,
@@ -145,8 +150,10 @@ class WorkflowSurrogate:
                          for w, p in zip(self.member_weight, self.paths, strict=True)))
 
     @staticmethod
-    def _paths_latency(paths: PathSet, speed: Any, delay: Any, spread: Any) -> Any:
+    def _paths_latency(paths: PathSet, speed: Any, delay: Any, spread: Any,
+                       overhead: float = 0.0) -> Any:
         joins = spread * delay
+        delay = delay + overhead  # every call on a path pays the serving overhead once
         total = (jnp.dot(jnp.asarray(paths.W_sum), speed)
                  + jnp.dot(jnp.asarray(paths.C_sum), delay)
                  + jnp.dot(jnp.asarray(paths.J_sum), joins) + paths.tau_sum)
