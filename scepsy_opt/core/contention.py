@@ -44,6 +44,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -79,10 +80,9 @@ class ContentionParams:
         return share * self.memory_eff * spec_gb_s
 
 
-@dataclass(frozen=True)
-class StepParts:
+class StepParts(NamedTuple):
     """One engine step of one instance alone, split for contention (ms), and its isolated
-    bandwidth ceiling and SM fraction."""
+    bandwidth ceiling and SM fraction (a named tuple: the simulator makes one per phase)."""
 
     host_ms: float
     compute_ms: float
@@ -101,12 +101,13 @@ class StepParts:
         return self.ceiling * self.memory_ms / gpu if gpu > 0 else 0.0
 
     def together_ms(self, granted: float, kappa: float, neighbours: bool,
-                    sm_load: float) -> float:
+                    sm_load: float, demand: float | None = None) -> float:
         """The step's time when granted ``granted`` bandwidth share, next to active
-        neighbours or not, on a GPU whose active fractions sum to ``sm_load``."""
+        neighbours or not, on a GPU whose active fractions sum to ``sm_load`` (``demand``:
+        :attr:`demand`, when the caller has it)."""
         memory = self.memory_ms
         if memory > 0:
-            if granted < self.demand:
+            if granted < (self.demand if demand is None else demand):
                 # the step's bytes (ceiling x memory) at ``granted`` over its GPU time
                 memory = max(memory, self.ceiling * memory / max(granted, 1e-12)
                              - self.compute_ms)
@@ -161,10 +162,10 @@ def gpu_times(steps: Sequence[StepParts | None], params: ContentionParams
     shares = water_fill(demands, params.pool)
     load = sum(steps[i].gpu_fraction for i in active)  # type: ignore[union-attr]
     neighbours = len(active) > 1
-    for i, share in zip(active, shares, strict=True):
+    for i, share, demand in zip(active, shares, demands, strict=True):
         step = steps[i]
         assert step is not None
-        times[i] = step.together_ms(share, params.kappa, neighbours, load)
+        times[i] = step.together_ms(share, params.kappa, neighbours, load, demand)
         granted[i] = share
     return times, granted
 

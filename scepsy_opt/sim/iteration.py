@@ -139,8 +139,18 @@ class RooflineIterationModel:
         tokens = decode_seqs + prefill_tokens
         self._check(tokens)
         pairs, kv = decode_context + prefill_pairs, decode_context + prefill_kv
-        total, no_memory, host = (table.step_ms(self, tokens, sampled, pairs, kv)
-                                  for table in self._tables)
+        full, unlimited_bw, unlimited = self._tables
+        total = full.step_ms(self, tokens, sampled, pairs, kv)
+        # attention's smooth maximum at unlimited bandwidth is its compute time (exactly, in
+        # the limit), and nothing at both unlimited: its launch overhead alone
+        sampled = min(sampled, self.max_sampled)
+        layers = self.arch.layers
+        host = float(unlimited.tokens_ms[tokens] + unlimited.sampled_ms[sampled]
+                     + layers * self._attention_overhead)
+        attention = (self._attention_overhead
+                     + pairs * self._flops_per_pair / unlimited_bw.peak * MS)
+        no_memory = float(unlimited_bw.tokens_ms[tokens] + unlimited_bw.sampled_ms[sampled]
+                          + layers * attention)
         return StepParts(host, max(no_memory - host, 0.0), max(total - no_memory, 0.0),
                          self.ceiling, self.gpu_fraction)
 
