@@ -6,8 +6,7 @@ or one item, everything runs in this process. Results come back in the order of 
 Workers die with the process that started them: on Linux the kernel kills a worker when its
 parent exits (``PR_SET_PDEATHSIG``), elsewhere a watchdog thread in the worker notices that its
 parent changed. They ignore Ctrl-C (the terminal sends SIGINT to the whole process group): the
-parent stops them when it is interrupted (a Ctrl-C while they start included) or fails, instead
-of waiting for their work. They do
+parent stops them when it is interrupted or fails, instead of waiting for their work. They do
 not import the program's ``__main__`` module (for ``python -m scepsy_opt``, the whole command
 line stack): only the modules of the function they run, after the death signal is armed.
 """
@@ -43,10 +42,8 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker initializer: SIGKILL this process when ``parent`` exits, ignore SIGINT (blocked
-    until now: :func:`_starting_workers`; one that arrived meanwhile is discarded)."""
+    """Worker initializer: SIGKILL this process when ``parent`` exits, ignore SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     armed = False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -94,12 +91,9 @@ def map_processes(function: Callable[[T], R], items: Iterable[T], workers: int
 
 @contextmanager
 def _starting_workers() -> Iterator[None]:
-    """While workers start: SIGINT blocked in the main thread, and so in the workers from their
-    first instruction (they inherit the mask, not the handler), until their initializer
-    ignores it; and the ``__main__`` module hidden from ``spawn`` (which would import it in
-    every worker before the initializer runs). A Ctrl-C that arrives meanwhile stays pending
-    in this process and is raised when the workers have started; ignoring it instead (as this
-    did before) lost it whenever it came during the second or so a pool takes to start."""
+    """While workers start: SIGINT ignored (in the main thread, where it can be), which they
+    inherit from their first instruction, and the ``__main__`` module hidden from ``spawn``
+    (which would import it in every worker before the initializer runs)."""
     main = sys.modules.get("__main__")
     hidden = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__")
               if main is not None and name in main.__dict__}
@@ -107,16 +101,16 @@ def _starting_workers() -> Iterator[None]:
         main.__spec__ = None
     previous = None
     if threading.current_thread() is threading.main_thread():
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         if main is not None:
             main.__dict__.update(hidden)
             if "__spec__" not in hidden:
                 del main.__spec__
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending Ctrl-C fires
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
