@@ -32,7 +32,7 @@ active neighbour costs memory-bound work a further factor ``1 + kappa`` (L2 and 
 controller interference measured even on disjoint SMs). Compute is capped by the fraction; when
 the active fractions sum past 1 (MPS oversubscription) the SMs are shared too and compute slows
 by that sum. ``host`` never contends. A tensor-parallel step ends when its slowest GPU does:
-its time is the largest over the GPUs it spans (:func:`contended_times`).
+its time is the largest over the GPUs it spans (:mod:`scepsy_opt.sim.contention`).
 
 With one active instance everything reduces to the isolated roofline, and the bandwidth granted
 on a GPU never exceeds its pool.
@@ -50,6 +50,7 @@ import yaml
 
 from scepsy_opt.core.errors import CatalogError
 from scepsy_opt.core.resources import data_dir
+from scepsy_opt.core.roofline import load_roofline_params, of_gpu
 
 PARAMS_FILE = "contention_params.yaml"
 # Shares passed to the roofline to make a resource unlimited (see :func:`step_parts`).
@@ -170,25 +171,6 @@ def gpu_times(steps: Sequence[StepParts | None], params: ContentionParams
     return times, granted
 
 
-def contended_times(placements: Sequence[tuple[tuple[str, ...], StepParts | None]],
-                    params: dict[str, ContentionParams] | ContentionParams
-                    ) -> list[float]:
-    """Step time (ms) of every instance, given the GPUs each spans and its step (``None``:
-    idle): contention per GPU, a TP step gated by its slowest GPU. ``params`` maps each GPU to
-    its type's parameters (or one set for all)."""
-    by_gpu: dict[str, list[int]] = {}
-    for index, (gpus, _) in enumerate(placements):
-        for gpu in gpus:
-            by_gpu.setdefault(gpu, []).append(index)
-    times = [step.alone_ms if step is not None else 0.0 for _, step in placements]
-    for gpu, members in by_gpu.items():
-        gpu_params = params if isinstance(params, ContentionParams) else params[gpu]
-        local, _ = gpu_times([placements[i][1] for i in members], gpu_params)
-        for i, t in zip(members, local, strict=True):
-            times[i] = max(times[i], t)
-    return times
-
-
 def contention_dir() -> Path:
     return data_dir("models") / "calibration"
 
@@ -203,8 +185,6 @@ def load_contention_params(path: Path | None = None) -> dict[str, ContentionPara
         raise CatalogError(f"cannot read the contention parameters ({exc.strerror})",
                            source=str(path),
                            fix="run python -m scepsy_opt.profile.contention") from None
-    from scepsy_opt.core.roofline import load_roofline_params
-
     roofline = load_roofline_params()
     out = {}
     for gpu, entry in raw["gpus"].items():
@@ -225,8 +205,6 @@ def load_contention_params(path: Path | None = None) -> dict[str, ContentionPara
 
 def contention_params(gpu: str) -> ContentionParams:
     """The contention parameters of one GPU type; an unknown type is a :class:`CatalogError`."""
-    from scepsy_opt.core.roofline import of_gpu
-
     return of_gpu(load_contention_params(), gpu, "contention parameters",
                   "add the type to a kappa measurement in models/calibration/contention/"
                   "measurements.yaml and refit (python -m scepsy_opt.profile.contention)")

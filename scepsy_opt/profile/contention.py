@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import sys
 from pathlib import Path
@@ -40,8 +41,9 @@ from scepsy_opt.core.contention import (
 )
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.roofline import load_roofline_params
-from scepsy_opt.profile.predict import ColocatedInstance, _step
+from scepsy_opt.profile.predict import ColocatedInstance, colocated_step
 
+log = logging.getLogger(__name__)
 MEASUREMENTS = "contention/measurements.yaml"
 FIT_CASES = ("dynamo_a100_40gb_2x_qwen3_4b_c1", "dynamo_a100_40gb_2x_qwen3_4b_c2")
 POOL_FROM = "A100-SXM-40GB"  # the only GPU type with co-location cases
@@ -74,10 +76,11 @@ def load_measurements(path: Path | None = None) -> dict[str, Any]:
 
 
 def _case_steps(case: dict, catalog: Any, memory: MemorySettings) -> tuple[list, Any]:
-    steps = [_step("contention", f"{case['id']}.instances[{i}].", ColocatedInstance(**raw),
-                   case["gpu"], catalog, memory) for i, raw in enumerate(case["instances"])]
+    steps = [colocated_step("contention", f"{case['id']}.instances[{i}].",
+                            ColocatedInstance(**raw), case["gpu"], catalog, memory)
+             for i, raw in enumerate(case["instances"])]
     alone = ColocatedInstance(**{**case["instances"][0], "gpu_fraction": 1.0})
-    return steps, _step("contention", case["id"], alone, case["gpu"], catalog, memory)
+    return steps, colocated_step("contention", case["id"], alone, case["gpu"], catalog, memory)
 
 
 def evaluate(params: dict[str, ContentionParams], data: dict[str, Any] | None = None
@@ -154,17 +157,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check", action="store_true",
                         help="report the shipped parameters without refitting")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.check:
         params = load_contention_params()
     else:
         params = fit()
         path = write_params(params)
         load_contention_params.cache_clear()
-        print(f"wrote {path}")
+        log.info("wrote %s", path)
     for gpu, p in sorted(params.items()):
-        print(f"{gpu}: pool_fraction {p.pool_fraction:g}, kappa {p.kappa:g}")
-    print(report(evaluate(params)))
+        log.info("%s: pool_fraction %g, kappa %g", gpu, p.pool_fraction, p.kappa)
+    sys.stdout.write(report(evaluate(params)) + "\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -167,7 +167,7 @@ def predict_colocated(gpu: str, instances: Sequence[ColocatedInstance | Mapping[
                            fix="pass e.g. [{'llm': ..., 'tp': 1, 'gpu_fraction': 0.5, "
                                "'phase': 'decode', 'batch_size': 8, 'context_tokens': 1024}]")
     parsed = [_instance(source, f"instances[{i}].", raw) for i, raw in enumerate(instances)]
-    steps = [_step(source, f"instances[{i}].", inst, gpu, catalog, memory)
+    steps = [colocated_step(source, f"instances[{i}].", inst, gpu, catalog, memory)
              for i, inst in enumerate(parsed)]
     params = contention_params(gpu)
     times, granted = gpu_times(steps, params)
@@ -209,8 +209,10 @@ def _instance(source: str, where: str, raw: ColocatedInstance | Mapping[str, Any
     return ColocatedInstance(**raw)
 
 
-def _step(source: str, where: str, inst: ColocatedInstance, gpu: str, catalog: Catalog,
-          memory: MemorySettings) -> StepParts | None:
+def colocated_step(source: str, where: str, inst: ColocatedInstance, gpu: str,
+                   catalog: Catalog, memory: MemorySettings) -> StepParts | None:
+    """``inst``'s step alone on a GPU of type ``gpu``, split for contention (``None``: idle),
+    checked; errors name ``where`` + the field."""
     if inst.phase not in PHASES:
         raise ProfileError(f"must be one of {', '.join(PHASES)}", source=source,
                            field=f"{where}phase", value=inst.phase,

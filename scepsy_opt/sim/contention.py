@@ -20,7 +20,7 @@ from scepsy_opt.core.contention import ContentionParams, StepParts, gpu_times
 if TYPE_CHECKING:
     from scepsy_opt.sim.engine import Instance
 
-RETIME_TOLERANCE = 1e-9  # relative change of a step time below which a neighbour keeps its
+RETIME_TOLERANCE = 1e-9  # a neighbour's step time changing less than this (relative) is kept
 
 
 class SharedGpus:
