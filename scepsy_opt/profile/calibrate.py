@@ -41,6 +41,7 @@ import numpy as np
 import yaml
 
 from scepsy_opt.core.catalog import load_catalog
+from scepsy_opt.core.markdown import table
 from scepsy_opt.core.memory import MemorySettings, memory_plan
 from scepsy_opt.core.roofline import (
     PARAMS_FILE,
@@ -498,12 +499,10 @@ def e2e_errors(gpu: str, params: RooflineParams, catalog: Any, memory: MemorySet
 
 
 def format_report(errors: list[ErrorRow]) -> str:
-    lines = ["| quantity | GPU / topology | TP | split | llms | rows | MAPE |",
-             "|---|---|---|---|---|---|---|"]
-    for e in errors:
-        lines.append(f"| {e.what} | {e.gpu} | {e.tp} | {e.split} | {e.models} | {e.rows} | "
-                     f"{e.mape_pct:.1f}% |")
-    return "\n".join(lines)
+    return "\n".join(table(
+        ("quantity", "GPU / topology", "TP", "split", "llms", "rows", "MAPE"),
+        [(e.what, e.gpu, e.tp, e.split, e.models, e.rows, f"{e.mape_pct:.1f}%") for e in errors],
+        align="lllllrr"))
 
 
 # ------------------------------------------------------------------------------ parameters

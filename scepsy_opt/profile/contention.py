@@ -39,6 +39,7 @@ from scepsy_opt.core.contention import (
     gpu_times,
     load_contention_params,
 )
+from scepsy_opt.core.markdown import table
 from scepsy_opt.core.memory import MemorySettings
 from scepsy_opt.core.roofline import load_roofline_params
 from scepsy_opt.profile.predict import ColocatedInstance, colocated_step
@@ -142,13 +143,11 @@ def write_params(params: dict[str, ContentionParams], path: Path | None = None) 
 
 
 def report(results: list[CaseResult]) -> str:
-    lines = ["| case | measured ms | predicted ms | error | slowdown error | fit |",
-             "|---|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| {r.id} | {r.measured_ms:.2f} | {r.predicted_ms:.2f} | "
-                     f"{r.error:+.1%} | {r.slowdown_error:+.1%} | "
-                     f"{'fit' if r.fitted_on else 'held out'} |")
-    return "\n".join(lines)
+    return "\n".join(table(
+        ("case", "measured ms", "predicted ms", "error", "slowdown error", "fit"),
+        [(r.id, f"{r.measured_ms:.2f}", f"{r.predicted_ms:.2f}", f"{r.error:+.1%}",
+          f"{r.slowdown_error:+.1%}", "fit" if r.fitted_on else "held out") for r in results],
+        align="lrrrrl"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from scepsy_opt.core.documents import (
     WorkflowStatsDocument,
 )
 from scepsy_opt.core.fault_domains import FaultDomains, Tenant, fault_domains
+from scepsy_opt.core.markdown import table
 from scepsy_opt.report.figures import latency_throughput_figure, png_bytes
 
 CURVES_FIGURE = "latency_throughput.png"
@@ -61,15 +62,6 @@ def fmt(value, digits: int = 3) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    """A markdown table; ``align``: one of ``l``/``r`` per column (default: first left)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = ["---:" if a == "r" else ":---" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return lines
 
 
 def _stats_section(document: WorkflowStatsDocument) -> list[str]:
